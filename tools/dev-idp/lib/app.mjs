@@ -70,19 +70,19 @@ export async function startIdp({
   const base = `http://127.0.0.1:${actualPort}`;
   const issuer = `${base}/realms/${realm.name}`;
 
-  const { provider, setKeys, loginPath, realmPath } = buildProvider({
-    issuer, realm, keys: keyFile.keys, accessTokenLifetime,
-  });
-  provider.on('server_error', (ctx, err) => log(`dev-idp server_error: ${err.stack || err}`));
-  const providerCallback = provider.callback();
-  const handleLogin = loginHandler({ provider, realm, loginPath });
-
   const verifyAccessToken = async (token) => {
     const jwks = createLocalJWKSet({ keys: keyFile.keys.map(publicJwk) });
     const { payload } = await jwtVerify(token, jwks, { issuer, algorithms: ['RS256'] });
     if (payload.typ !== 'Bearer') throw new Error('not an access token');
     return payload;
   };
+
+  const { provider, setKeys, loginPath, realmPath } = buildProvider({
+    issuer, realm, keys: keyFile.keys, accessTokenLifetime, verifyAccessToken,
+  });
+  provider.on('server_error', (ctx, err) => log(`dev-idp server_error: ${err.stack || err}`));
+  const providerCallback = provider.callback();
+  const handleLogin = loginHandler({ provider, realm, loginPath });
 
   // Keycloak's userinfo accepts its (JWT) access tokens.
   async function userinfo(req, res, body) {
