@@ -77,7 +77,9 @@ export async function startIdp({
     return payload;
   };
 
-  const { provider, setKeys, loginPath, realmPath } = buildProvider({
+  const {
+    provider, setKeys, loginPath, realmPath, stop,
+  } = buildProvider({
     issuer, realm, keys: keyFile.keys, accessTokenLifetime, verifyAccessToken,
   });
   provider.on('server_error', (ctx, err) => log(`dev-idp server_error: ${err.stack || err}`));
@@ -152,6 +154,8 @@ export async function startIdp({
     });
   }
 
+  let foreignKey; // a key this provider never publishes, for "signed by another key" tests
+
   async function devControls(req, res, path, url) {
     if (req.method !== 'POST') {
       json(res, 405, { error: 'method_not_allowed' }, { allow: 'POST' });
@@ -209,7 +213,10 @@ export async function startIdp({
         else claims[k] = v;
       }
       let jwk = keyFile.current;
-      if (body.key === 'foreign') jwk = await generateSigningKey();
+      if (body.key === 'foreign') {
+        foreignKey ||= await generateSigningKey();
+        jwk = foreignKey;
+      }
       else if (body.key && body.key !== 'current') {
         json(res, 400, { error: 'invalid_request', error_description: '"key" must be "current" or "foreign"' });
         return;
@@ -274,8 +281,9 @@ export async function startIdp({
     realm,
     provider,
     close: () => new Promise((resolve) => {
-      server.closeAllConnections?.();
+      stop();
       server.close(() => resolve());
+      server.closeAllConnections();
     }),
   };
 }

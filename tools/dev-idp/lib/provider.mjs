@@ -6,7 +6,7 @@ import Provider, { errors } from 'oidc-provider';
 // without restarting). oidc-provider is pinned to an exact version.
 import initializeKeystore from 'oidc-provider/lib/helpers/initialize_keystore.js';
 
-import MemoryAdapter from './memory_adapter.mjs';
+import createMemoryAdapter from './memory_adapter.mjs';
 import { toClientMetadata, uriMatches } from './realm.mjs';
 import { loginPage, messagePage, escapeHtml } from './pages.mjs';
 
@@ -102,8 +102,9 @@ export function buildProvider({
 
   const clientPatterns = new Map(realm.clients.map((c) => [c.clientId, c]));
 
+  const Adapter = createMemoryAdapter();
   const configuration = {
-    adapter: MemoryAdapter,
+    adapter: Adapter,
     clients: realm.clients.map(toClientMetadata),
     jwks: { keys },
     cookies: {
@@ -296,6 +297,7 @@ export function buildProvider({
     },
     loginPath,
     realmPath,
+    stop: () => Adapter.stop(),
   };
 }
 

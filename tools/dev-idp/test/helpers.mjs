@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 
+import { startIdp } from '../lib/app.mjs';
+
 const here = dirname(fileURLToPath(import.meta.url));
 export const SERVER = resolve(here, '..', 'server.mjs');
 export const SHIPPED_REALM = resolve(here, '..', 'realm-export.json');
@@ -56,7 +58,28 @@ export function writeTestRealm(dir) {
   return file;
 }
 
-export async function startServer({ dataDir, realmFile = SHIPPED_REALM, testControls = false, extra = [] } = {}) {
+function handle(issuer, extra) {
+  return {
+    issuer,
+    origin: new URL(issuer).origin,
+    endpoint: (name) => `${issuer}/protocol/openid-connect/${name}`,
+    ...extra,
+  };
+}
+
+// Starts the provider. By default inside the test process (oidc-provider is
+// slow to load, so each test file loads it once); with `cli: true` as the
+// real command line, `node server.mjs --port 0 ...`, waiting for its ready line.
+export async function startServer({
+  dataDir, realmFile = SHIPPED_REALM, testControls = false, cli = false, extra = [],
+} = {}) {
+  if (!cli) {
+    const logs = [];
+    const idp = await startIdp({
+      port: 0, realmFile, dataDir, testControls, log: (line) => logs.push(line),
+    });
+    return handle(idp.issuer, { stderr: () => logs.join('\n'), stop: () => idp.close() });
+  }
   const args = [SERVER, '--port', '0', '--data-dir', dataDir, '--realm-file', realmFile, ...extra];
   if (testControls) args.push('--test-controls');
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -78,20 +101,16 @@ export async function startServer({ dataDir, realmFile = SHIPPED_REALM, testCont
       reject(new Error(`server exited with ${code}: ${stderr}`));
     });
   });
-  const origin = new URL(issuer).origin;
-  return {
-    issuer,
-    origin,
+  return handle(issuer, {
     proc,
     stderr: () => stderr,
-    endpoint: (name) => `${issuer}/protocol/openid-connect/${name}`,
     async stop() {
       if (proc.exitCode !== null) return;
       const exited = new Promise((r) => proc.once('exit', r));
       proc.kill('SIGTERM');
       await exited;
     },
-  };
+  });
 }
 
 export function cleanup(dir) {
