@@ -18,6 +18,7 @@ export const KC = {
   logout: '/protocol/openid-connect/logout',
   introspect: '/protocol/openid-connect/token/introspect',
   revoke: '/protocol/openid-connect/revoke',
+  par: '/protocol/openid-connect/ext/par/request',
   loginActions: '/login-actions/authenticate',
 };
 
@@ -70,12 +71,32 @@ export function keycloakAccessTokenClaims({
     azp: client.clientId,
     sid,
     acr: '1',
-    'allowed-origins': client.webOrigins.filter((o) => o !== '+' && o !== '*'),
+    'allowed-origins': allowedOrigins(client),
     realm_access: { roles: [...user.realmRoles] },
     resource_access: resourceAccess,
     scope,
     ...profile,
   };
+}
+
+// Keycloak's web origins: "+" stands for the origins of the valid redirect URIs.
+function allowedOrigins(client) {
+  const out = new Set();
+  for (const origin of client.webOrigins) {
+    if (origin !== '+') {
+      out.add(origin);
+      continue;
+    }
+    for (const uri of client.redirectUris) {
+      try {
+        const { origin: o } = new URL(uri.replace(/\*$/, ''));
+        if (o !== 'null') out.add(o);
+      } catch {
+        // not a URL (e.g. a bare wildcard)
+      }
+    }
+  }
+  return [...out];
 }
 
 function accessTokenScope(requested) {
@@ -117,7 +138,7 @@ export function buildProvider({
         resume: 'AUTH_SESSION_ID_RESUME',
       },
       long: { httpOnly: true, sameSite: 'lax', path: `${realmPath}/` },
-      short: { httpOnly: true, sameSite: 'lax', path: `${realmPath}/` },
+      short: { httpOnly: true, sameSite: 'lax' }, // path: the login page's / the resume URL's
     },
     routes: {
       authorization: KC.auth,
@@ -127,6 +148,7 @@ export function buildProvider({
       end_session: KC.logout,
       introspection: KC.introspect,
       revocation: KC.revoke,
+      pushed_authorization_request: KC.par,
     },
     scopes: SCOPES,
     claims: {
@@ -206,18 +228,7 @@ export function buildProvider({
     },
     clientBasedCORS(ctx, origin, client) {
       const c = clientPatterns.get(client.clientId);
-      if (!c) return false;
-      if (c.webOrigins.includes('*') || c.webOrigins.includes(origin)) return true;
-      if (c.webOrigins.includes('+')) {
-        return c.redirectUris.some((u) => {
-          try {
-            return new URL(u.replace(/\*$/, '')).origin === origin;
-          } catch {
-            return false;
-          }
-        });
-      }
-      return false;
+      return !!c && (c.webOrigins.includes('*') || allowedOrigins(c).includes(origin));
     },
     async renderError(ctx, out, error) {
       let message = out.error_description || out.error;
@@ -382,16 +393,14 @@ function passwordGrant({ realm, resourceServerInfo }) {
 
     let idToken;
     if (scopes.has('openid')) {
-      const token = new provider.IdToken({
-        ...await account.claims('id_token', scope, {}, []),
-        acr: '1',
-        auth_time: now,
-      }, { ctx });
+      const token = new provider.IdToken(await account.claims('id_token', scope, {}, []), { ctx });
       token.scope = scope;
       token.mask = {};
       token.rejected = [];
       token.set('at_hash', accessToken);
       token.set('sid', sid);
+      token.set('auth_time', now);
+      token.set('acr', '1');
       idToken = await token.issue({ use: 'idtoken' });
     }
 

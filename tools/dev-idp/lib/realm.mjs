@@ -223,5 +223,6 @@ export function toClientMetadata(client) {
     redirect_uris: codeFlow ? redirectUris : [],
     post_logout_redirect_uris: exact(client.postLogoutRedirectUris),
     id_token_signed_response_alg: 'RS256',
+    require_auth_time: true, // Keycloak's ID tokens always carry auth_time
   };
 }

@@ -85,6 +85,9 @@ test('code flow end to end: code, PKCE token exchange, Keycloak-shaped tokens', 
   assert.equal(id.name, 'Alice Anderson');
   assert.equal(id.sid, at.sid);
   assert.equal(id.realm_access, undefined);
+  assert.equal(id.typ, 'ID');
+  assert.equal(id.azp, CLIENT_ID);
+  assert.equal(typeof id.auth_time, 'number');
 
   // refresh grant
   const refreshed = await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: body.refresh_token });

@@ -37,7 +37,9 @@ async function kids(server) {
 
 let plain;
 async function plainServer() {
-  plain ||= await start({ dataDir: dir(), realmFile: SHIPPED_REALM, cli: true });
+  plain ||= await start({
+    dataDir: dir(), realmFile: SHIPPED_REALM, cli: true, extra: ['--access-token-lifetime', '60'],
+  });
   return plain;
 }
 
@@ -87,6 +89,13 @@ test('the command line prints its ready line; discovery and realm info have Keyc
   assert.equal(info.realm, 'ops-center');
   assert.equal(info['token-service'], p);
   assert.ok(info.public_key);
+
+  // --access-token-lifetime
+  const { body } = await passwordGrant(server, { username: 'bob', password: USERS.bob.password });
+  assert.equal(body.expires_in, 60);
+  const { payload } = await verifyJwt(server, body.access_token);
+  assert.equal(payload.exp - payload.iat, 60);
+  assert.equal(decodeJwt(body.id_token).payload.exp - decodeJwt(body.id_token).payload.iat, 60);
 
   const elsewhere = await fetch(`${server.origin}/realms/other/.well-known/openid-configuration`);
   assert.equal(elsewhere.status, 404);

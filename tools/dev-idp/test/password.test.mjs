@@ -76,6 +76,7 @@ test('ID token: profile and email claims, no roles', async () => {
   const { payload } = await verifyJwt(server, body.id_token, { audience: CLIENT_ID });
   assert.equal(payload.sub, USERS.admin.id);
   assert.equal(payload.typ, 'ID');
+  assert.equal(typeof payload.auth_time, 'number');
   assert.equal(payload.azp, CLIENT_ID);
   assert.equal(payload.email, 'admin@example.com');
   assert.equal(payload.preferred_username, 'admin');
