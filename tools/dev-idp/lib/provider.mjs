@@ -174,17 +174,18 @@ export function buildProvider({
     rotateRefreshToken: false,
     features: {
       devInteractions: { enabled: false },
+      clientCredentials: { enabled: true }, // clients with serviceAccountsEnabled
       introspection: { enabled: true },
       revocation: { enabled: true },
       userinfo: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx, form) {
-          ctx.body = messagePageWithForm(realm.name, form);
+          ctx.body = messagePageWithForm(realm.displayName, form);
         },
         async postLogoutSuccessSource(ctx) {
           ctx.body = messagePage({
-            realm: realm.name, title: 'You are logged out', message: 'You are logged out', status: 'success',
+            realm: realm.displayName, title: 'You are logged out', message: 'You are logged out', status: 'success',
           });
         },
       },
@@ -234,17 +235,39 @@ export function buildProvider({
       let message = out.error_description || out.error;
       if (out.error === 'invalid_redirect_uri') message = 'Invalid parameter: redirect_uri';
       ctx.type = 'html';
-      ctx.body = messagePage({ realm: realm.name, title: 'We are sorry...', message });
+      ctx.body = messagePage({ realm: realm.displayName, title: 'We are sorry...', message });
       if (process.env.DEV_IDP_DEBUG) console.error('dev-idp error', error);
     },
     formats: {
       customizers: {
         // JWT access tokens with Keycloak's header and claims.
         async jwt(ctx, token, jwt) {
-          const user = realm.findUserById(token.accountId);
           const client = clientPatterns.get(token.clientId);
-          if (!user || !client) return;
+          if (!client) return;
           jwt.header = { typ: 'JWT' };
+          if (!token.accountId) {
+            // client credentials: Keycloak's service-account token
+            const p = jwt.payload;
+            jwt.payload = {
+              exp: p.exp,
+              iat: p.iat,
+              jti: p.jti,
+              iss: issuer,
+              aud: 'account',
+              sub: p.sub,
+              typ: 'Bearer',
+              azp: client.clientId,
+              acr: '1',
+              'allowed-origins': allowedOrigins(client),
+              realm_access: { roles: [...realm.serviceAccountRoles] },
+              scope: p.scope || DEFAULT_SCOPES.join(' '),
+              preferred_username: `service-account-${client.clientId}`,
+              client_id: client.clientId,
+            };
+            return;
+          }
+          const user = realm.findUserById(token.accountId);
+          if (!user) return;
           jwt.payload = keycloakAccessTokenClaims({
             issuer,
             user,
@@ -542,14 +565,14 @@ export function loginHandler({ provider, realm, loginPath }) {
       details = await provider.interactionDetails(req, res);
     } catch (err) {
       html(res, 400, messagePage({
-        realm: realm.name,
+        realm: realm.displayName,
         title: 'Page has expired',
         message: 'Your login attempt timed out. Login will start from the beginning.',
       }));
       return;
     }
     if (details.uid !== uid) {
-      html(res, 400, messagePage({ realm: realm.name, title: 'We are sorry...', message: 'Invalid login session.' }));
+      html(res, 400, messagePage({ realm: realm.displayName, title: 'We are sorry...', message: 'Invalid login session.' }));
       return;
     }
     const action = `${loginPath}/${encodeURIComponent(uid)}`;
@@ -572,7 +595,7 @@ export function loginHandler({ provider, realm, loginPath }) {
     }
 
     if (req.method === 'GET') {
-      html(res, 200, loginPage({ realm: realm.name, action, username: details.params.login_hint || '' }));
+      html(res, 200, loginPage({ realm: realm.displayName, action, username: details.params.login_hint || '' }));
       return;
     }
     if (req.method !== 'POST') {
@@ -587,13 +610,13 @@ export function loginHandler({ provider, realm, loginPath }) {
     const { user } = realm.authenticate(username, password);
     if (!user) {
       html(res, 200, loginPage({
-        realm: realm.name, action, username, error: 'Invalid username or password.',
+        realm: realm.displayName, action, username, error: 'Invalid username or password.',
       }));
       return;
     }
     if (!user.enabled) {
       html(res, 200, loginPage({
-        realm: realm.name, action, username, error: 'Account is disabled, contact your administrator.',
+        realm: realm.displayName, action, username, error: 'Account is disabled, contact your administrator.',
       }));
       return;
     }

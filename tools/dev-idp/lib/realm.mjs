@@ -162,8 +162,12 @@ export function parseRealm(raw) {
     });
   }
 
+  const serviceAccountRoles = defaultRoleName ? expand([defaultRoleName], {}).realmRoles : [];
+
   return {
     name: raw.realm,
+    serviceAccountRoles,
+    displayName: typeof raw.displayName === 'string' && raw.displayName ? raw.displayName : raw.realm,
     users,
     clients,
     findUserById(id) {

@@ -42,6 +42,12 @@ export function writeTestRealm(dir) {
       redirectUris: ['http://127.0.0.1:4000/cb'],
       postLogoutRedirectUris: ['http://127.0.0.1:4000/bye'],
     },
+    {
+      clientId: 'billing-service',
+      secret: 'billing-service-secret',
+      standardFlowEnabled: false,
+      serviceAccountsEnabled: true,
+    },
   );
   realm.users.push({
     id: '0d5f0c7e-1111-4c1a-8a1a-000000000001',

@@ -175,3 +175,22 @@ test('introspection and revocation', async () => {
   const refreshed = await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: body.refresh_token });
   assert.equal(refreshed.status, 400);
 });
+
+test('client credentials for a service-account client: Keycloak-shaped JWT', async () => {
+  const { status, body } = await tokenRequest(server, { grant_type: 'client_credentials' }, {
+    clientId: 'billing-service', clientSecret: 'billing-service-secret',
+  });
+  assert.equal(status, 200, JSON.stringify(body));
+  assert.equal(body.refresh_token, undefined);
+  const { payload, protectedHeader } = await verifyJwt(server, body.access_token, { audience: 'account' });
+  assert.equal(protectedHeader.typ, 'JWT');
+  assert.equal(payload.azp, 'billing-service');
+  assert.equal(payload.typ, 'Bearer');
+  assert.equal(payload.preferred_username, 'service-account-billing-service');
+  assert.ok(!payload.realm_access.roles.includes('admin'));
+
+  // the app's client has no service account
+  const refused = await tokenRequest(server, { grant_type: 'client_credentials' });
+  assert.equal(refused.status, 400);
+  assert.equal(refused.body.error, 'unauthorized_client');
+});
