@@ -8,7 +8,7 @@ import initializeKeystore from 'oidc-provider/lib/helpers/initialize_keystore.js
 
 import createMemoryAdapter from './memory_adapter.mjs';
 import { toClientMetadata, uriMatches } from './realm.mjs';
-import { loginPage, messagePage, escapeHtml } from './pages.mjs';
+import { loginPage, messagePage } from './pages.mjs';
 
 export const KC = {
   auth: '/protocol/openid-connect/auth',
@@ -628,4 +628,3 @@ export function loginHandler({ provider, realm, loginPath }) {
   };
 }
 
-export { escapeHtml };

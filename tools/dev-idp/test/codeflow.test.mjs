@@ -261,3 +261,27 @@ test('post-logout URIs from a plain array field work too', async () => {
   assert.equal(res.status, 302);
   assert.equal(res.headers.get('location'), 'http://127.0.0.1:4000/bye');
 });
+
+test('logout with id_token_hint also redirects when the provider session is already gone', async () => {
+  const flow = await codeFor();
+  const { body } = await tokenRequest(server, {
+    grant_type: 'authorization_code', code: flow.code, redirect_uri: CALLBACK, code_verifier: flow.verifier,
+  });
+  const url = new URL(server.endpoint('logout'));
+  url.search = new URLSearchParams({ id_token_hint: body.id_token, post_logout_redirect_uri: 'http://127.0.0.1:3000/' });
+  const res = await fetch(url, { redirect: 'manual' }); // no cookies
+  assert.equal(res.status, 302);
+  assert.equal(res.headers.get('location'), 'http://127.0.0.1:3000/');
+});
+
+test('login_hint pre-fills the username', async () => {
+  const jar = new CookieJar();
+  const auth = new URL(server.endpoint('auth'));
+  auth.search = new URLSearchParams({
+    client_id: CLIENT_ID, response_type: 'code', scope: 'openid', redirect_uri: CALLBACK,
+    code_challenge: pkce().challenge, code_challenge_method: 'S256', login_hint: 'bob',
+  });
+  const res = await jar.fetch(auth);
+  const page = await (await jar.fetch(new URL(res.headers.get('location'), server.origin))).text();
+  assert.match(page, /id="username"[^>]*value="bob"/);
+});
