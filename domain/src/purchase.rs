@@ -1,0 +1,146 @@
+use std::{fmt, str::FromStr};
+
+use serde::{Deserialize, Serialize};
+
+/// Where a credit purchase stands. Stored as text with a CHECK constraint of
+/// exactly these values (see migrations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PurchaseStatus {
+    Pending,
+    Completed,
+    Failed,
+    Expired,
+    Refunded,
+    PartiallyRefunded,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a {from} purchase cannot become {to}")]
+pub struct InvalidTransition {
+    pub from: PurchaseStatus,
+    pub to: PurchaseStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown purchase status {0:?}")]
+pub struct UnknownStatus(pub String);
+
+impl PurchaseStatus {
+    pub const ALL: [PurchaseStatus; 6] = [
+        PurchaseStatus::Pending,
+        PurchaseStatus::Completed,
+        PurchaseStatus::Failed,
+        PurchaseStatus::Expired,
+        PurchaseStatus::Refunded,
+        PurchaseStatus::PartiallyRefunded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PurchaseStatus::Pending => "pending",
+            PurchaseStatus::Completed => "completed",
+            PurchaseStatus::Failed => "failed",
+            PurchaseStatus::Expired => "expired",
+            PurchaseStatus::Refunded => "refunded",
+            PurchaseStatus::PartiallyRefunded => "partially_refunded",
+        }
+    }
+
+    /// Payment arrived: only a pending purchase completes.
+    pub fn complete(self) -> Result<Self, InvalidTransition> {
+        self.to(
+            PurchaseStatus::Completed,
+            matches!(self, PurchaseStatus::Pending),
+        )
+    }
+
+    /// Payment failed for good: only a pending purchase fails.
+    pub fn fail(self) -> Result<Self, InvalidTransition> {
+        self.to(
+            PurchaseStatus::Failed,
+            matches!(self, PurchaseStatus::Pending),
+        )
+    }
+
+    /// The checkout session expired unpaid: only a pending purchase expires.
+    pub fn expire(self) -> Result<Self, InvalidTransition> {
+        self.to(
+            PurchaseStatus::Expired,
+            matches!(self, PurchaseStatus::Pending),
+        )
+    }
+
+    /// Money went back. `fully` says whether the whole amount is now refunded.
+    pub fn refund(self, fully: bool) -> Result<Self, InvalidTransition> {
+        let to = if fully {
+            PurchaseStatus::Refunded
+        } else {
+            PurchaseStatus::PartiallyRefunded
+        };
+        let allowed = matches!(
+            self,
+            PurchaseStatus::Completed | PurchaseStatus::PartiallyRefunded
+        );
+        self.to(to, allowed)
+    }
+
+    fn to(self, to: PurchaseStatus, allowed: bool) -> Result<Self, InvalidTransition> {
+        if allowed {
+            Ok(to)
+        } else {
+            Err(InvalidTransition { from: self, to })
+        }
+    }
+}
+
+impl fmt::Display for PurchaseStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for PurchaseStatus {
+    type Err = UnknownStatus;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PurchaseStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| UnknownStatus(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PurchaseStatus::*;
+    use super::*;
+
+    #[test]
+    fn only_pending_purchases_settle() {
+        assert_eq!(Pending.complete(), Ok(Completed));
+        assert_eq!(Pending.fail(), Ok(Failed));
+        assert_eq!(Pending.expire(), Ok(Expired));
+        for status in [Completed, Failed, Expired, Refunded, PartiallyRefunded] {
+            assert!(status.complete().is_err(), "{status} completed again");
+            assert!(status.fail().is_err());
+            assert!(status.expire().is_err());
+        }
+    }
+
+    #[test]
+    fn only_paid_purchases_refund() {
+        assert_eq!(Completed.refund(false), Ok(PartiallyRefunded));
+        assert_eq!(PartiallyRefunded.refund(true), Ok(Refunded));
+        for status in [Pending, Failed, Expired, Refunded] {
+            assert!(status.refund(true).is_err(), "{status} refunded");
+        }
+    }
+
+    #[test]
+    fn text_form_round_trips() {
+        for status in PurchaseStatus::ALL {
+            assert_eq!(status.as_str().parse(), Ok(status));
+        }
+        assert!("paid".parse::<PurchaseStatus>().is_err());
+    }
+}
