@@ -1,7 +1,60 @@
-//! Leptos components and server functions.
+//! Leptos components and server functions, compiled twice: for the server
+//! (`ssr`, with access to `backend`) and for the browser (`hydrate`).
+
+pub mod components;
+pub mod packages;
+pub mod pages;
+
 use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    StaticSegment,
+    components::{Route, Router, Routes},
+};
+
+use crate::{components::header::Header, pages::home::HomePage};
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body class="min-h-screen bg-slate-50 text-slate-900 antialiased">
+                <App />
+            </body>
+        </html>
+    }
+}
 
 #[component]
 pub fn App() -> impl IntoView {
-    view! { <main>"Ops-Center Credits"</main> }
+    provide_meta_context();
+    // Effects run only in the browser, after hydration: browser tests wait for
+    // this marker so that their clicks reach live event handlers.
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/ops-center-credits.css" />
+        <Title text="Ops-Center Credits" />
+        <Router>
+            <Header />
+            <main class="mx-auto max-w-6xl px-4 py-8 sm:px-6">
+                <Routes fallback=pages::not_found::NotFound>
+                    <Route path=StaticSegment("") view=HomePage />
+                    <Route path=StaticSegment("credits") view=HomePage />
+                </Routes>
+            </main>
+        </Router>
+    }
 }

@@ -1,0 +1,55 @@
+//! Credit packages: the view type the page shows and the server function that loads them.
+
+use domain::{Cents, Credits};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A package as the browser sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PackageView {
+    pub code: String,
+    pub name: String,
+    pub description: String,
+    pub credits: Credits,
+    pub price: Cents,
+    pub discount_percentage: u8,
+    pub is_popular: bool,
+}
+
+impl PackageView {
+    /// What 1,000 credits cost in this package.
+    pub fn price_per_thousand(&self) -> Option<Cents> {
+        self.price.per_thousand(self.credits)
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<backend::packages::CreditPackage> for PackageView {
+    fn from(package: backend::packages::CreditPackage) -> Self {
+        PackageView {
+            code: package.code.to_string(),
+            name: package.name,
+            description: package.description,
+            credits: package.credits,
+            price: package.price,
+            discount_percentage: package.discount_percentage,
+            is_popular: package.is_popular,
+        }
+    }
+}
+
+/// The packages on sale, in display order. Public: anyone may see the catalogue.
+#[server]
+pub async fn list_packages() -> Result<Vec<PackageView>, ServerFnError> {
+    let state = expect_context::<backend::AppState>();
+    let packages = backend::packages::list_active(&state.pool)
+        .await
+        .map_err(|error| {
+            tracing::error!(
+                error = &error as &dyn std::error::Error,
+                "loading packages failed"
+            );
+            ServerFnError::new("The packages could not be loaded. Please try again.")
+        })?;
+    Ok(packages.into_iter().map(PackageView::from).collect())
+}

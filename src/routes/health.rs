@@ -1,0 +1,24 @@
+use std::time::Duration;
+
+use axum::{Json, extract::State};
+use backend::AppState;
+use serde_json::{Value, json};
+
+use crate::error::AppError;
+
+/// The process is up.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// The process can serve: the database answers.
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
+    if backend::db::is_reachable(&state.pool, Duration::from_secs(2)).await {
+        Ok(Json(json!({ "status": "ready", "database": "ok" })))
+    } else {
+        Err(AppError::unavailable(
+            "database_unavailable",
+            "The database is not reachable.",
+        ))
+    }
+}

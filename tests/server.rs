@@ -1,0 +1,142 @@
+//! The real application boots on port 0 and answers its pages and probes.
+
+mod support;
+
+use std::process::Command;
+
+use support::{TestDatabase, spawn_app, test_env};
+
+#[tokio::test]
+async fn the_home_page_lists_the_active_packages_from_the_database() {
+    let app = spawn_app().await;
+    sqlx::query("update credit_packages set is_active = false where package_code = 'enterprise'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    let response = app.get("/").await;
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    for text in [
+        "Starter Pack",
+        "$10.00",
+        "Standard Pack",
+        "$45.00",
+        "Save 10%",
+        "Pro Pack",
+        "Popular",
+        "$8.00 per 1,000 credits",
+    ] {
+        assert!(html.contains(text), "{text:?} missing from the page");
+    }
+    assert!(
+        !html.contains("Enterprise Pack"),
+        "an inactive package is on sale"
+    );
+    assert!(
+        html.contains("/pkg/ops-center-credits.css"),
+        "stylesheet link missing"
+    );
+    assert!(
+        html.contains("ops-center-credits.js"),
+        "hydration script missing"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_page_is_a_404() {
+    let app = spawn_app().await;
+    let response = app.get("/no-such-page").await;
+    assert_eq!(response.status(), 404);
+}
+
+#[tokio::test]
+async fn healthz_and_readyz_answer() {
+    let app = spawn_app().await;
+    let health = app.get("/healthz").await;
+    assert_eq!(health.status(), 200);
+    assert_eq!(
+        health.json::<serde_json::Value>().await.unwrap()["status"],
+        "ok"
+    );
+
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 200);
+    assert_eq!(
+        ready.json::<serde_json::Value>().await.unwrap()["status"],
+        "ready"
+    );
+}
+
+#[tokio::test]
+async fn readyz_fails_when_the_database_is_unreachable() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/readyz").await.status(), 200);
+
+    app.db.drop_now().await;
+
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 503);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["code"], "database_unavailable");
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    // The process itself is still up.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
+
+/// Runs the real binary with `env` only; returns its exit code and stderr.
+fn run_server(env: &std::collections::HashMap<String, String>) -> (Option<i32>, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_ops-center-credits"))
+        .env_clear()
+        .envs(env)
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("server binary runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_bad_configuration_value_fails_startup_naming_the_variable() {
+    let db = TestDatabase::new();
+    let cases = [
+        ("STRIPE_SECRET_KEY", Some("pk_live_oops")),
+        ("APP_BASE_URL", Some("not a url")),
+        ("STRIPE_WEBHOOK_SECRET_CREDITS", Some("hunter2")),
+        ("LEPTOS_SITE_ADDR", Some("everywhere")),
+        ("OIDC_CLIENT_ID", None),
+        ("DATABASE_URL", None),
+    ];
+    for (variable, value) in cases {
+        let mut env = test_env(&db.url);
+        match value {
+            Some(value) => env.insert(variable.to_owned(), value.to_owned()),
+            None => env.remove(variable),
+        };
+        let (code, stderr) = run_server(&env);
+        assert_eq!(
+            code,
+            Some(2),
+            "{variable}: expected exit code 2, stderr: {stderr}"
+        );
+        assert!(
+            stderr.contains(variable),
+            "{variable} not named in: {stderr}"
+        );
+        assert!(
+            !stderr.contains("test-client-secret"),
+            "a secret was printed: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn an_unreachable_database_fails_startup_with_a_clear_message() {
+    let mut env = test_env("postgres://postgres@127.0.0.1:9/credits");
+    env.insert("RUST_LOG".into(), "off".into());
+    let (code, stderr) = run_server(&env);
+    assert_eq!(code, Some(1), "stderr: {stderr}");
+    assert!(stderr.contains("database setup failed"), "stderr: {stderr}");
+}

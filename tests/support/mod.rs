@@ -1,0 +1,137 @@
+//! Test harness: a fresh PostgreSQL database per test and the real
+//! application on port 0. The server comes from `DATABASE_URL` (the test
+//! script sets it), defaulting to the local server on 127.0.0.1:5432.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+
+use backend::Config;
+use ops_center_credits::Application;
+use sqlx::{Connection, PgConnection, PgPool};
+use url::Url;
+
+/// A database that exists for one test and is dropped afterwards.
+pub struct TestDatabase {
+    pub url: String,
+    name: String,
+    maintenance_url: String,
+}
+
+impl TestDatabase {
+    /// Names a new database; the app (or [`TestDatabase::migrated_pool`]) creates it.
+    pub fn new() -> Self {
+        let base = std::env::var("DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let mut url = Url::parse(&base).expect("DATABASE_URL is a URL");
+        let name = format!("occ_test_{}", uuid::Uuid::new_v4().simple());
+        url.set_path(&name);
+        let mut maintenance = url.clone();
+        maintenance.set_path("postgres");
+        TestDatabase {
+            url: url.to_string(),
+            name,
+            maintenance_url: maintenance.to_string(),
+        }
+    }
+
+    /// Creates the database and applies the migrations, as the app does at startup.
+    pub async fn migrated_pool(&self) -> PgPool {
+        backend::db::connect_and_migrate(&self.url)
+            .await
+            .expect("database setup")
+    }
+
+    /// Drops the database now, cutting every connection to it.
+    pub async fn drop_now(&self) {
+        drop_database(&self.maintenance_url, &self.name).await;
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (url, name) = (self.maintenance_url.clone(), self.name.clone());
+        // Drop runs outside async; a short-lived runtime on its own thread does the work.
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(drop_database(&url, &name));
+        })
+        .join();
+    }
+}
+
+async fn drop_database(maintenance_url: &str, name: &str) {
+    if let Ok(mut conn) = PgConnection::connect(maintenance_url).await {
+        let statement = format!(
+            "drop database if exists {} with (force)",
+            backend::db::quote_identifier(name)
+        );
+        let _ = sqlx::raw_sql(&statement).execute(&mut conn).await;
+    }
+}
+
+/// Environment for a complete, valid configuration pointing at `database_url`.
+pub fn test_env(database_url: &str) -> HashMap<String, String> {
+    [
+        ("DATABASE_URL", database_url),
+        ("LEPTOS_SITE_ADDR", "127.0.0.1:0"),
+        ("APP_BASE_URL", "http://127.0.0.1:3000"),
+        ("STRIPE_SECRET_KEY", "sk_test_integration"),
+        ("STRIPE_WEBHOOK_SECRET_CREDITS", "whsec_test_credits"),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_test_subscriptions"),
+        ("OIDC_ISSUER_URL", "http://127.0.0.1:9/realms/test"),
+        ("OIDC_CLIENT_ID", "ops-center-credits"),
+        ("OIDC_CLIENT_SECRET", "test-client-secret"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub pool: PgPool,
+    pub db: TestDatabase,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+}
+
+/// Starts the real application on a free port against a fresh database.
+pub async fn spawn_app() -> TestApp {
+    let db = TestDatabase::new();
+    let env = test_env(&db.url);
+    let config =
+        Config::from_lookup(|name| env.get(name).cloned()).expect("valid test configuration");
+    let app = Application::build(config)
+        .await
+        .expect("application starts");
+    let address = format!("http://{}", app.local_addr());
+    let pool = app.state().pool.clone();
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client");
+    TestApp {
+        address,
+        client,
+        pool,
+        db,
+    }
+}
