@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Command 1: set everything up and run the app at http://127.0.0.1:3000 with
+# its embedded defaults. Ctrl-C stops the app and everything it started.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+bootstrap
+# Your .env (real Stripe keys, a real Keycloak) wins over the defaults.
+if [ -f "$ROOT/.env" ]; then set -a; . "$ROOT/.env"; set +a; fi
+ensure_postgres
+source "$ROOT/scripts/app-env.sh"
+
+say "building and serving the app on http://$LEPTOS_SITE_ADDR (rebuilds on change)"
+cd "$ROOT"
+cargo leptos watch

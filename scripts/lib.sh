@@ -1,0 +1,162 @@
+# Shared by scripts/dev.sh and scripts/test.sh: installing what the build
+# needs, finding or starting PostgreSQL, and running background services that
+# stop when the script exits. Source it; don't run it.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE_DIR=${OCC_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ops-center-credits}
+LOG_DIR=$CACHE_DIR/logs
+# Build outputs live outside the clone so every clone and CI run reuses them.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE_DIR/target}
+export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+mkdir -p "$CACHE_DIR" "$LOG_DIR"
+
+CARGO_LEPTOS_VERSION=0.3.10
+
+say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# Plain cargo with the flags cargo-leptos uses for debug builds, so the two
+# share one build cache instead of rebuilding each other's dependencies.
+cargo_plain() { RUSTFLAGS="--cfg erase_components" cargo "$@"; }
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+APT_UPDATED=
+apt_install() {
+    if [ -z "$APT_UPDATED" ]; then as_root apt-get update -qq; APT_UPDATED=1; fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+
+# Installs what is missing; quick when everything is present.
+bootstrap() {
+    local missing=()
+    command -v curl >/dev/null || missing+=(curl ca-certificates)
+    [ -x /usr/bin/chromium ] || missing+=(chromium fonts-liberation)
+    command -v psql >/dev/null || missing+=(postgresql-client)
+    [ -n "$(pg_bindir)" ] && [ -x "$(pg_bindir)/initdb" ] || missing+=(postgresql)
+    if [ ${#missing[@]} -gt 0 ]; then say "apt: installing ${missing[*]}"; apt_install "${missing[@]}"; fi
+
+    command -v cargo >/dev/null || die "cargo not found: install Rust with rustup first"
+    if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+        say "rustup: adding wasm32-unknown-unknown"; rustup target add wasm32-unknown-unknown
+    fi
+    if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+        say "cargo: installing cargo-leptos $CARGO_LEPTOS_VERSION (no downloads; takes a while once)"
+        cargo install "cargo-leptos@$CARGO_LEPTOS_VERSION" --locked --no-default-features --features no_downloads
+    fi
+    local wbg
+    wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$ROOT/Cargo.lock")
+    [ -n "$wbg" ] || die "wasm-bindgen not found in Cargo.lock"
+    if ! wasm-bindgen --version 2>/dev/null | grep -q " $wbg\$"; then
+        say "cargo: installing wasm-bindgen-cli $wbg (matches Cargo.lock; takes a while once)"
+        cargo install wasm-bindgen-cli --version "=$wbg"
+    fi
+
+    local dir
+    for dir in "$ROOT" "$ROOT"/end2end "$ROOT"/tools/*/ "$ROOT"/stripe-emulator/tests/sdk; do
+        [ -f "$dir/package-lock.json" ] && npm_ci "$dir"
+    done
+    command -v tailwindcss >/dev/null || die "tailwindcss missing after npm ci"
+}
+
+# `npm ci` in $1, skipped when node_modules already matches package-lock.json.
+npm_ci() {
+    local dir=${1%/} stamp sum
+    stamp="$dir/node_modules/.occ-lock-sha"
+    sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+    [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && return 0
+    say "npm: installing ${dir#"$ROOT"/}"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$sum" >"$stamp"
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null \
+        || node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+# --- background services --------------------------------------------------
+# start_service NAME READY_URL COMMAND...: runs COMMAND in the background
+# (log in $LOG_DIR/NAME.log), waits until READY_URL answers 2xx, and stops it
+# when the script exits. Adding a service to dev or test is one call.
+
+SERVICE_PIDS=()
+STOP_HOOKS=()
+
+stop_services() {
+    local pid hook
+    for pid in "${SERVICE_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${SERVICE_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    for hook in "${STOP_HOOKS[@]}"; do eval "$hook" || true; done
+}
+trap stop_services EXIT
+trap 'exit 130' INT TERM
+
+start_service() {
+    local name=$1 ready=$2; shift 2
+    local log="$LOG_DIR/$name.log"
+    say "starting $name (log: $log)"
+    "$@" >"$log" 2>&1 &
+    local pid=$!
+    SERVICE_PIDS+=("$pid")
+    wait_ready "$name" "$ready" "$pid" "$log"
+}
+
+wait_ready() {
+    local name=$1 url=$2 pid=$3 log=$4 i
+    for i in $(seq 1 1200); do
+        if curl -fsS -o /dev/null "$url" 2>/dev/null; then return 0; fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 40 "$log" >&2 || true
+            die "$name exited before it was ready"
+        fi
+        sleep 0.25
+    done
+    tail -n 40 "$log" >&2 || true
+    die "$name was not ready at $url after 300 s"
+}
+
+# --- PostgreSQL --------------------------------------------------------------
+# Sets PG_URL (no database name): $DATABASE_URL's server when set, else the
+# server on 127.0.0.1:5432 if one answers, else a project-local cluster
+# created with initdb and started on a free port.
+
+ensure_postgres() {
+    if [ -n "${DATABASE_URL:-}" ]; then
+        PG_URL=${DATABASE_URL%/*}
+        return 0
+    fi
+    if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+        PG_URL=postgres://postgres@127.0.0.1:5432
+        return 0
+    fi
+    local bindir data owner port
+    bindir=$(pg_bindir)
+    [ -n "$bindir" ] || die "no PostgreSQL server binaries found"
+    # PostgreSQL refuses to run as root: as root, the cluster belongs to the
+    # postgres user, in a directory it can reach.
+    if [ "$(id -u)" -eq 0 ]; then
+        data=/var/lib/ops-center-credits/pgdata
+        owner=postgres
+        mkdir -p "$(dirname "$data")"
+        chown "$owner" "$(dirname "$data")"
+    else
+        data=$CACHE_DIR/pgdata
+        owner=$(id -un)
+    fi
+    local run=(); [ "$owner" = "$(id -un)" ] || run=(runuser -u "$owner" --)
+    if [ ! -f "$data/PG_VERSION" ]; then
+        say "creating a local PostgreSQL cluster in $data"
+        "${run[@]}" "$bindir/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >/dev/null
+    fi
+    port=$(free_port)
+    say "starting local PostgreSQL on 127.0.0.1:$port"
+    "${run[@]}" "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -w \
+        -o "-p $port -c listen_addresses=127.0.0.1 -k $data" start >/dev/null
+    STOP_HOOKS+=("${run[*]} $bindir/pg_ctl -D $data -m fast stop >/dev/null")
+    PG_URL=postgres://postgres@127.0.0.1:$port
+}

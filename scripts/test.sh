@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Command 2: set everything up and run every test: formatting and lints, the
+# Rust tests (real PostgreSQL, a fresh database per test), and the browser
+# tests (Playwright in Debian's Chromium) against the built app.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+started=$(date +%s)
+bootstrap
+ensure_postgres
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+
+say "cargo clippy"
+cargo_plain clippy --workspace --exclude frontend --all-targets --locked -- -D warnings
+
+say "Rust tests"
+DATABASE_URL=$PG_URL/postgres cargo_plain test --workspace --exclude frontend --locked
+
+say "building the app with cargo-leptos"
+cargo leptos build
+
+say "browser tests"
+E2E_PORT=$(free_port)
+export LEPTOS_SITE_ADDR=127.0.0.1:$E2E_PORT
+DATABASE_URL=$PG_URL/occ_e2e_$(date +%s)_$$
+source "$ROOT/scripts/app-env.sh"
+export LEPTOS_SITE_ROOT=$CARGO_TARGET_DIR/site LEPTOS_OUTPUT_NAME=ops-center-credits
+STOP_HOOKS+=("psql -q '$PG_URL/postgres' -c 'drop database if exists \"${DATABASE_URL##*/}\" with (force)' >/dev/null")
+# Run outside the clone so a developer's .env cannot leak into the tests.
+start_service app "$APP_BASE_URL/readyz" env -C "$CACHE_DIR" "$CARGO_TARGET_DIR/debug/ops-center-credits"
+(cd end2end && BASE_URL=$APP_BASE_URL npx playwright test)
+
+say "all tests passed in $(( $(date +%s) - started )) s"
