@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod db;
+pub mod ids;
 pub mod packages;
 mod secret;
 
