@@ -1,0 +1,748 @@
+//! Stripe's REST API under `/v1`: bearer `sk_test_…` auth, form bodies, `Idempotency-Key` replay.
+
+use axum::Json;
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Map, Value, json};
+
+use crate::error::{ApiError, ApiResult};
+use crate::flows;
+use crate::params::Params;
+use crate::store::Store;
+use crate::{AppState, now, with_store};
+
+type Reply = ApiResult<Json<Value>>;
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/products", post(create_product).get(list_products))
+        .route(
+            "/products/{id}",
+            get(get_product).post(update_product).delete(delete_product),
+        )
+        .route("/prices", post(create_price).get(list_prices))
+        .route("/prices/{id}", get(get_price).post(update_price))
+        .route("/customers", post(create_customer).get(list_customers))
+        .route("/customers/search", get(search_customers))
+        .route(
+            "/customers/{id}",
+            get(get_customer)
+                .post(update_customer)
+                .delete(delete_customer),
+        )
+        .route(
+            "/customers/{id}/payment_methods",
+            get(customer_payment_methods),
+        )
+        .route(
+            "/checkout/sessions",
+            post(create_session).get(list_sessions),
+        )
+        .route("/checkout/sessions/{id}", get(get_session))
+        .route(
+            "/checkout/sessions/{id}/line_items",
+            get(session_line_items),
+        )
+        .route("/checkout/sessions/{id}/expire", post(expire_session))
+        .route("/payment_methods", get(list_payment_methods))
+        .route("/payment_methods/{id}", get(get_payment_method))
+        .route("/payment_intents", get(list_payment_intents))
+        .route("/payment_intents/{id}", get(get_payment_intent))
+        .route("/charges", get(list_charges))
+        .route("/charges/{id}", get(get_charge))
+        .route("/refunds", post(create_refund).get(list_refunds))
+        .route("/refunds/{id}", get(get_refund))
+        .route("/subscriptions", get(list_subscriptions))
+        .route(
+            "/subscriptions/{id}",
+            get(get_subscription)
+                .post(update_subscription)
+                .delete(cancel_subscription),
+        )
+        .route("/invoices", get(list_invoices))
+        .route("/invoices/{id}", get(get_invoice))
+        .route("/invoices/{id}/lines", get(invoice_lines))
+        .route("/billing_portal/sessions", post(create_portal_session))
+        .route("/events", get(list_events))
+        .route("/events/{id}", get(get_event))
+        .fallback(unknown_route)
+        .layer(middleware::from_fn_with_state(state, idempotency))
+        .layer(middleware::from_fn(authenticate))
+}
+
+async fn unknown_route(request: Request) -> ApiError {
+    ApiError::no_such("route", request.uri().path())
+        .with_code("resource_missing")
+        .tap_message(format!(
+            "Unrecognized request URL ({} {}). The Stripe emulator does not implement this endpoint.",
+            request.method(),
+            request.uri().path()
+        ))
+}
+
+impl ApiError {
+    fn tap_message(mut self, message: String) -> Self {
+        self.message = message;
+        self.param = None;
+        self
+    }
+}
+
+/// Requires `Authorization: Bearer sk_test_…`.
+async fn authenticate(request: Request, next: Next) -> Response {
+    let header = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let Some(key) = header.strip_prefix("Bearer ").map(str::trim) else {
+        return ApiError::unauthorized(
+            "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
+        )
+        .into_response();
+    };
+    if !key.starts_with("sk_test_") || key.len() <= "sk_test_".len() {
+        let shown: String = key.chars().take(8).collect();
+        return ApiError::unauthorized(format!(
+            "Invalid API Key provided: {shown}****. The Stripe emulator accepts only test-mode secret keys (sk_test_…)."
+        ))
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// Same `Idempotency-Key` and same request → the first response again; a different request → 400.
+async fn idempotency(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(key) = request
+        .headers()
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+    else {
+        return next.run(request).await;
+    };
+    if request.method() != axum::http::Method::POST {
+        return next.run(request).await;
+    }
+    let _serial = state.idempotency_lock.lock().await;
+    let (parts, body) = request.into_parts();
+    let Ok(body) = to_bytes(body, 1 << 20).await else {
+        return ApiError::invalid("Could not read the request body.", None).into_response();
+    };
+    let fingerprint = format!(
+        "{} {}?{}\n{}",
+        parts.method,
+        parts.uri.path(),
+        parts.uri.query().unwrap_or(""),
+        String::from_utf8_lossy(&body)
+    );
+    let cached = state.lock().idempotency.get(&key).cloned();
+    if let Some((seen, status, bytes)) = cached {
+        if seen != fingerprint {
+            return ApiError::invalid(
+                format!("Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '{key}' if you meant to execute a different request."),
+                None,
+            )
+            .with_kind("idempotency_error")
+            .into_response();
+        }
+        let mut response = Response::new(Body::from(bytes));
+        *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+        let headers = response.headers_mut();
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+        if let Ok(v) = HeaderValue::from_str(&key) {
+            headers.insert("idempotency-key", v);
+        }
+        return response;
+    }
+    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = to_bytes(body, 16 << 20).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    if parts.status.as_u16() < 500 {
+        state
+            .lock()
+            .idempotency
+            .insert(key, (fingerprint, parts.status.as_u16(), bytes.to_vec()));
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+impl ApiError {
+    fn with_kind(mut self, kind: &'static str) -> Self {
+        self.kind = kind;
+        self
+    }
+}
+
+fn ok(value: Value) -> Reply {
+    Ok(Json(value))
+}
+
+fn expanded(store: &Store, value: Value, params: &Params) -> Reply {
+    ok(store.expand(value, &params.list("expand")))
+}
+
+fn filter_eq(items: Vec<Value>, field: &str, want: Option<String>) -> Vec<Value> {
+    match want {
+        None => items,
+        Some(want) => items
+            .into_iter()
+            .filter(|o| id_of(&o[field]) == want)
+            .collect(),
+    }
+}
+
+/// The id in a field that may hold an id or an expanded object.
+pub fn id_of(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Object(o) => o.get("id").and_then(Value::as_str).unwrap_or("").to_owned(),
+        _ => String::new(),
+    }
+}
+
+fn filter_created(items: Vec<Value>, params: &Params) -> ApiResult<Vec<Value>> {
+    Ok(match params.range("created")? {
+        None => items,
+        Some(range) => items
+            .into_iter()
+            .filter(|o| range.contains(o["created"].as_i64().unwrap_or(0)))
+            .collect(),
+    })
+}
+
+// ------------------------------------------------------------------ products
+
+async fn create_product(State(state): State<AppState>, p: Params) -> Reply {
+    with_store(&state, |s| {
+        let product = flows::new_product(s, &p)?;
+        s.emit("product.created", &product, None);
+        ok(product)
+    })
+}
+
+async fn get_product(State(state): State<AppState>, Path(id): Path<String>, p: Params) -> Reply {
+    let s = state.lock();
+    expanded(&s, s.get("product", &id)?, &p)
+}
+
+async fn update_product(State(state): State<AppState>, Path(id): Path<String>, p: Params) -> Reply {
+    with_store(&state, |s| {
+        let before = s.get("product", &id)?;
+        if let Some(price) = p.str("default_price") {
+            s.get("price", &price)?;
+        }
+        let mut after = before.clone();
+        if let Some(name) = p.str("name") {
+            after["name"] = json!(name);
+        }
+        if p.has("description") {
+            after["description"] = json!(p.str("description"));
+        }
+        if let Some(active) = p.bool("active")? {
+            after["active"] = json!(active);
+        }
+        if p.has("default_price") {
+            after["default_price"] = json!(p.str("default_price"));
+        }
+        p.metadata_into("metadata", &mut after["metadata"])?;
+        after["updated"] = json!(now());
+        let after = s.update(&id, |o| *o = after);
+        let previous = previous_attributes(&before, &after, &["updated"]);
+        s.emit("product.updated", &after, Some(previous));
+        expanded(s, after, &p)
+    })
+}
+
+async fn delete_product(State(state): State<AppState>, Path(id): Path<String>) -> Reply {
+    with_store(&state, |s| {
+        let product = s.get("product", &id)?;
+        if s.all("price").iter().any(|pr| pr["product"] == id.as_str()) {
+            return Err(ApiError::invalid(
+                "This product cannot be deleted because it has one or more user-created prices.",
+                None,
+            ));
+        }
+        s.remove(&id);
+        s.emit("product.deleted", &product, None);
+        ok(json!({ "id": id, "object": "product", "deleted": true }))
+    })
+}
+
+async fn list_products(State(state): State<AppState>, p: Params) -> Reply {
+    let s = state.lock();
+    let mut items = s.all("product");
+    if let Some(active) = p.bool("active")? {
+        items.retain(|o| o["active"] == active);
+    }
+    let ids = p.list("ids");
+    if !ids.is_empty() {
+        items.retain(|o| ids.iter().any(|i| o["id"] == i.as_str()));
+    }
+    let items = filter_created(items, &p)?;
+    ok(s.list(items, &p, "/v1/products")?)
+}
+
+// ------------------------------------------------------------------ prices
+
+async fn create_price(State(state): State<AppState>, p: Params) -> Reply {
+    with_store(&state, |s| {
+        let price = flows::new_price(s, &p)?;
+        expanded(s, price, &p)
+    })
+}
+
+async fn get_price(State(state): State<AppState>, Path(id): Path<String>, p: Params) -> Reply {
+    let s = state.lock();
+    expanded(&s, s.get("price", &id)?, &p)
+}
+
+async fn update_price(State(state): State<AppState>, Path(id): Path<String>, p: Params) -> Reply {
+    with_store(&state, |s| {
+        let before = s.get("price", &id)?;
+        let mut after = before.clone();
+        if let Some(active) = p.bool("active")? {
+            after["active"] = json!(active);
+        }
+        if p.has("nickname") {
+            after["nickname"] = json!(p.str("nickname"));
+        }
+        if p.has("lookup_key") {
+            let key = p.str("lookup_key");
+            if let Some(key) = &key {
+                flows::claim_lookup_key(
+                    s,
+                    key,
+                    &id,
+                    p.bool("transfer_lookup_key")?.unwrap_or(false),
+                )?;
+            }
+            after["lookup_key"] = json!(key);
+        }
+        p.metadata_into("metadata", &mut after["metadata"])?;
+        let after = s.update(&id, |o| *o = after);
+        let previous = previous_attributes(&before, &after, &[]);
+        s.emit("price.updated", &after, Some(previous));
+        expanded(s, after, &p)
+    })
+}
+
+async fn list_prices(State(state): State<AppState>, p: Params) -> Reply {
+    let s = state.lock();
+    let mut items = s.all("price");
+    if let Some(active) = p.bool("active")? {
+        items.retain(|o| o["active"] == active);
+    }
+    if let Some(currency) = p.str("currency") {
+        items.retain(|o| o["currency"] == currency.to_lowercase().as_str());
+    }
+    if let Some(kind) = p.str("type") {
+        items.retain(|o| o["type"] == kind.as_str());
+    }
+    if let Some(interval) = p.sub("recurring").str("interval") {
+        items.retain(|o| o["recurring"]["interval"] == interval.as_str());
+    }
+    let keys = p.list("lookup_keys");
+    if !keys.is_empty() {
+        items.retain(|o| keys.iter().any(|k| o["lookup_key"] == k.as_str()));
+    }
+    let items = filter_eq(items, "product", p.str("product"));
+    let items = filter_created(items, &p)?;
+    ok(s.list(items, &p, "/v1/prices")?)
+}
+
+// ------------------------------------------------------------------ customers
+
+async fn create_customer(State(state): State<AppState>, p: Params) -> Reply {
+    with_store(&state, |s| {
+        let customer = flows::new_customer(s, &p)?;
+        expanded(s, customer, &p)
+    })
+}
+
+async fn get_customer(State(state): State<AppState>, Path(id): Path<String>, p: Params) -> Reply {
+    let s = state.lock();
+    match s.find(&id) {
+        Some(c) if c["object"] == "customer" && c["deleted"] == true => ok(json!({
+            "id": id, "object": "customer", "deleted": true
+        })),
+        _ => expanded(&s, s.get("customer", &id)?, &p),
+    }
+}
+
+async fn update_customer(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> Reply {
+    with_store(&state, |s| {
+        let before = s.get("customer", &id)?;
+        let mut after = before.clone();
+        for field in ["email", "name", "description", "phone"] {
+            if p.has(field) {
+                after[field] = json!(p.str(field));
+            }
+        }
+        let settings = p.sub("invoice_settings");
+        if settings.has("default_payment_method") {
+            let pm = settings.str("default_payment_method");
+            if let Some(pm) = &pm {
+                let method = s.get("payment_method", pm)?;
+                if method["customer"] != id.as_str() {
+                    return Err(ApiError::invalid_param(
+                        "invoice_settings[default_payment_method]",
+                        format!(
+                            "The customer does not have a payment method with the ID {pm}. The payment method must be attached to the customer."
+                        ),
+                    ));
+                }
+            }
+            after["invoice_settings"]["default_payment_method"] = json!(pm);
+        }
+        p.metadata_into("metadata", &mut after["metadata"])?;
+        let after = s.update(&id, |o| *o = after);
+        let previous = previous_attributes(&before, &after, &[]);
+        s.emit("customer.updated", &after, Some(previous));
+        expanded(s, after, &p)
+    })
+}
+
+async fn delete_customer(State(state): State<AppState>, Path(id): Path<String>) -> Reply {
+    with_store(&state, |s| {
+        let customer = s.get("customer", &id)?;
+        for sub in s.all("subscription") {
+            if sub["customer"] == id.as_str() && sub["status"] != "canceled" {
+                flows::cancel_subscription_now(s, &id_of(&sub["id"]), "cancellation_requested");
+            }
+        }
+        s.remove(&id);
+        s.emit("customer.deleted", &customer, None);
+        ok(json!({ "id": id, "object": "customer", "deleted": true }))
+    })
+}
+
+async fn list_customers(State(state): State<AppState>, p: Params) -> Reply {
+    let s = state.lock();
+    let mut items = s.all("customer");
+    if let Some(email) = p.str("email") {
+        items.retain(|o| o["email"] == email.as_str());
+    }
+    let items = filter_created(items, &p)?;
+    ok(s.list(items, &p, "/v1/customers")?)
+}
+
+/// Stripe's search query language, the subset that matters here:
+/// `email:'a@b.c'`, `name:'x'`, `metadata['k']:'v'`, `field~'substring'`, joined by AND/OR.
+async fn search_customers(State(state): State<AppState>, p: Params) -> Reply {
+    let query = p.required("query")?;
+    let s = state.lock();
+    let matcher = flows::SearchQuery::parse(&query)?;
+    let items: Vec<Value> = s
+        .all("customer")
+        .into_iter()
+        .filter(|c| matcher.matches(c))
+        .collect();
+    let limit = p.int("limit")?.unwrap_or(10).clamp(1, 100) as usize;
+    let total = items.len();
+    let data: Vec<Value> = items.into_iter().take(limit).collect();
+    ok(json!({
+        "object": "search_result",
+        "data": data,
+        "has_more": total > limit,
+        "next_page": null,
+        "total_count": total,
+        "url": "/v1/customers/search",
+    }))
+}
+
+async fn customer_payment_methods(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> Reply {
+    let s = state.lock();
+    s.get("customer", &id)?;
+    let mut items = filter_eq(s.all("payment_method"), "customer", Some(id.clone()));
+    if let Some(kind) = p.str("type") {
+        items.retain(|o| o["type"] == kind.as_str());
+    }
+    ok(s.list(items, &p, &format!("/v1/customers/{id}/payment_methods"))?)
+}
+
+// ------------------------------------------------------------------ checkout
+
+async fn create_session(State(state): State<AppState>, p: Params) -> Reply {
+    let public_url = state.public_url.clone();
+    with_store(&state, |s| {
+        let session = flows::new_checkout_session(s, &p, &public_url)?;
+        expanded(s, session, &p)
+    })
+}
+
+async fn get_session(State(state): State<AppState>, Path(id): Path<String>, p: Params) -> Reply {
+    let s = state.lock();
+    expanded(&s, s.get("checkout.session", &id)?, &p)
+}
+
+async fn session_line_items(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> Reply {
+    let s = state.lock();
+    s.get("checkout.session", &id)?;
+    // Line items are kept oldest first (the order they were given): list them that way.
+    let items = s.line_items.get(&id).cloned().unwrap_or_default();
+    ok(s.list(items, &p, &format!("/v1/checkout/sessions/{id}/line_items"))?)
+}
+
+async fn expire_session(State(state): State<AppState>, Path(id): Path<String>, p: Params) -> Reply {
+    with_store(&state, |s| {
+        let session = flows::expire_session(s, &id)?;
+        expanded(s, session, &p)
+    })
+}
+
+async fn list_sessions(State(state): State<AppState>, p: Params) -> Reply {
+    let s = state.lock();
+    let mut items = s.all("checkout.session");
+    if let Some(status) = p.str("status") {
+        items.retain(|o| o["status"] == status.as_str());
+    }
+    let items = filter_eq(items, "customer", p.str("customer"));
+    let items = filter_eq(items, "payment_intent", p.str("payment_intent"));
+    let items = filter_eq(items, "subscription", p.str("subscription"));
+    let items = filter_created(items, &p)?;
+    ok(s.list(items, &p, "/v1/checkout/sessions")?)
+}
+
+// ------------------------------------------------------------------ payments
+
+async fn list_payment_methods(State(state): State<AppState>, p: Params) -> Reply {
+    let s = state.lock();
+    let mut items = filter_eq(s.all("payment_method"), "customer", p.str("customer"));
+    if let Some(kind) = p.str("type") {
+        items.retain(|o| o["type"] == kind.as_str());
+    }
+    ok(s.list(items, &p, "/v1/payment_methods")?)
+}
+
+async fn get_payment_method(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> Reply {
+    let s = state.lock();
+    expanded(&s, s.get("payment_method", &id)?, &p)
+}
+
+async fn list_payment_intents(State(state): State<AppState>, p: Params) -> Reply {
+    let s = state.lock();
+    let items = filter_eq(s.all("payment_intent"), "customer", p.str("customer"));
+    let items = filter_created(items, &p)?;
+    ok(s.list(items, &p, "/v1/payment_intents")?)
+}
+
+async fn get_payment_intent(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> Reply {
+    let s = state.lock();
+    expanded(&s, s.get("payment_intent", &id)?, &p)
+}
+
+async fn list_charges(State(state): State<AppState>, p: Params) -> Reply {
+    let s = state.lock();
+    let items = filter_eq(s.all("charge"), "customer", p.str("customer"));
+    let items = filter_eq(items, "payment_intent", p.str("payment_intent"));
+    let items = filter_created(items, &p)?;
+    ok(s.list(items, &p, "/v1/charges")?)
+}
+
+async fn get_charge(State(state): State<AppState>, Path(id): Path<String>, p: Params) -> Reply {
+    let s = state.lock();
+    expanded(&s, s.get("charge", &id)?, &p)
+}
+
+async fn create_refund(State(state): State<AppState>, p: Params) -> Reply {
+    with_store(&state, |s| {
+        let refund = flows::create_refund(s, &p)?;
+        expanded(s, refund, &p)
+    })
+}
+
+async fn get_refund(State(state): State<AppState>, Path(id): Path<String>, p: Params) -> Reply {
+    let s = state.lock();
+    expanded(&s, s.get("refund", &id)?, &p)
+}
+
+async fn list_refunds(State(state): State<AppState>, p: Params) -> Reply {
+    let s = state.lock();
+    let items = filter_eq(s.all("refund"), "charge", p.str("charge"));
+    let items = filter_eq(items, "payment_intent", p.str("payment_intent"));
+    let items = filter_created(items, &p)?;
+    ok(s.list(items, &p, "/v1/refunds")?)
+}
+
+// ------------------------------------------------------------------ billing
+
+async fn list_subscriptions(State(state): State<AppState>, p: Params) -> Reply {
+    let s = state.lock();
+    let mut items = filter_eq(s.all("subscription"), "customer", p.str("customer"));
+    match p.str("status").as_deref() {
+        None => items.retain(|o| o["status"] != "canceled"),
+        Some("all") => {}
+        Some(status) => items.retain(|o| o["status"] == status),
+    }
+    if let Some(price) = p.str("price") {
+        items.retain(|o| {
+            o["items"]["data"]
+                .as_array()
+                .is_some_and(|d| d.iter().any(|i| i["price"]["id"] == price.as_str()))
+        });
+    }
+    let items = filter_created(items, &p)?;
+    ok(s.list(items, &p, "/v1/subscriptions")?)
+}
+
+async fn get_subscription(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> Reply {
+    let s = state.lock();
+    expanded(&s, s.get("subscription", &id)?, &p)
+}
+
+async fn update_subscription(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> Reply {
+    with_store(&state, |s| {
+        let sub = flows::update_subscription(s, &id, &p)?;
+        expanded(s, sub, &p)
+    })
+}
+
+async fn cancel_subscription(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> Reply {
+    with_store(&state, |s| {
+        let sub = s.get("subscription", &id)?;
+        if sub["status"] == "canceled" {
+            return Err(ApiError::invalid(
+                format!(
+                    "A canceled subscription can only update its cancellation_details and metadata. ({id})"
+                ),
+                None,
+            ));
+        }
+        let sub = flows::cancel_subscription_now(s, &id, "cancellation_requested");
+        expanded(s, sub, &p)
+    })
+}
+
+async fn list_invoices(State(state): State<AppState>, p: Params) -> Reply {
+    let s = state.lock();
+    let mut items = filter_eq(s.all("invoice"), "customer", p.str("customer"));
+    if let Some(sub) = p.str("subscription") {
+        items.retain(|o| o["subscription"] == sub.as_str());
+    }
+    if let Some(status) = p.str("status") {
+        items.retain(|o| o["status"] == status.as_str());
+    }
+    let items = filter_created(items, &p)?;
+    ok(s.list(items, &p, "/v1/invoices")?)
+}
+
+async fn get_invoice(State(state): State<AppState>, Path(id): Path<String>, p: Params) -> Reply {
+    let s = state.lock();
+    expanded(&s, s.get("invoice", &id)?, &p)
+}
+
+async fn invoice_lines(State(state): State<AppState>, Path(id): Path<String>, p: Params) -> Reply {
+    let s = state.lock();
+    let invoice = s.get("invoice", &id)?;
+    let items = invoice["lines"]["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    ok(s.list(items, &p, &format!("/v1/invoices/{id}/lines"))?)
+}
+
+async fn create_portal_session(State(state): State<AppState>, p: Params) -> Reply {
+    let public_url = state.public_url.clone();
+    with_store(&state, |s| {
+        let customer = p.required("customer")?;
+        s.get("customer", &customer)?;
+        let id = s.new_id("bps");
+        let session = json!({
+            "id": id,
+            "object": "billing_portal.session",
+            "configuration": p.str("configuration").unwrap_or_else(|| "bpc_emulator_default".into()),
+            "created": now(),
+            "customer": customer,
+            "customer_account": null,
+            "flow": null,
+            "livemode": false,
+            "locale": p.str("locale"),
+            "on_behalf_of": null,
+            "return_url": p.str("return_url"),
+            "url": format!("{public_url}/p/session/{id}"),
+        });
+        ok(s.insert(session))
+    })
+}
+
+// ------------------------------------------------------------------ events
+
+async fn list_events(State(state): State<AppState>, p: Params) -> Reply {
+    let s = state.lock();
+    let mut items = s.all("event");
+    if let Some(kind) = p.str("type") {
+        if let Some(prefix) = kind.strip_suffix('*') {
+            items.retain(|e| e["type"].as_str().is_some_and(|t| t.starts_with(prefix)));
+        } else {
+            items.retain(|e| e["type"] == kind.as_str());
+        }
+    }
+    let types = p.list("types");
+    if !types.is_empty() {
+        items.retain(|e| types.iter().any(|t| e["type"] == t.as_str()));
+    }
+    if let Some(delivered) = p.bool("delivery_success")? {
+        items.retain(|e| (e["pending_webhooks"].as_i64().unwrap_or(0) == 0) == delivered);
+    }
+    let items = filter_created(items, &p)?;
+    ok(s.list(items, &p, "/v1/events")?)
+}
+
+async fn get_event(State(state): State<AppState>, Path(id): Path<String>) -> Reply {
+    let s = state.lock();
+    ok(s.get("event", &id)?)
+}
+
+/// The top-level fields of `before` that differ in `after` (Stripe's `previous_attributes`).
+pub fn previous_attributes(before: &Value, after: &Value, ignore: &[&str]) -> Value {
+    let mut out = Map::new();
+    if let (Some(b), Some(a)) = (before.as_object(), after.as_object()) {
+        for (k, v) in b {
+            if !ignore.contains(&k.as_str()) && a.get(k) != Some(v) {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    Value::Object(out)
+}

@@ -1,0 +1,1618 @@
+//! What Stripe does when things happen: object creation, paying a session, renewals, refunds.
+//! Each function works on the locked store and emits the events Stripe would.
+
+use serde_json::{Value, json};
+
+use crate::api::{id_of, previous_attributes};
+use crate::error::{ApiError, ApiResult};
+use crate::now;
+use crate::params::Params;
+use crate::store::Store;
+
+const DAY: i64 = 86_400;
+
+// ------------------------------------------------------------------ catalog
+
+pub fn new_product(s: &mut Store, p: &Params) -> ApiResult<Value> {
+    let name = p.required("name")?;
+    let id = match p.str("id") {
+        Some(id) if s.exists(&id) => {
+            return Err(
+                ApiError::invalid_param("id", format!("Product already exists: {id}"))
+                    .with_code("resource_already_exists"),
+            );
+        }
+        Some(id) => id,
+        None => s.new_id("prod"),
+    };
+    let t = now();
+    Ok(s.insert(json!({
+        "id": id,
+        "object": "product",
+        "active": p.bool("active")?.unwrap_or(true),
+        "created": t,
+        "default_price": null,
+        "description": p.str("description"),
+        "images": [],
+        "livemode": false,
+        "marketing_features": [],
+        "metadata": p.metadata("metadata")?,
+        "name": name,
+        "package_dimensions": null,
+        "shippable": null,
+        "statement_descriptor": p.str("statement_descriptor"),
+        "tax_code": null,
+        "type": "service",
+        "unit_label": p.str("unit_label"),
+        "updated": t,
+        "url": null,
+    })))
+}
+
+/// Gives `key` to `price_id`, taking it from another price only when `transfer` is set.
+pub fn claim_lookup_key(s: &mut Store, key: &str, price_id: &str, transfer: bool) -> ApiResult<()> {
+    let holder = s
+        .all("price")
+        .into_iter()
+        .find(|pr| pr["lookup_key"] == key && pr["id"] != price_id);
+    if let Some(holder) = holder {
+        let holder_id = id_of(&holder["id"]);
+        if !transfer {
+            return Err(ApiError::invalid_param(
+                "lookup_key",
+                format!("A price (`{holder_id}`) already uses that lookup key."),
+            ));
+        }
+        s.update(&holder_id, |pr| pr["lookup_key"] = Value::Null);
+    }
+    Ok(())
+}
+
+pub fn new_price(s: &mut Store, p: &Params) -> ApiResult<Value> {
+    let currency = p.required("currency")?.to_lowercase();
+    let unit_amount = p
+        .int("unit_amount")?
+        .ok_or_else(|| ApiError::missing_param("unit_amount"))?;
+    if unit_amount < 0 {
+        return Err(ApiError::invalid_param(
+            "unit_amount",
+            "This value must be greater than or equal to 0.",
+        ));
+    }
+    let product = if let Some(product) = p.str("product") {
+        s.get("product", &product)?;
+        product
+    } else if p.has("product_data") {
+        let product = new_product(s, &p.sub("product_data"))?;
+        s.emit("product.created", &product, None);
+        id_of(&product["id"])
+    } else {
+        return Err(ApiError::missing_param("product"));
+    };
+    let recurring = if p.has("recurring") {
+        let r = p.sub("recurring");
+        let interval = r
+            .required("interval")
+            .map_err(|_| ApiError::missing_param("recurring[interval]"))?;
+        if !["day", "week", "month", "year"].contains(&interval.as_str()) {
+            return Err(ApiError::invalid_param(
+                "recurring[interval]",
+                format!(
+                    "Invalid recurring[interval]: must be one of day, week, month, or year ({interval})"
+                ),
+            ));
+        }
+        json!({
+            "interval": interval,
+            "interval_count": r.int("interval_count")?.unwrap_or(1).max(1),
+            "meter": null,
+            "trial_period_days": null,
+            "usage_type": "licensed",
+        })
+    } else {
+        Value::Null
+    };
+    let id = s.new_id("price");
+    if let Some(key) = p.str("lookup_key") {
+        claim_lookup_key(
+            s,
+            &key,
+            &id,
+            p.bool("transfer_lookup_key")?.unwrap_or(false),
+        )?;
+    }
+    let price = s.insert(json!({
+        "id": id,
+        "object": "price",
+        "active": p.bool("active")?.unwrap_or(true),
+        "billing_scheme": "per_unit",
+        "created": now(),
+        "currency": currency,
+        "custom_unit_amount": null,
+        "livemode": false,
+        "lookup_key": p.str("lookup_key"),
+        "metadata": p.metadata("metadata")?,
+        "nickname": p.str("nickname"),
+        "product": product,
+        "recurring": recurring,
+        "tax_behavior": p.str("tax_behavior").unwrap_or_else(|| "unspecified".into()),
+        "tiers_mode": null,
+        "transform_quantity": null,
+        "type": if recurring.is_null() { "one_time" } else { "recurring" },
+        "unit_amount": unit_amount,
+        "unit_amount_decimal": unit_amount.to_string(),
+    }));
+    s.emit("price.created", &price, None);
+    Ok(price)
+}
+
+pub fn new_customer(s: &mut Store, p: &Params) -> ApiResult<Value> {
+    let id = s.new_id("cus");
+    let prefix: String = id[4..12].to_uppercase();
+    let customer = s.insert(json!({
+        "id": id,
+        "object": "customer",
+        "address": null,
+        "balance": 0,
+        "created": now(),
+        "currency": null,
+        "default_source": null,
+        "delinquent": false,
+        "description": p.str("description"),
+        "discount": null,
+        "email": p.str("email"),
+        "invoice_prefix": prefix,
+        "invoice_settings": {
+            "custom_fields": null,
+            "default_payment_method": null,
+            "footer": null,
+            "rendering_options": null,
+        },
+        "livemode": false,
+        "metadata": p.metadata("metadata")?,
+        "name": p.str("name"),
+        "next_invoice_sequence": 1,
+        "phone": p.str("phone"),
+        "preferred_locales": [],
+        "shipping": null,
+        "tax_exempt": "none",
+        "test_clock": null,
+    }));
+    s.emit("customer.created", &customer, None);
+    Ok(customer)
+}
+
+/// A parsed search query: clauses joined by AND (all) or OR (any).
+pub struct SearchQuery {
+    clauses: Vec<(Vec<String>, bool, String)>,
+    any: bool,
+}
+
+impl SearchQuery {
+    pub fn parse(query: &str) -> ApiResult<Self> {
+        let bad = || {
+            ApiError::invalid_param(
+                "query",
+                format!("The emulator could not parse the search query: {query}"),
+            )
+        };
+        let any = query.contains(" OR ");
+        let mut clauses = Vec::new();
+        for raw in query.split(if any { " OR " } else { " AND " }) {
+            let raw = raw.trim();
+            let (field, substring, value) = if let Some((f, v)) = raw.split_once(':') {
+                (f, false, v)
+            } else if let Some((f, v)) = raw.split_once('~') {
+                (f, true, v)
+            } else {
+                return Err(bad());
+            };
+            let value = value
+                .trim()
+                .trim_matches(|c| c == '\'' || c == '"')
+                .to_owned();
+            let field = field.trim();
+            let path = if let Some(rest) = field.strip_prefix("metadata[") {
+                let key = rest
+                    .trim_end_matches(']')
+                    .trim_matches(|c| c == '\'' || c == '"');
+                vec!["metadata".to_owned(), key.to_owned()]
+            } else {
+                vec![field.to_owned()]
+            };
+            clauses.push((path, substring, value));
+        }
+        if clauses.is_empty() {
+            return Err(bad());
+        }
+        Ok(Self { clauses, any })
+    }
+
+    pub fn matches(&self, object: &Value) -> bool {
+        let check = |(path, substring, value): &(Vec<String>, bool, String)| {
+            let mut field = object;
+            for key in path {
+                field = &field[key.as_str()];
+            }
+            let text = match field {
+                Value::String(s) => s.clone(),
+                Value::Null => return false,
+                other => other.to_string(),
+            };
+            if *substring {
+                text.to_lowercase().contains(&value.to_lowercase())
+            } else {
+                text.eq_ignore_ascii_case(value)
+            }
+        };
+        if self.any {
+            self.clauses.iter().any(check)
+        } else {
+            self.clauses.iter().all(check)
+        }
+    }
+}
+
+// ------------------------------------------------------------------ checkout
+
+pub fn new_checkout_session(s: &mut Store, p: &Params, public_url: &str) -> ApiResult<Value> {
+    let mode = p.required("mode")?;
+    if mode != "payment" && mode != "subscription" {
+        return Err(ApiError::invalid_param(
+            "mode",
+            format!("The emulator supports mode `payment` and `subscription`, not `{mode}`."),
+        ));
+    }
+    let customer = p.str("customer");
+    let customer_email = p.str("customer_email");
+    if customer.is_some() && customer_email.is_some() {
+        return Err(ApiError::invalid_param(
+            "customer_email",
+            "You may only specify one of these parameters: customer, customer_email.",
+        ));
+    }
+    if let Some(c) = &customer {
+        s.get("customer", c)?;
+    }
+    let given = p.items("line_items");
+    if given.is_empty() {
+        return Err(ApiError::missing_param("line_items"));
+    }
+    let id = format!("cs_test_{}", &s.new_id("x")[2..]);
+    let mut items = Vec::new();
+    let mut currency: Option<String> = None;
+    let mut total = 0i64;
+    for (n, item) in given.iter().enumerate() {
+        let param = format!("line_items[{n}]");
+        let price = if let Some(price_id) = item.str("price") {
+            s.get("price", &price_id)?
+        } else if item.has("price_data") {
+            let data = item.sub("price_data");
+            let mut fields = data.0.clone();
+            if data.has("product_data") {
+                fields["product_data"] = data.0["product_data"].clone();
+            }
+            new_price(s, &Params::from_value(fields))?
+        } else {
+            return Err(ApiError::missing_param(&format!("{param}[price]")));
+        };
+        if price["active"] != true {
+            return Err(ApiError::invalid_param(
+                &format!("{param}[price]"),
+                format!(
+                    "The price specified ({}) is inactive. This field only accepts active prices.",
+                    price["id"].as_str().unwrap_or("")
+                ),
+            ));
+        }
+        let recurring = price["type"] == "recurring";
+        if mode == "payment" && recurring {
+            return Err(ApiError::invalid_param(
+                &format!("{param}[price]"),
+                "You specified `payment` mode but passed a recurring price. Either switch to `subscription` mode or use only one-time prices.",
+            ));
+        }
+        if mode == "subscription" && !recurring {
+            return Err(ApiError::invalid_param(
+                &format!("{param}[price]"),
+                "You must provide at least one recurring price in `subscription` mode when using prices.",
+            ));
+        }
+        let item_currency = price["currency"].as_str().unwrap_or("usd").to_owned();
+        if currency.get_or_insert_with(|| item_currency.clone()) != &item_currency {
+            return Err(ApiError::invalid_param(
+                &format!("{param}[price]"),
+                "All prices must use the same currency.",
+            ));
+        }
+        let quantity = item.int("quantity")?.unwrap_or(1);
+        if quantity < 1 {
+            return Err(ApiError::invalid_param(
+                &format!("{param}[quantity]"),
+                "Quantity must be at least 1.",
+            ));
+        }
+        let amount = price["unit_amount"].as_i64().unwrap_or(0) * quantity;
+        total += amount;
+        let product_name = s
+            .find(price["product"].as_str().unwrap_or(""))
+            .and_then(|pr| pr["name"].as_str())
+            .unwrap_or("Item")
+            .to_owned();
+        let line_id = s.new_id("li");
+        items.push(json!({
+            "id": line_id,
+            "object": "item",
+            "adjustable_quantity": null,
+            "amount_discount": 0,
+            "amount_subtotal": amount,
+            "amount_tax": 0,
+            "amount_total": amount,
+            "currency": item_currency,
+            "description": product_name,
+            "metadata": {},
+            "price": price,
+            "quantity": quantity,
+        }));
+    }
+    let created = now();
+    let expires_at = match p.int("expires_at")? {
+        Some(t) if t < created + 1800 || t > created + DAY => {
+            return Err(ApiError::invalid_param(
+                "expires_at",
+                "The `expires_at` timestamp must be between 30 minutes and 24 hours from now.",
+            ));
+        }
+        Some(t) => t,
+        None => created + DAY,
+    };
+    let customer_creation = p.str("customer_creation").or_else(|| {
+        (customer.is_none()).then(|| {
+            if mode == "subscription" {
+                "always"
+            } else {
+                "if_required"
+            }
+            .to_owned()
+        })
+    });
+    let session = json!({
+        "id": id,
+        "object": "checkout.session",
+        "adaptive_pricing": null,
+        "after_expiration": null,
+        "allow_promotion_codes": p.bool("allow_promotion_codes")?,
+        "amount_subtotal": total,
+        "amount_total": total,
+        "automatic_tax": { "enabled": false, "liability": null, "provider": null, "status": null },
+        "billing_address_collection": p.str("billing_address_collection"),
+        "cancel_url": p.str("cancel_url"),
+        "client_reference_id": p.str("client_reference_id"),
+        "client_secret": null,
+        "consent": null,
+        "consent_collection": null,
+        "created": created,
+        "currency": currency,
+        "custom_fields": [],
+        "custom_text": {
+            "after_submit": null,
+            "shipping_address": null,
+            "submit": null,
+            "terms_of_service_acceptance": null,
+        },
+        "customer": customer,
+        "customer_creation": customer_creation,
+        "customer_details": null,
+        "customer_email": customer_email,
+        "discounts": [],
+        "expires_at": expires_at,
+        "invoice": null,
+        "invoice_creation": null,
+        "livemode": false,
+        "locale": p.str("locale"),
+        "metadata": p.metadata("metadata")?,
+        "mode": mode,
+        "payment_intent": null,
+        "payment_link": null,
+        "payment_method_collection": if mode == "subscription" { "always" } else { "if_required" },
+        "payment_method_types": ["card"],
+        "payment_status": "unpaid",
+        "recovered_from": null,
+        "saved_payment_method_options": null,
+        "setup_intent": null,
+        "shipping_address_collection": null,
+        "shipping_cost": null,
+        "shipping_options": [],
+        "status": "open",
+        "submit_type": p.str("submit_type"),
+        "subscription": null,
+        "success_url": p.str("success_url"),
+        "total_details": { "amount_discount": 0, "amount_shipping": 0, "amount_tax": 0 },
+        "ui_mode": "hosted",
+        "url": format!("{public_url}/c/pay/{id}"),
+        // Kept for the emulator (Stripe keeps these too, but does not show them on the session).
+        "payment_intent_data": { "metadata": p.sub("payment_intent_data").metadata("metadata")? },
+        "subscription_data": { "metadata": p.sub("subscription_data").metadata("metadata")? },
+    });
+    s.line_items.insert(id.clone(), items);
+    Ok(s.insert(session))
+}
+
+pub fn expire_session(s: &mut Store, id: &str) -> ApiResult<Value> {
+    let session = s.get("checkout.session", id)?;
+    if session["status"] != "open" {
+        return Err(ApiError::invalid(
+            format!(
+                "Only Checkout Sessions with a status in [\"open\"] can be expired. This Checkout Session has a status of \"{}\".",
+                session["status"].as_str().unwrap_or("")
+            ),
+            None,
+        ));
+    }
+    let session = s.update(id, |cs| {
+        cs["status"] = json!("expired");
+        cs["url"] = Value::Null;
+    });
+    s.emit("checkout.session.expired", &public_session(&session), None);
+    Ok(session)
+}
+
+/// The session as Stripe shows it (without the emulator's bookkeeping fields).
+pub fn public_session(session: &Value) -> Value {
+    let mut out = session.clone();
+    if let Some(map) = out.as_object_mut() {
+        map.remove("payment_intent_data");
+        map.remove("subscription_data");
+    }
+    out
+}
+
+/// What the hosted page collected.
+#[derive(Clone, Debug, Default)]
+pub struct CardInput {
+    pub email: String,
+    pub name: String,
+    pub number: String,
+    pub exp_month: i64,
+    pub exp_year: i64,
+}
+
+/// How a test card behaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CardBehavior {
+    Succeeds,
+    Declined,
+    InsufficientFunds,
+    RequiresAuthentication,
+    /// Checkout completes with `payment_status=unpaid`; the payment settles later.
+    AsyncSucceeds,
+    AsyncFails,
+}
+
+pub const CARD_SUCCEEDS: &str = "4242424242424242";
+pub const CARD_DECLINED: &str = "4000000000000002";
+pub const CARD_INSUFFICIENT_FUNDS: &str = "4000000000009995";
+pub const CARD_REQUIRES_AUTH: &str = "4000002500003155";
+pub const CARD_ASYNC_SUCCEEDS: &str = "4000000000000077";
+pub const CARD_ASYNC_FAILS: &str = "4000000000000085";
+
+pub fn card_behavior(number: &str) -> Result<CardBehavior, &'static str> {
+    match number {
+        CARD_DECLINED => Ok(CardBehavior::Declined),
+        CARD_INSUFFICIENT_FUNDS => Ok(CardBehavior::InsufficientFunds),
+        CARD_REQUIRES_AUTH => Ok(CardBehavior::RequiresAuthentication),
+        CARD_ASYNC_SUCCEEDS => Ok(CardBehavior::AsyncSucceeds),
+        CARD_ASYNC_FAILS => Ok(CardBehavior::AsyncFails),
+        n if n.len() >= 12 && n.len() <= 19 && n.bytes().all(|b| b.is_ascii_digit()) && luhn(n) => {
+            Ok(CardBehavior::Succeeds)
+        }
+        _ => Err("Your card number is invalid."),
+    }
+}
+
+fn luhn(number: &str) -> bool {
+    let sum: u32 = number
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 1 {
+                let x = d * 2;
+                if x > 9 { x - 9 } else { x }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+fn brand(number: &str) -> &'static str {
+    match number.as_bytes().first() {
+        Some(b'4') => "visa",
+        Some(b'5') | Some(b'2') => "mastercard",
+        Some(b'3') => "amex",
+        _ => "unknown",
+    }
+}
+
+/// Why the pay page shows an error instead of completing.
+#[derive(Debug)]
+pub struct PayError {
+    pub message: String,
+}
+
+/// Pays an open session with a card whose behaviour is known not to need a confirmation step
+/// (or whose confirmation was given). Returns the updated session.
+pub fn pay_session(s: &mut Store, id: &str, card: &CardInput) -> Result<Value, PayError> {
+    let fail = |m: &str| PayError {
+        message: m.to_owned(),
+    };
+    let session = s
+        .get("checkout.session", id)
+        .map_err(|e| fail(&e.message))?;
+    if session["status"] != "open" {
+        return Err(fail("This Checkout Session is no longer active."));
+    }
+    let behavior = card_behavior(&card.number).map_err(fail)?;
+    let mode = session["mode"].as_str().unwrap_or("payment").to_owned();
+    let async_card = matches!(
+        behavior,
+        CardBehavior::AsyncSucceeds | CardBehavior::AsyncFails
+    );
+    if async_card && mode != "payment" {
+        return Err(fail(
+            "This delayed-notification test card works only in payment mode.",
+        ));
+    }
+    let email = session["customer"]
+        .as_str()
+        .and_then(|c| s.find(c))
+        .and_then(|c| c["email"].as_str())
+        .map(str::to_owned)
+        .or_else(|| session["customer_email"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| card.email.trim().to_owned());
+    if email.is_empty() || !email.contains('@') {
+        return Err(fail("Your email address is invalid."));
+    }
+    let amount = session["amount_total"].as_i64().unwrap_or(0);
+    let currency = session["currency"].as_str().unwrap_or("usd").to_owned();
+
+    // The customer: given, or created when the session asks for one.
+    let mut customer = session["customer"].as_str().map(str::to_owned);
+    let needs_customer = customer.is_none() && session["customer_creation"] == "always";
+    let declined = matches!(
+        behavior,
+        CardBehavior::Declined | CardBehavior::InsufficientFunds
+    );
+    if needs_customer && !declined {
+        let params = Params::from_value(json!({ "email": email, "name": card.name }));
+        let created = new_customer(s, &params).map_err(|e| fail(&e.message))?;
+        customer = Some(id_of(&created["id"]));
+    }
+    let pm = new_payment_method(s, card, &email, customer.as_deref());
+
+    if mode == "subscription" {
+        if declined {
+            return Err(fail(decline_reason(behavior).1));
+        }
+        let customer = customer.unwrap_or_default();
+        let sub = create_subscription_from_session(s, &session, &customer, &pm)?;
+        let invoice = id_of(&sub["latest_invoice"]);
+        let session = s.update(id, |cs| {
+            cs["status"] = json!("complete");
+            cs["payment_status"] = json!("paid");
+            cs["customer"] = json!(customer);
+            cs["subscription"] = sub["id"].clone();
+            cs["invoice"] = json!(invoice);
+            cs["customer_details"] = customer_details(&email, &card.name);
+            cs["url"] = Value::Null;
+        });
+        s.emit(
+            "checkout.session.completed",
+            &public_session(&session),
+            None,
+        );
+        return Ok(session);
+    }
+
+    // Payment mode: one payment intent per session, reused across attempts.
+    let pi_id = match session["payment_intent"].as_str() {
+        Some(existing) => existing.to_owned(),
+        None => {
+            let pi = new_payment_intent(
+                s,
+                amount,
+                &currency,
+                customer.as_deref(),
+                session["payment_intent_data"]["metadata"].clone(),
+            );
+            s.emit("payment_intent.created", &pi, None);
+            let pi_id = id_of(&pi["id"]);
+            s.update(id, |cs| cs["payment_intent"] = json!(pi_id));
+            pi_id
+        }
+    };
+    if customer.is_some() {
+        s.update(&pi_id, |pi| pi["customer"] = json!(customer));
+    }
+    if declined {
+        let (code, message) = decline_reason(behavior);
+        let charge = new_charge(s, &pi_id, &pm, false, Some((code, message)));
+        s.emit("charge.failed", &charge, None);
+        let pi = s.update(&pi_id, |pi| {
+            pi["status"] = json!("requires_payment_method");
+            pi["latest_charge"] = charge["id"].clone();
+            pi["last_payment_error"] = json!({
+                "type": "card_error",
+                "code": "card_declined",
+                "decline_code": code,
+                "message": message,
+                "payment_method": s_pm_snapshot(&pm),
+            });
+        });
+        s.emit("payment_intent.payment_failed", &pi, None);
+        return Err(fail(message));
+    }
+    if async_card {
+        s.async_payments
+            .insert(id.to_owned(), behavior == CardBehavior::AsyncSucceeds);
+        let pi = s.update(&pi_id, |pi| {
+            pi["status"] = json!("processing");
+            pi["payment_method"] = pm["id"].clone();
+        });
+        s.emit("payment_intent.processing", &pi, None);
+        let session = s.update(id, |cs| {
+            cs["status"] = json!("complete");
+            cs["payment_status"] = json!("unpaid");
+            cs["customer"] = json!(customer);
+            cs["customer_details"] = customer_details(&email, &card.name);
+            cs["url"] = Value::Null;
+        });
+        s.emit(
+            "checkout.session.completed",
+            &public_session(&session),
+            None,
+        );
+        return Ok(session);
+    }
+    succeed_payment_intent(s, &pi_id, &pm);
+    let session = s.update(id, |cs| {
+        cs["status"] = json!("complete");
+        cs["payment_status"] = json!("paid");
+        cs["customer"] = json!(customer);
+        cs["customer_details"] = customer_details(&email, &card.name);
+        cs["url"] = Value::Null;
+    });
+    s.emit(
+        "checkout.session.completed",
+        &public_session(&session),
+        None,
+    );
+    Ok(session)
+}
+
+fn s_pm_snapshot(pm: &Value) -> Value {
+    pm.clone()
+}
+
+fn decline_reason(behavior: CardBehavior) -> (&'static str, &'static str) {
+    match behavior {
+        CardBehavior::InsufficientFunds => {
+            ("insufficient_funds", "Your card has insufficient funds.")
+        }
+        _ => ("generic_decline", "Your card was declined."),
+    }
+}
+
+fn customer_details(email: &str, name: &str) -> Value {
+    json!({
+        "address": null,
+        "business_name": null,
+        "email": email,
+        "individual_name": null,
+        "name": if name.trim().is_empty() { Value::Null } else { json!(name.trim()) },
+        "phone": null,
+        "tax_exempt": "none",
+        "tax_ids": [],
+    })
+}
+
+/// Settles a delayed-notification payment: `outcome` overrides the card's planned result.
+pub fn settle_async(s: &mut Store, session_id: &str, outcome: Option<bool>) -> ApiResult<Value> {
+    let session = s.get("checkout.session", session_id)?;
+    let planned = s.async_payments.remove(session_id).ok_or_else(|| {
+        ApiError::invalid(
+            format!("Checkout Session {session_id} has no payment awaiting settlement."),
+            None,
+        )
+    })?;
+    let succeed = outcome.unwrap_or(planned);
+    let pi_id = id_of(&session["payment_intent"]);
+    let pm_id = s
+        .find(&pi_id)
+        .map(|pi| id_of(&pi["payment_method"]))
+        .unwrap_or_default();
+    let pm = s.find(&pm_id).cloned().unwrap_or(Value::Null);
+    if succeed {
+        succeed_payment_intent(s, &pi_id, &pm);
+        let session = s.update(session_id, |cs| cs["payment_status"] = json!("paid"));
+        s.emit(
+            "checkout.session.async_payment_succeeded",
+            &public_session(&session),
+            None,
+        );
+        Ok(session)
+    } else {
+        let charge = new_charge(
+            s,
+            &pi_id,
+            &pm,
+            false,
+            Some(("generic_decline", "Your payment failed.")),
+        );
+        s.emit("charge.failed", &charge, None);
+        let pi = s.update(&pi_id, |pi| {
+            pi["status"] = json!("requires_payment_method");
+            pi["latest_charge"] = charge["id"].clone();
+            pi["last_payment_error"] = json!({
+                "type": "card_error", "code": "payment_failed", "message": "Your payment failed."
+            });
+        });
+        s.emit("payment_intent.payment_failed", &pi, None);
+        let session = s.get("checkout.session", session_id)?;
+        s.emit(
+            "checkout.session.async_payment_failed",
+            &public_session(&session),
+            None,
+        );
+        Ok(session)
+    }
+}
+
+fn new_payment_method(
+    s: &mut Store,
+    card: &CardInput,
+    email: &str,
+    customer: Option<&str>,
+) -> Value {
+    let id = s.new_id("pm");
+    let last4 = card.number[card.number.len().saturating_sub(4)..].to_owned();
+    let brand = brand(&card.number);
+    let pm = s.insert(json!({
+        "id": id,
+        "object": "payment_method",
+        "allow_redisplay": "unspecified",
+        "billing_details": {
+            "address": { "city": null, "country": null, "line1": null, "line2": null, "postal_code": null, "state": null },
+            "email": email,
+            "name": if card.name.trim().is_empty() { Value::Null } else { json!(card.name.trim()) },
+            "phone": null,
+            "tax_id": null,
+        },
+        "card": {
+            "brand": brand,
+            "checks": { "address_line1_check": null, "address_postal_code_check": null, "cvc_check": "pass" },
+            "country": "US",
+            "display_brand": brand,
+            "exp_month": card.exp_month,
+            "exp_year": card.exp_year,
+            "fingerprint": format!("emu{}", &card.number[card.number.len().saturating_sub(8)..]),
+            "funding": "credit",
+            "generated_from": null,
+            "last4": last4,
+            "networks": { "available": [brand], "preferred": null },
+            "regulated_status": "unregulated",
+            "three_d_secure_usage": { "supported": true },
+            "wallet": null,
+        },
+        "created": now(),
+        "customer": customer,
+        "livemode": false,
+        "metadata": {},
+        "type": "card",
+    }));
+    if customer.is_some() {
+        s.emit("payment_method.attached", &pm, None);
+    }
+    pm
+}
+
+fn new_payment_intent(
+    s: &mut Store,
+    amount: i64,
+    currency: &str,
+    customer: Option<&str>,
+    metadata: Value,
+) -> Value {
+    let id = s.new_id("pi");
+    s.insert(json!({
+        "id": id,
+        "object": "payment_intent",
+        "amount": amount,
+        "amount_capturable": 0,
+        "amount_received": 0,
+        "application": null,
+        "application_fee_amount": null,
+        "automatic_payment_methods": null,
+        "canceled_at": null,
+        "cancellation_reason": null,
+        "capture_method": "automatic_async",
+        "client_secret": format!("{id}_secret_emulator"),
+        "confirmation_method": "automatic",
+        "created": now(),
+        "currency": currency,
+        "customer": customer,
+        "description": null,
+        "last_payment_error": null,
+        "latest_charge": null,
+        "livemode": false,
+        "metadata": if metadata.is_object() { metadata } else { json!({}) },
+        "next_action": null,
+        "on_behalf_of": null,
+        "payment_method": null,
+        "payment_method_options": {},
+        "payment_method_types": ["card"],
+        "processing": null,
+        "receipt_email": null,
+        "review": null,
+        "setup_future_usage": null,
+        "shipping": null,
+        "statement_descriptor": null,
+        "statement_descriptor_suffix": null,
+        "status": "requires_payment_method",
+        "transfer_data": null,
+        "transfer_group": null,
+    }))
+}
+
+fn new_charge(
+    s: &mut Store,
+    pi_id: &str,
+    pm: &Value,
+    paid: bool,
+    failure: Option<(&str, &str)>,
+) -> Value {
+    let pi = s.find(pi_id).cloned().unwrap_or(Value::Null);
+    let id = s.new_id("ch");
+    let amount = pi["amount"].as_i64().unwrap_or(0);
+    let card = &pm["card"];
+    s.insert(json!({
+        "id": id,
+        "object": "charge",
+        "amount": amount,
+        "amount_captured": if paid { amount } else { 0 },
+        "amount_refunded": 0,
+        "application": null,
+        "application_fee": null,
+        "application_fee_amount": null,
+        "balance_transaction": if paid { json!(format!("txn_{}", &id[3..])) } else { Value::Null },
+        "billing_details": if pm["billing_details"].is_object() {
+            pm["billing_details"].clone()
+        } else {
+            json!({ "address": null, "email": null, "name": null, "phone": null, "tax_id": null })
+        },
+        "calculated_statement_descriptor": "EMULATOR",
+        "captured": paid,
+        "created": now(),
+        "currency": pi["currency"].clone(),
+        "customer": pi["customer"].clone(),
+        "description": null,
+        "disputed": false,
+        "failure_balance_transaction": null,
+        "failure_code": failure.map(|_| "card_declined"),
+        "failure_message": failure.map(|(_, m)| m),
+        "fraud_details": {},
+        "livemode": false,
+        "metadata": pi["metadata"].clone(),
+        "on_behalf_of": null,
+        "outcome": {
+            "network_status": if paid { "approved_by_network" } else { "declined_by_network" },
+            "reason": failure.map(|(c, _)| c),
+            "risk_level": "normal",
+            "risk_score": 20,
+            "seller_message": if paid { "Payment complete." } else { "The bank did not return any further details with this decline." },
+            "type": if paid { "authorized" } else { "issuer_declined" },
+        },
+        "paid": paid,
+        "payment_intent": pi_id,
+        "payment_method": pm["id"].clone(),
+        "payment_method_details": {
+            "card": {
+                "brand": card["brand"].clone(),
+                "country": "US",
+                "exp_month": card["exp_month"].clone(),
+                "exp_year": card["exp_year"].clone(),
+                "fingerprint": card["fingerprint"].clone(),
+                "funding": "credit",
+                "last4": card["last4"].clone(),
+                "network": card["brand"].clone(),
+            },
+            "type": "card",
+        },
+        "receipt_email": null,
+        "receipt_number": null,
+        "receipt_url": null,
+        "refunded": false,
+        "review": null,
+        "shipping": null,
+        "source_transfer": null,
+        "statement_descriptor": null,
+        "statement_descriptor_suffix": null,
+        "status": if paid { "succeeded" } else { "failed" },
+        "transfer_data": null,
+        "transfer_group": null,
+    }))
+}
+
+/// Charges the payment method for the intent's amount and marks it succeeded.
+fn succeed_payment_intent(s: &mut Store, pi_id: &str, pm: &Value) -> Value {
+    let charge = new_charge(s, pi_id, pm, true, None);
+    s.emit("charge.succeeded", &charge, None);
+    let pi = s.update(pi_id, |pi| {
+        pi["status"] = json!("succeeded");
+        pi["amount_received"] = pi["amount"].clone();
+        pi["payment_method"] = pm["id"].clone();
+        pi["latest_charge"] = charge["id"].clone();
+        pi["last_payment_error"] = Value::Null;
+    });
+    s.emit("payment_intent.succeeded", &pi, None);
+    pi
+}
+
+// ------------------------------------------------------------------ subscriptions
+
+fn period_end(start: i64, interval: &str, count: i64) -> i64 {
+    let days = match interval {
+        "day" => 1,
+        "week" => 7,
+        "year" => 365,
+        _ => 30,
+    };
+    start + days * count * DAY
+}
+
+fn plan_of(price: &Value) -> Value {
+    json!({
+        "id": price["id"].clone(),
+        "object": "plan",
+        "active": price["active"].clone(),
+        "amount": price["unit_amount"].clone(),
+        "amount_decimal": price["unit_amount_decimal"].clone(),
+        "billing_scheme": "per_unit",
+        "created": price["created"].clone(),
+        "currency": price["currency"].clone(),
+        "interval": price["recurring"]["interval"].clone(),
+        "interval_count": price["recurring"]["interval_count"].clone(),
+        "livemode": false,
+        "metadata": price["metadata"].clone(),
+        "meter": null,
+        "nickname": price["nickname"].clone(),
+        "product": price["product"].clone(),
+        "tiers_mode": null,
+        "transform_usage": null,
+        "trial_period_days": null,
+        "usage_type": "licensed",
+    })
+}
+
+fn subscription_item(
+    s: &mut Store,
+    sub_id: &str,
+    price: &Value,
+    quantity: i64,
+    start: i64,
+    end: i64,
+) -> Value {
+    json!({
+        "id": s.new_id("si"),
+        "object": "subscription_item",
+        "billing_thresholds": null,
+        "created": now(),
+        "current_period_end": end,
+        "current_period_start": start,
+        "discounts": [],
+        "metadata": {},
+        "plan": plan_of(price),
+        "price": price,
+        "quantity": quantity,
+        "subscription": sub_id,
+        "tax_rates": [],
+    })
+}
+
+fn create_subscription_from_session(
+    s: &mut Store,
+    session: &Value,
+    customer: &str,
+    pm: &Value,
+) -> Result<Value, PayError> {
+    let session_id = id_of(&session["id"]);
+    let lines = s.line_items.get(&session_id).cloned().unwrap_or_default();
+    let first = &lines[0]["price"];
+    let start = now();
+    let end = period_end(
+        start,
+        first["recurring"]["interval"].as_str().unwrap_or("month"),
+        first["recurring"]["interval_count"].as_i64().unwrap_or(1),
+    );
+    let sub_id = s.new_id("sub");
+    let items: Vec<Value> = lines
+        .iter()
+        .map(|l| {
+            subscription_item(
+                s,
+                &sub_id,
+                &l["price"],
+                l["quantity"].as_i64().unwrap_or(1),
+                start,
+                end,
+            )
+        })
+        .collect();
+    let sub = json!({
+        "id": sub_id,
+        "object": "subscription",
+        "application": null,
+        "application_fee_percent": null,
+        "automatic_tax": { "disabled_reason": null, "enabled": false, "liability": null },
+        "billing_cycle_anchor": start,
+        "billing_cycle_anchor_config": null,
+        "billing_mode": { "flexible": null, "type": "classic", "updated_at": null },
+        "billing_schedules": [],
+        "billing_thresholds": null,
+        "cancel_at": null,
+        "cancel_at_period_end": false,
+        "canceled_at": null,
+        "cancellation_details": { "comment": null, "feedback": null, "reason": null },
+        "collection_method": "charge_automatically",
+        "created": start,
+        "currency": session["currency"].clone(),
+        "current_period_end": end,
+        "current_period_start": start,
+        "customer": customer,
+        "days_until_due": null,
+        "default_payment_method": pm["id"].clone(),
+        "default_source": null,
+        "default_tax_rates": [],
+        "description": null,
+        "discounts": [],
+        "ended_at": null,
+        "invoice_settings": { "account_tax_ids": null, "issuer": { "type": "self" } },
+        "items": {
+            "object": "list",
+            "data": items,
+            "has_more": false,
+            "url": format!("/v1/subscription_items?subscription={sub_id}"),
+        },
+        "latest_invoice": null,
+        "livemode": false,
+        "metadata": session["subscription_data"]["metadata"].clone(),
+        "next_pending_invoice_item_invoice": null,
+        "on_behalf_of": null,
+        "pause_collection": null,
+        "payment_settings": null,
+        "pending_invoice_item_interval": null,
+        "pending_setup_intent": null,
+        "pending_update": null,
+        "schedule": null,
+        "start_date": start,
+        "status": "active",
+        "test_clock": null,
+        "transfer_data": null,
+        "trial_end": null,
+        "trial_settings": null,
+        "trial_start": null,
+    });
+    s.insert(sub);
+    let invoice = bill_subscription(s, &sub_id, "subscription_create", start, end, true, None);
+    let sub = s.update(&sub_id, |sub| sub["latest_invoice"] = invoice["id"].clone());
+    s.emit("customer.subscription.created", &sub, None);
+    emit_invoice_events(s, &invoice);
+    Ok(sub)
+}
+
+/// Creates an invoice for the subscription's items over [start, end) and tries to charge it.
+/// `amount_override` bills a different total (prorations).
+fn bill_subscription(
+    s: &mut Store,
+    sub_id: &str,
+    reason: &str,
+    start: i64,
+    end: i64,
+    succeed: bool,
+    amount_override: Option<i64>,
+) -> Value {
+    let sub = s.find(sub_id).cloned().unwrap_or(Value::Null);
+    let customer_id = id_of(&sub["customer"]);
+    let customer = s.find(&customer_id).cloned().unwrap_or(Value::Null);
+    let invoice_id = s.new_id("in");
+    let currency = sub["currency"].clone();
+    let mut lines = Vec::new();
+    let mut total = 0;
+    for item in sub["items"]["data"].as_array().cloned().unwrap_or_default() {
+        let quantity = item["quantity"].as_i64().unwrap_or(1);
+        let amount = item["price"]["unit_amount"].as_i64().unwrap_or(0) * quantity;
+        let amount = amount_override.unwrap_or(amount);
+        total += amount;
+        let product_name = s
+            .find(item["price"]["product"].as_str().unwrap_or(""))
+            .and_then(|p| p["name"].as_str())
+            .unwrap_or("Subscription")
+            .to_owned();
+        lines.push(json!({
+            "id": s.new_id("il"),
+            "object": "line_item",
+            "amount": amount,
+            "currency": currency,
+            "description": format!("{quantity} × {product_name}"),
+            "discount_amounts": [],
+            "discountable": true,
+            "discounts": [],
+            "invoice": invoice_id,
+            "livemode": false,
+            "metadata": {},
+            "parent": {
+                "type": "subscription_item_details",
+                "invoice_item_details": null,
+                "subscription_item_details": {
+                    "invoice_item": null,
+                    "proration": amount_override.is_some(),
+                    "proration_details": { "credited_items": null },
+                    "subscription": sub_id,
+                    "subscription_item": item["id"].clone(),
+                },
+            },
+            "period": { "end": end, "start": start },
+            "pretax_credit_amounts": [],
+            "pricing": {
+                "price_details": { "price": item["price"]["id"].clone(), "product": item["price"]["product"].clone() },
+                "type": "price_details",
+                "unit_amount_decimal": item["price"]["unit_amount_decimal"].clone(),
+            },
+            "quantity": quantity,
+            "subtotal": amount,
+            "taxes": [],
+        }));
+        if amount_override.is_some() {
+            break;
+        }
+    }
+    let created = now();
+    let seq = customer["next_invoice_sequence"].as_i64().unwrap_or(1);
+    s.update(&customer_id, |c| {
+        c["next_invoice_sequence"] = json!(seq + 1)
+    });
+    let pm_id = id_of(&sub["default_payment_method"]);
+    let pm = s.find(&pm_id).cloned().unwrap_or(Value::Null);
+    let pi = new_payment_intent(
+        s,
+        total,
+        currency.as_str().unwrap_or("usd"),
+        Some(&customer_id),
+        json!({}),
+    );
+    let pi_id = id_of(&pi["id"]);
+    s.emit("payment_intent.created", &pi, None);
+    let charge_id;
+    if succeed {
+        let pi = succeed_payment_intent(s, &pi_id, &pm);
+        charge_id = pi["latest_charge"].clone();
+    } else {
+        let charge = new_charge(
+            s,
+            &pi_id,
+            &pm,
+            false,
+            Some(("generic_decline", "Your card was declined.")),
+        );
+        s.emit("charge.failed", &charge, None);
+        charge_id = charge["id"].clone();
+        let pi = s.update(&pi_id, |pi| {
+            pi["status"] = json!("requires_payment_method");
+            pi["payment_method"] = pm["id"].clone();
+            pi["latest_charge"] = charge["id"].clone();
+            pi["last_payment_error"] = json!({
+                "type": "card_error", "code": "card_declined", "decline_code": "generic_decline",
+                "message": "Your card was declined."
+            });
+        });
+        s.emit("payment_intent.payment_failed", &pi, None);
+    }
+    let invoice = json!({
+        "id": invoice_id,
+        "object": "invoice",
+        "account_country": "US",
+        "account_name": "Stripe Emulator",
+        "amount_due": total,
+        "amount_overpaid": 0,
+        "amount_paid": if succeed { total } else { 0 },
+        "amount_remaining": if succeed { 0 } else { total },
+        "amount_shipping": 0,
+        "attempt_count": 1,
+        "attempted": true,
+        "auto_advance": !succeed,
+        "automatic_tax": { "disabled_reason": null, "enabled": false, "liability": null, "provider": null, "status": null },
+        "billing_reason": reason,
+        "charge": charge_id,
+        "collection_method": "charge_automatically",
+        "created": created,
+        "currency": currency,
+        "customer": customer_id,
+        "customer_email": customer["email"].clone(),
+        "customer_name": customer["name"].clone(),
+        "default_payment_method": null,
+        "default_tax_rates": [],
+        "description": null,
+        "discounts": [],
+        "due_date": null,
+        "ending_balance": 0,
+        "hosted_invoice_url": null,
+        "invoice_pdf": null,
+        "issuer": { "type": "self" },
+        "lines": { "object": "list", "data": lines, "has_more": false, "url": format!("/v1/invoices/{invoice_id}/lines") },
+        "livemode": false,
+        "metadata": {},
+        "next_payment_attempt": if succeed { Value::Null } else { json!(created + 3 * DAY) },
+        "number": format!("{}-{:04}", customer["invoice_prefix"].as_str().unwrap_or("EMU"), seq),
+        "parent": {
+            "type": "subscription_details",
+            "quote_details": null,
+            "subscription_details": { "metadata": sub["metadata"].clone(), "subscription": sub_id },
+        },
+        "payment_intent": pi_id,
+        "payment_settings": { "default_mandate": null, "payment_method_options": null, "payment_method_types": null },
+        "period_end": if reason == "subscription_create" { created } else { start },
+        "period_start": if reason == "subscription_create" { created } else { s_prev_start(&sub, start) },
+        "post_payment_credit_notes_amount": 0,
+        "pre_payment_credit_notes_amount": 0,
+        "starting_balance": 0,
+        "status": if succeed { "paid" } else { "open" },
+        "status_transitions": {
+            "finalized_at": created,
+            "marked_uncollectible_at": null,
+            "paid_at": if succeed { json!(created) } else { Value::Null },
+            "voided_at": null,
+        },
+        "subscription": sub_id,
+        "subtotal": total,
+        "total": total,
+        "total_discount_amounts": [],
+        "total_taxes": [],
+        "webhooks_delivered_at": created,
+    });
+    s.insert(invoice)
+}
+
+fn s_prev_start(sub: &Value, start: i64) -> i64 {
+    sub["current_period_start"].as_i64().unwrap_or(start)
+}
+
+fn emit_invoice_events(s: &mut Store, invoice: &Value) {
+    s.emit("invoice.created", invoice, None);
+    s.emit("invoice.finalized", invoice, None);
+    if invoice["status"] == "paid" {
+        s.emit("invoice.paid", invoice, None);
+        s.emit("invoice.payment_succeeded", invoice, None);
+    } else {
+        s.emit("invoice.payment_failed", invoice, None);
+    }
+}
+
+/// Moves the subscription to its next period and bills it (`subscription_cycle`). When
+/// `succeed` is false the renewal fails and the subscription goes `past_due`. A subscription
+/// set to cancel at period end is canceled instead.
+pub fn advance_subscription(s: &mut Store, id: &str, succeed: bool) -> ApiResult<Value> {
+    let before = s.get("subscription", id)?;
+    if before["status"] == "canceled" {
+        return Err(ApiError::invalid(
+            format!("Subscription {id} is canceled."),
+            None,
+        ));
+    }
+    if before["cancel_at_period_end"] == true {
+        return Ok(cancel_subscription_now(s, id, "cancellation_requested"));
+    }
+    let start = before["current_period_end"].as_i64().unwrap_or_else(now);
+    let first = &before["items"]["data"][0]["price"];
+    let end = period_end(
+        start,
+        first["recurring"]["interval"].as_str().unwrap_or("month"),
+        first["recurring"]["interval_count"].as_i64().unwrap_or(1),
+    );
+    s.update(id, |sub| {
+        sub["current_period_start"] = json!(start);
+        sub["current_period_end"] = json!(end);
+        if let Some(items) = sub["items"]["data"].as_array_mut() {
+            for item in items {
+                item["current_period_start"] = json!(start);
+                item["current_period_end"] = json!(end);
+            }
+        }
+    });
+    let invoice = bill_subscription(s, id, "subscription_cycle", start, end, succeed, None);
+    let after = s.update(id, |sub| {
+        sub["latest_invoice"] = invoice["id"].clone();
+        sub["status"] = json!(if succeed { "active" } else { "past_due" });
+    });
+    emit_invoice_events(s, &invoice);
+    let previous = previous_attributes(&before, &after, &[]);
+    s.emit("customer.subscription.updated", &after, Some(previous));
+    Ok(after)
+}
+
+/// Ends the subscription now (`customer.subscription.deleted`).
+pub fn cancel_subscription_now(s: &mut Store, id: &str, reason: &str) -> Value {
+    let t = now();
+    let sub = s.update(id, |sub| {
+        sub["status"] = json!("canceled");
+        sub["canceled_at"] = json!(t);
+        sub["ended_at"] = json!(t);
+        sub["cancellation_details"]["reason"] = json!(reason);
+    });
+    s.emit("customer.subscription.deleted", &sub, None);
+    sub
+}
+
+/// `POST /v1/subscriptions/{id}`: `cancel_at_period_end`, `items[N][id|price|quantity|deleted]`,
+/// `proration_behavior`, `metadata`.
+pub fn update_subscription(s: &mut Store, id: &str, p: &Params) -> ApiResult<Value> {
+    let before = s.get("subscription", id)?;
+    if before["status"] == "canceled" {
+        return Err(ApiError::invalid(
+            format!(
+                "A canceled subscription can only update its cancellation_details and metadata. ({id})"
+            ),
+            None,
+        ));
+    }
+    let proration = p
+        .str("proration_behavior")
+        .unwrap_or_else(|| "create_prorations".into());
+    if !["create_prorations", "always_invoice", "none"].contains(&proration.as_str()) {
+        return Err(ApiError::invalid_param(
+            "proration_behavior",
+            format!("Invalid proration_behavior: {proration}"),
+        ));
+    }
+    let mut after = before.clone();
+    if let Some(flag) = p.bool("cancel_at_period_end")? {
+        after["cancel_at_period_end"] = json!(flag);
+        after["cancel_at"] = if flag {
+            after["current_period_end"].clone()
+        } else {
+            Value::Null
+        };
+        after["canceled_at"] = if flag { json!(now()) } else { Value::Null };
+        after["cancellation_details"]["reason"] = if flag {
+            json!("cancellation_requested")
+        } else {
+            Value::Null
+        };
+    }
+    p.metadata_into("metadata", &mut after["metadata"])?;
+    let mut price_delta = 0i64;
+    let start = before["current_period_start"].as_i64().unwrap_or_else(now);
+    let end = before["current_period_end"].as_i64().unwrap_or_else(now);
+    for (n, change) in p.items("items").iter().enumerate() {
+        let param = format!("items[{n}]");
+        let existing = change.str("id");
+        let items = after["items"]["data"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let index = match &existing {
+            Some(item_id) => Some(
+                items
+                    .iter()
+                    .position(|i| i["id"] == item_id.as_str())
+                    .ok_or_else(|| {
+                        ApiError::invalid_param(
+                            &format!("{param}[id]"),
+                            format!("No such subscription item: '{item_id}'"),
+                        )
+                    })?,
+            ),
+            None => None,
+        };
+        if change.bool("deleted")? == Some(true) {
+            if let Some(i) = index {
+                price_delta -= items[i]["price"]["unit_amount"].as_i64().unwrap_or(0);
+                if let Some(data) = after["items"]["data"].as_array_mut() {
+                    data.remove(i);
+                }
+            }
+            continue;
+        }
+        let price = match change.str("price") {
+            Some(price_id) => {
+                let price = s.get("price", &price_id)?;
+                if price["type"] != "recurring" {
+                    return Err(ApiError::invalid_param(
+                        &format!("{param}[price]"),
+                        "The price specified is set to `type=one_time` but this field only accepts prices with `type=recurring`.",
+                    ));
+                }
+                Some(price)
+            }
+            None => None,
+        };
+        let quantity = change.int("quantity")?;
+        match index {
+            Some(i) => {
+                let item = &mut after["items"]["data"][i];
+                if let Some(price) = price {
+                    price_delta += price["unit_amount"].as_i64().unwrap_or(0)
+                        - item["price"]["unit_amount"].as_i64().unwrap_or(0);
+                    item["plan"] = plan_of(&price);
+                    item["price"] = price;
+                }
+                if let Some(q) = quantity {
+                    item["quantity"] = json!(q);
+                }
+            }
+            None => {
+                let price =
+                    price.ok_or_else(|| ApiError::missing_param(&format!("{param}[price]")))?;
+                price_delta += price["unit_amount"].as_i64().unwrap_or(0);
+                let item = subscription_item(s, id, &price, quantity.unwrap_or(1), start, end);
+                if let Some(d) = after["items"]["data"].as_array_mut() {
+                    d.push(item);
+                }
+            }
+        }
+    }
+    let after = s.update(id, |sub| *sub = after);
+    let previous = previous_attributes(&before, &after, &[]);
+    s.emit("customer.subscription.updated", &after, Some(previous));
+    if proration == "always_invoice" && price_delta > 0 {
+        let remaining = (end - now()).max(0) as f64 / (end - start).max(1) as f64;
+        let amount = (price_delta as f64 * remaining).round() as i64;
+        if amount > 0 {
+            let invoice =
+                bill_subscription(s, id, "subscription_update", start, end, true, Some(amount));
+            s.update(id, |sub| sub["latest_invoice"] = invoice["id"].clone());
+            emit_invoice_events(s, &invoice);
+        }
+    }
+    s.get("subscription", id)
+}
+
+// ------------------------------------------------------------------ refunds
+
+pub fn create_refund(s: &mut Store, p: &Params) -> ApiResult<Value> {
+    let charge_id = match (p.str("charge"), p.str("payment_intent")) {
+        (Some(c), _) => {
+            s.get("charge", &c)?;
+            c
+        }
+        (None, Some(pi)) => {
+            let pi_obj = s.get("payment_intent", &pi)?;
+            if pi_obj["status"] != "succeeded" {
+                return Err(ApiError::invalid_param(
+                    "payment_intent",
+                    format!(
+                        "This PaymentIntent ({pi}) does not have a successful charge to refund."
+                    ),
+                ));
+            }
+            id_of(&pi_obj["latest_charge"])
+        }
+        (None, None) => {
+            return Err(ApiError::invalid(
+                "One of the following params should be provided for this request: payment_intent or charge.",
+                None,
+            ));
+        }
+    };
+    let charge = s.get("charge", &charge_id)?;
+    if charge["paid"] != true {
+        return Err(ApiError::invalid_param(
+            "charge",
+            format!("Charge {charge_id} has not been paid."),
+        ));
+    }
+    let captured = charge["amount"].as_i64().unwrap_or(0);
+    let already = charge["amount_refunded"].as_i64().unwrap_or(0);
+    let remaining = captured - already;
+    if remaining <= 0 {
+        return Err(ApiError::invalid(
+            format!("Charge {charge_id} has already been refunded."),
+            None,
+        )
+        .with_code("charge_already_refunded"));
+    }
+    let amount = p.int("amount")?.unwrap_or(remaining);
+    if amount <= 0 {
+        return Err(ApiError::invalid_param(
+            "amount",
+            "Refund amount must be positive.",
+        ));
+    }
+    if amount > remaining {
+        return Err(ApiError::invalid_param(
+            "amount",
+            format!(
+                "Refund amount ({}) is greater than unrefunded amount on charge ({}).",
+                money(amount),
+                money(remaining)
+            ),
+        )
+        .with_code("amount_too_large"));
+    }
+    if let Some(reason) = p.str("reason")
+        && !["duplicate", "fraudulent", "requested_by_customer"].contains(&reason.as_str())
+    {
+        return Err(ApiError::invalid_param(
+            "reason",
+            format!("Invalid reason: {reason}"),
+        ));
+    }
+    let id = s.new_id("re");
+    let refund = s.insert(json!({
+        "id": id,
+        "object": "refund",
+        "amount": amount,
+        "balance_transaction": format!("txn_{}", &id[3..]),
+        "charge": charge_id,
+        "created": now(),
+        "currency": charge["currency"].clone(),
+        "destination_details": null,
+        "metadata": p.metadata("metadata")?,
+        "payment_intent": charge["payment_intent"].clone(),
+        "reason": p.str("reason"),
+        "receipt_number": null,
+        "source_transfer_reversal": null,
+        "status": "succeeded",
+        "transfer_reversal": null,
+    }));
+    let total_refunded = already + amount;
+    let after = s.update(&charge_id, |c| {
+        c["amount_refunded"] = json!(total_refunded);
+        c["refunded"] = json!(total_refunded >= captured);
+    });
+    s.emit("refund.created", &refund, None);
+    s.emit(
+        "charge.refunded",
+        &after,
+        Some(json!({ "amount_refunded": already, "refunded": false })),
+    );
+    Ok(refund)
+}
+
+fn money(cents: i64) -> String {
+    format!("${}.{:02}", cents / 100, cents % 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_cards_pass_luhn_or_are_special() {
+        for n in [
+            CARD_SUCCEEDS,
+            CARD_DECLINED,
+            CARD_INSUFFICIENT_FUNDS,
+            CARD_REQUIRES_AUTH,
+            "5555555555554444",
+        ] {
+            assert!(luhn(n), "{n}");
+        }
+        assert_eq!(card_behavior(CARD_SUCCEEDS), Ok(CardBehavior::Succeeds));
+        assert_eq!(
+            card_behavior("4242424242424241"),
+            Err("Your card number is invalid.")
+        );
+    }
+
+    #[test]
+    fn search_query_subset() {
+        let q = SearchQuery::parse("email:'a@b.c'").unwrap();
+        assert!(q.matches(&json!({"email": "A@b.c"})));
+        assert!(!q.matches(&json!({"email": "x@b.c"})));
+        let q = SearchQuery::parse("metadata['user_id']:'42' AND name~'ann'").unwrap();
+        assert!(q.matches(&json!({"metadata": {"user_id": "42"}, "name": "Joanna"})));
+    }
+}
