@@ -1,17 +1,47 @@
 # The embedded development defaults (DESIGN.md §3), applied only where the
 # environment or .env leaves a variable unset. Source it after lib.sh with
 # PG_URL set. None of these values is a real secret.
-
+#
+# It decides which local stand-ins to run: the Stripe emulator unless a
+# Stripe key is configured (then the app talks to real Stripe), and the dev
+# identity provider unless an OIDC issuer is configured (a real Keycloak).
+# Ports: EMULATOR_PORT (12111) and IDP_PORT (8180) unless set.
 
 : "${LEPTOS_SITE_ADDR:=127.0.0.1:3000}"
 : "${APP_BASE_URL:=http://$LEPTOS_SITE_ADDR}"
 : "${DATABASE_URL:=$PG_URL/ops_center_credits}"
-: "${STRIPE_SECRET_KEY:=sk_test_emulator_dev}"
-: "${STRIPE_API_BASE:=http://127.0.0.1:12111}"
-: "${STRIPE_WEBHOOK_SECRET_CREDITS:=whsec_dev_credits}"
-: "${STRIPE_WEBHOOK_SECRET:=whsec_dev_subscriptions}"
-: "${OIDC_ISSUER_URL:=http://127.0.0.1:8180/realms/ops-center}"
-: "${OIDC_CLIENT_ID:=ops-center-credits}"
-: "${OIDC_CLIENT_SECRET:=dev-only-client-secret}"
-export LEPTOS_SITE_ADDR APP_BASE_URL DATABASE_URL STRIPE_SECRET_KEY STRIPE_API_BASE \
-    STRIPE_WEBHOOK_SECRET_CREDITS STRIPE_WEBHOOK_SECRET OIDC_ISSUER_URL OIDC_CLIENT_ID OIDC_CLIENT_SECRET
+
+USE_STRIPE_EMULATOR=
+if [ -z "${STRIPE_SECRET_KEY:-}${STRIPE_API_KEY:-}" ]; then
+    USE_STRIPE_EMULATOR=1
+    : "${EMULATOR_PORT:=12111}"
+    STRIPE_SECRET_KEY=sk_test_emulator_dev
+    STRIPE_API_BASE=http://127.0.0.1:$EMULATOR_PORT
+    : "${STRIPE_WEBHOOK_SECRET_CREDITS:=whsec_dev_credits}"
+    : "${STRIPE_WEBHOOK_SECRET:=whsec_dev_subscriptions}"
+    export STRIPE_SECRET_KEY STRIPE_API_BASE STRIPE_WEBHOOK_SECRET_CREDITS STRIPE_WEBHOOK_SECRET
+fi
+
+USE_DEV_IDP=
+if [ -z "${OIDC_ISSUER_URL:-}" ]; then
+    USE_DEV_IDP=1
+    : "${IDP_PORT:=8180}"
+    OIDC_ISSUER_URL=http://127.0.0.1:$IDP_PORT/realms/ops-center
+    : "${OIDC_CLIENT_ID:=ops-center-credits}"
+    : "${OIDC_CLIENT_SECRET:=dev-only-client-secret}"
+    export OIDC_ISSUER_URL OIDC_CLIENT_ID OIDC_CLIENT_SECRET
+fi
+
+export LEPTOS_SITE_ADDR APP_BASE_URL DATABASE_URL
+
+# start_stripe_emulator: runs the emulator (built by cargo) with the seeded
+# catalogue and webhooks pointed at this app, if this environment uses it.
+start_stripe_emulator() {
+    [ -n "$USE_STRIPE_EMULATOR" ] || return 0
+    cargo_plain build -q -p stripe-emulator
+    start_service stripe-emulator "$STRIPE_API_BASE/_emulator/health" \
+        "$CARGO_TARGET_DIR/debug/stripe-emulator" --addr "127.0.0.1:$EMULATOR_PORT" \
+        --public-url "$STRIPE_API_BASE" --seed \
+        --webhook "$APP_BASE_URL/api/v1/billing/credits/webhook|${STRIPE_WEBHOOK_SECRET_CREDITS%%,*}" \
+        --webhook "$APP_BASE_URL/api/v1/billing/webhooks/stripe|${STRIPE_WEBHOOK_SECRET%%,*}"
+}

@@ -8,6 +8,7 @@ bootstrap
 if [ -f "$ROOT/.env" ]; then set -a; . "$ROOT/.env"; set +a; fi
 ensure_postgres
 source "$ROOT/scripts/app-env.sh"
+start_stripe_emulator
 
 say "building and serving the app on http://$LEPTOS_SITE_ADDR (rebuilds on change)"
 cd "$ROOT"

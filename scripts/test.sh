@@ -25,7 +25,12 @@ say "browser tests"
 E2E_PORT=$(free_port)
 export LEPTOS_SITE_ADDR=127.0.0.1:$E2E_PORT
 DATABASE_URL=$PG_URL/occ_e2e_$(date +%s)_$$
+# Tests are hermetic: local stand-ins only, whatever this shell has exported.
+unset STRIPE_SECRET_KEY STRIPE_API_KEY STRIPE_API_BASE STRIPE_WEBHOOK_SECRET_CREDITS STRIPE_WEBHOOK_SECRET \
+    OIDC_ISSUER_URL OIDC_CLIENT_ID OIDC_CLIENT_SECRET KEYCLOAK_ADMIN_CLIENT_ID KEYCLOAK_ADMIN_CLIENT_SECRET LAGO_API_URL LAGO_API_KEY
+EMULATOR_PORT=$(free_port) IDP_PORT=$(free_port)
 source "$ROOT/scripts/app-env.sh"
+start_stripe_emulator
 export LEPTOS_SITE_ROOT=$CARGO_TARGET_DIR/site LEPTOS_OUTPUT_NAME=ops-center-credits
 STOP_HOOKS+=("psql -q '$PG_URL/postgres' -c 'drop database if exists \"${DATABASE_URL##*/}\" with (force)' >/dev/null")
 # Run outside the clone so a developer's .env cannot leak into the tests.
