@@ -63,14 +63,18 @@ bootstrap() {
     command -v tailwindcss >/dev/null || die "tailwindcss missing after npm ci"
 }
 
-# `npm ci` in $1, skipped when node_modules already matches package-lock.json.
+# Installs $1's locked npm packages, skipped when node_modules already matches
+# package-lock.json. `npm install` rather than `npm ci`: the registry reachable
+# here lacks other platforms' optional packages (tailwind's oxide binaries),
+# so npm cannot write a lock that `npm ci` accepts; with the lock committed,
+# `npm install` installs exactly the locked versions and leaves the lock as is.
 npm_ci() {
     local dir=${1%/} stamp sum
     stamp="$dir/node_modules/.occ-lock-sha"
     sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
     [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && return 0
     say "npm: installing ${dir#"$ROOT"/}"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
     echo "$sum" >"$stamp"
 }
 
