@@ -60,7 +60,7 @@ bootstrap() {
     for dir in "$ROOT" "$ROOT"/end2end "$ROOT"/tools/*/ "$ROOT"/stripe-emulator/tests/sdk; do
         [ -f "$dir/package-lock.json" ] && npm_ci "$dir"
     done
-    command -v tailwindcss >/dev/null || die "tailwindcss missing after npm ci"
+    command -v tailwindcss >/dev/null || die "tailwindcss missing after installing npm packages"
 }
 
 # Installs $1's locked npm packages, skipped when node_modules already matches
