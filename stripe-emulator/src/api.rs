@@ -100,7 +100,12 @@ async fn authenticate(request: Request, next: Next) -> Response {
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let Some(key) = header.strip_prefix("Bearer ").map(str::trim) else {
+    let basic = header
+        .strip_prefix("Basic ")
+        .and_then(|b| base64_decode(b.trim()))
+        .map(|user| user.split(':').next().unwrap_or("").to_owned());
+    let bearer = header.strip_prefix("Bearer ").map(|k| k.trim().to_owned());
+    let Some(key) = bearer.or(basic) else {
         return ApiError::unauthorized(
             "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
         )
@@ -114,6 +119,31 @@ async fn authenticate(request: Request, next: Next) -> Response {
         .into_response();
     }
     next.run(request).await
+}
+
+/// Standard base64 (curl's `-u sk_test_…:` sends Basic auth).
+fn base64_decode(input: &str) -> Option<String> {
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in input.bytes().filter(|&c| c != b'=') {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        bits = (bits << 6) | u32::from(v);
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// Same `Idempotency-Key` and same request → the first response again; a different request → 400.

@@ -235,7 +235,7 @@ async fn pay(State(state): State<AppState>, Path(id): Path<String>, body: Bytes)
         exp_year: 2040,
     };
     match crate::pages::pay_programmatically(&state, &id, &input) {
-        Ok(session) => Json(flows::public_session(&session)).into_response(),
+        Ok(session) => Json(session).into_response(),
         Err(message) => (
             StatusCode::PAYMENT_REQUIRED,
             Json(ApiError::card("card_declined", None, &message).to_json()),
@@ -261,7 +261,5 @@ async fn settle(State(state): State<AppState>, Path(id): Path<String>, body: Byt
             .into_response();
         }
     };
-    reply(with_store(&state, |s| {
-        flows::settle_async(s, &id, outcome).map(|cs| flows::public_session(&cs))
-    }))
+    reply(with_store(&state, |s| flows::settle_async(s, &id, outcome)))
 }

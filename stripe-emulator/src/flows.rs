@@ -430,10 +430,15 @@ pub fn new_checkout_session(s: &mut Store, p: &Params, public_url: &str) -> ApiR
         "total_details": { "amount_discount": 0, "amount_shipping": 0, "amount_tax": 0 },
         "ui_mode": "hosted",
         "url": format!("{public_url}/c/pay/{id}"),
-        // Kept for the emulator (Stripe keeps these too, but does not show them on the session).
-        "payment_intent_data": { "metadata": p.sub("payment_intent_data").metadata("metadata")? },
-        "subscription_data": { "metadata": p.sub("subscription_data").metadata("metadata")? },
     });
+    // Stripe keeps these but does not show them on the session.
+    s.session_extras.insert(
+        id.clone(),
+        json!({
+            "payment_intent_data": { "metadata": p.sub("payment_intent_data").metadata("metadata")? },
+            "subscription_data": { "metadata": p.sub("subscription_data").metadata("metadata")? },
+        }),
+    );
     s.line_items.insert(id.clone(), items);
     Ok(s.insert(session))
 }
@@ -453,18 +458,21 @@ pub fn expire_session(s: &mut Store, id: &str) -> ApiResult<Value> {
         cs["status"] = json!("expired");
         cs["url"] = Value::Null;
     });
-    s.emit("checkout.session.expired", &public_session(&session), None);
+    s.emit("checkout.session.expired", &session, None);
     Ok(session)
 }
 
-/// The session as Stripe shows it (without the emulator's bookkeeping fields).
-pub fn public_session(session: &Value) -> Value {
-    let mut out = session.clone();
-    if let Some(map) = out.as_object_mut() {
-        map.remove("payment_intent_data");
-        map.remove("subscription_data");
+/// Expires every open session whose `expires_at` has passed (Stripe does this on its own).
+pub fn expire_due_sessions(s: &mut Store, at: i64) {
+    let due: Vec<String> = s
+        .all("checkout.session")
+        .into_iter()
+        .filter(|cs| cs["status"] == "open" && cs["expires_at"].as_i64().is_some_and(|t| t <= at))
+        .map(|cs| id_of(&cs["id"]))
+        .collect();
+    for id in due {
+        let _ = expire_session(s, &id);
     }
-    out
 }
 
 /// What the hosted page collected.
@@ -525,7 +533,7 @@ fn luhn(number: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn brand(number: &str) -> &'static str {
@@ -609,11 +617,7 @@ pub fn pay_session(s: &mut Store, id: &str, card: &CardInput) -> Result<Value, P
             cs["customer_details"] = customer_details(&email, &card.name);
             cs["url"] = Value::Null;
         });
-        s.emit(
-            "checkout.session.completed",
-            &public_session(&session),
-            None,
-        );
+        s.emit("checkout.session.completed", &session, None);
         return Ok(session);
     }
 
@@ -621,13 +625,11 @@ pub fn pay_session(s: &mut Store, id: &str, card: &CardInput) -> Result<Value, P
     let pi_id = match session["payment_intent"].as_str() {
         Some(existing) => existing.to_owned(),
         None => {
-            let pi = new_payment_intent(
-                s,
-                amount,
-                &currency,
-                customer.as_deref(),
-                session["payment_intent_data"]["metadata"].clone(),
-            );
+            let metadata = s
+                .session_extras
+                .get(id)
+                .map_or(json!({}), |x| x["payment_intent_data"]["metadata"].clone());
+            let pi = new_payment_intent(s, amount, &currency, customer.as_deref(), metadata);
             s.emit("payment_intent.created", &pi, None);
             let pi_id = id_of(&pi["id"]);
             s.update(id, |cs| cs["payment_intent"] = json!(pi_id));
@@ -670,11 +672,7 @@ pub fn pay_session(s: &mut Store, id: &str, card: &CardInput) -> Result<Value, P
             cs["customer_details"] = customer_details(&email, &card.name);
             cs["url"] = Value::Null;
         });
-        s.emit(
-            "checkout.session.completed",
-            &public_session(&session),
-            None,
-        );
+        s.emit("checkout.session.completed", &session, None);
         return Ok(session);
     }
     succeed_payment_intent(s, &pi_id, &pm);
@@ -685,11 +683,7 @@ pub fn pay_session(s: &mut Store, id: &str, card: &CardInput) -> Result<Value, P
         cs["customer_details"] = customer_details(&email, &card.name);
         cs["url"] = Value::Null;
     });
-    s.emit(
-        "checkout.session.completed",
-        &public_session(&session),
-        None,
-    );
+    s.emit("checkout.session.completed", &session, None);
     Ok(session)
 }
 
@@ -738,11 +732,7 @@ pub fn settle_async(s: &mut Store, session_id: &str, outcome: Option<bool>) -> A
     if succeed {
         succeed_payment_intent(s, &pi_id, &pm);
         let session = s.update(session_id, |cs| cs["payment_status"] = json!("paid"));
-        s.emit(
-            "checkout.session.async_payment_succeeded",
-            &public_session(&session),
-            None,
-        );
+        s.emit("checkout.session.async_payment_succeeded", &session, None);
         Ok(session)
     } else {
         let charge = new_charge(
@@ -762,11 +752,7 @@ pub fn settle_async(s: &mut Store, session_id: &str, outcome: Option<bool>) -> A
         });
         s.emit("payment_intent.payment_failed", &pi, None);
         let session = s.get("checkout.session", session_id)?;
-        s.emit(
-            "checkout.session.async_payment_failed",
-            &public_session(&session),
-            None,
-        );
+        s.emit("checkout.session.async_payment_failed", &session, None);
         Ok(session)
     }
 }
@@ -1088,7 +1074,7 @@ fn create_subscription_from_session(
         },
         "latest_invoice": null,
         "livemode": false,
-        "metadata": session["subscription_data"]["metadata"].clone(),
+        "metadata": s.session_extras.get(&session_id).map_or(json!({}), |x| x["subscription_data"]["metadata"].clone()),
         "next_pending_invoice_item_invoice": null,
         "on_behalf_of": null,
         "pause_collection": null,

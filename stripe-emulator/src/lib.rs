@@ -145,6 +145,7 @@ pub struct Emulator {
     pub base_url: String,
     pub state: AppState,
     task: JoinHandle<()>,
+    sweeper: JoinHandle<()>,
 }
 
 impl Emulator {
@@ -186,6 +187,16 @@ impl Emulator {
             http,
             idempotency_lock: tokio::sync::Mutex::new(()),
         });
+        let sweeper = {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    tick.tick().await;
+                    with_store(&state, |s| flows::expire_due_sessions(s, now()));
+                }
+            })
+        };
         let app = router(state.clone());
         let task = tokio::spawn(async move {
             if let Err(err) = axum::serve(listener, app).await {
@@ -197,6 +208,7 @@ impl Emulator {
             base_url,
             state,
             task,
+            sweeper,
         })
     }
 
@@ -209,6 +221,7 @@ impl Emulator {
 impl Drop for Emulator {
     fn drop(&mut self) {
         self.task.abort();
+        self.sweeper.abort();
     }
 }
 

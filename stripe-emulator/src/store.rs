@@ -20,6 +20,8 @@ pub struct Store {
     order: HashMap<String, Vec<String>>,
     /// Checkout line items per session id.
     pub line_items: HashMap<String, Vec<Value>>,
+    /// Creation parameters a session keeps but does not show (`payment_intent_data`, `subscription_data`).
+    pub session_extras: HashMap<String, Value>,
     /// Idempotency-Key → (request fingerprint, status, response body).
     pub idempotency: HashMap<String, (String, u16, Vec<u8>)>,
     /// Events emitted since the last dispatch.
@@ -41,6 +43,7 @@ impl Store {
             objects: HashMap::new(),
             order: HashMap::new(),
             line_items: HashMap::new(),
+            session_extras: HashMap::new(),
             idempotency: HashMap::new(),
             pending_events: Vec::new(),
             endpoints: Vec::new(),

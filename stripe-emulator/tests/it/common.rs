@@ -11,6 +11,8 @@ use stripe_emulator::{Config, Emulator, EndpointConfig};
 use tokio::sync::Notify;
 
 pub const KEY: &str = "sk_test_emulator";
+/// In a receiver plan: answer 200 only after 2 seconds (longer than the tests' delivery timeout).
+pub const SLOW: u16 = 0;
 pub const SECRET: &str = "whsec_test_secret_for_receiver";
 
 /// One webhook request as the receiver saw it.
@@ -30,7 +32,7 @@ impl Received {
 #[derive(Default)]
 pub struct ReceiverState {
     pub received: Mutex<Vec<Received>>,
-    /// Statuses to answer with, in order; 200 once they run out.
+    /// Statuses to answer with, in order; 200 once they run out. `SLOW` = wait 2 s, then 200.
     pub plan: Mutex<VecDeque<u16>>,
     pub notify: Notify,
 }
@@ -110,6 +112,10 @@ async fn receive(
     let status = state.plan.lock().unwrap().pop_front().unwrap_or(200);
     state.received.lock().unwrap().push(received);
     state.notify.notify_waiters();
+    if status == SLOW {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        return StatusCode::OK;
+    }
     StatusCode::from_u16(status).unwrap()
 }
 

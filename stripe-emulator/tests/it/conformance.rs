@@ -315,6 +315,55 @@ async fn checkout_session_create_retrieve_list_expire() {
         .unwrap_err();
     assert_eq!(stripe_error(again).1, 400);
 
+    // payment_intent_data[metadata] lands on the payment intent; the session does not show it.
+    let raw: serde_json::Value = h
+        .http
+        .get(h.url(&format!("/v1/checkout/sessions/{}", session.id)))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(raw.get("payment_intent_data").is_none(), "{raw}");
+    let second = CreateCheckoutSession::new()
+        .mode(CheckoutSessionMode::Payment)
+        .line_items(vec![CreateCheckoutSessionLineItems {
+            price: Some("price_seed_credits_starter".into()),
+            quantity: Some(1),
+            ..CreateCheckoutSessionLineItems::new()
+        }])
+        .payment_intent_data(CreateCheckoutSessionPaymentIntentData {
+            metadata: Some(HashMap::from([("purchase_id".to_owned(), "p2".to_owned())])),
+            ..CreateCheckoutSessionPaymentIntentData::new()
+        })
+        .send(c)
+        .await
+        .unwrap();
+    h.control(
+        &format!("/checkout/sessions/{}/pay", second.id),
+        json!({"card": "4242424242424242"}),
+    )
+    .await;
+    let paid = RetrieveCheckoutSession::new(second.id.clone())
+        .expand(vec!["payment_intent".to_owned()])
+        .send(c)
+        .await
+        .unwrap();
+    match paid.payment_intent.unwrap() {
+        stripe_types::Expandable::Object(pi) => assert_eq!(pi.metadata["purchase_id"], "p2"),
+        stripe_types::Expandable::Id(_) => panic!("not expanded"),
+    }
+    let late = h
+        .http
+        .post(h.url(&format!("/_emulator/checkout/sessions/{}/pay", session.id)))
+        .json(&json!({"card": "4242424242424242"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(late.status(), 402, "an expired session cannot be paid");
+
     let event = h.receiver.wait_for("checkout.session.expired", 1).await;
     assert_eq!(event[0].json["data"]["object"]["id"], session.id.as_str());
 
@@ -386,5 +435,151 @@ async fn auth_errors_idempotency_and_unknown_routes() {
 
     let health = h.http.get(h.url("/_emulator/health")).send().await.unwrap();
     assert_eq!(health.status(), 200);
-    let _ = json!({});
+}
+
+#[tokio::test]
+async fn remaining_endpoints_parse_with_async_stripe() {
+    use stripe_billing::invoice::{ListInvoice, RetrieveInvoice};
+    use stripe_core::charge::ListCharge;
+    use stripe_core::customer::{DeleteCustomer, ListPaymentMethodsCustomer, UpdateCustomer};
+    use stripe_core::payment_intent::ListPaymentIntent;
+    use stripe_core::refund::{CreateRefund, ListRefund, RetrieveRefund};
+    use stripe_payment::payment_method::RetrievePaymentMethod;
+    use stripe_product::product::DeleteProduct;
+
+    let h = Harness::start().await;
+    let c = &h.client;
+    let start = stripe_emulator_now() - 1;
+    let customer = CreateCustomer::new()
+        .email("rest@example.com")
+        .send(c)
+        .await
+        .unwrap();
+    let session = CreateCheckoutSession::new()
+        .mode(CheckoutSessionMode::Subscription)
+        .customer(customer.id.as_str())
+        .line_items(vec![CreateCheckoutSessionLineItems {
+            price: Some("price_seed_tier_starter_yearly".into()),
+            quantity: Some(1),
+            ..CreateCheckoutSessionLineItems::new()
+        }])
+        .send(c)
+        .await
+        .unwrap();
+    let paid = h
+        .control(&format!("/checkout/sessions/{}/pay", session.id), json!({}))
+        .await;
+    assert_eq!(paid["status"], "complete");
+
+    let methods = ListPaymentMethodsCustomer::new(customer.id.clone())
+        .send(c)
+        .await
+        .unwrap();
+    assert_eq!(methods.data.len(), 1);
+    let pm = RetrievePaymentMethod::new(methods.data[0].id.clone())
+        .send(c)
+        .await
+        .unwrap();
+    assert_eq!(pm.customer.unwrap().id(), &customer.id);
+    let updated = UpdateCustomer::new(customer.id.clone())
+        .name("Rest")
+        .invoice_settings(stripe_core::customer::UpdateCustomerInvoiceSettings {
+            default_payment_method: Some(pm.id.as_str().to_owned()),
+            ..stripe_core::customer::UpdateCustomerInvoiceSettings::new()
+        })
+        .send(c)
+        .await
+        .unwrap();
+    assert_eq!(updated.name.as_deref(), Some("Rest"));
+
+    let intents = ListPaymentIntent::new()
+        .customer(customer.id.as_str())
+        .send(c)
+        .await
+        .unwrap();
+    assert_eq!(intents.data.len(), 1);
+    assert_eq!(intents.data[0].amount, 19_000);
+    let charges = ListCharge::new()
+        .customer(customer.id.as_str())
+        .send(c)
+        .await
+        .unwrap();
+    assert_eq!(charges.data.len(), 1);
+    let invoices = ListInvoice::new()
+        .customer(customer.id.as_str())
+        .send(c)
+        .await
+        .unwrap();
+    let invoice = RetrieveInvoice::new(invoices.data[0].id.clone().unwrap())
+        .send(c)
+        .await
+        .unwrap();
+    assert_eq!(invoice.amount_paid, 19_000);
+    assert_eq!(invoice.lines.data.len(), 1);
+
+    let refund = CreateRefund::new()
+        .payment_intent(intents.data[0].id.as_str())
+        .amount(100)
+        .send(c)
+        .await
+        .unwrap();
+    let got = RetrieveRefund::new(refund.id.clone())
+        .send(c)
+        .await
+        .unwrap();
+    assert_eq!(got.amount, 100);
+    let by_pi = ListRefund::new()
+        .payment_intent(intents.data[0].id.as_str())
+        .send(c)
+        .await
+        .unwrap();
+    assert_eq!(by_pi.data.len(), 1);
+
+    let recent = ListEvent::new()
+        .created(stripe_types::RangeQueryTs::gte(start))
+        .limit(100)
+        .send(c)
+        .await
+        .unwrap();
+    assert!(
+        recent
+            .data
+            .iter()
+            .any(|e| e.type_.as_str() == "invoice.paid")
+    );
+    let none = ListEvent::new()
+        .created(stripe_types::RangeQueryTs::gt(start + 3600))
+        .send(c)
+        .await
+        .unwrap();
+    assert!(none.data.is_empty());
+
+    let product = CreateProduct::new("Temporary").send(c).await.unwrap();
+    let deleted = DeleteProduct::new(product.id.clone())
+        .send(c)
+        .await
+        .unwrap();
+    assert_eq!(deleted.id, product.id);
+    let gone = DeleteCustomer::new(customer.id.clone())
+        .send(c)
+        .await
+        .unwrap();
+    assert_eq!(gone.id, customer.id);
+
+    // curl-style Basic auth works too.
+    let basic = h
+        .http
+        .get(h.url("/v1/products"))
+        .basic_auth(KEY, Some(""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), 200);
+}
+
+fn stripe_emulator_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }

@@ -21,7 +21,7 @@ use stripe_shared::{
 };
 use stripe_webhook::{EventObject, Webhook};
 
-use crate::common::{Harness, Received, SECRET};
+use crate::common::{Harness, Received, SECRET, SLOW};
 
 async fn payment_session(h: &Harness, price: &str) -> CheckoutSession {
     CreateCheckoutSession::new()
@@ -693,4 +693,36 @@ async fn hold_release_reorders_and_deliver_twice_concurrently() {
         .await
         .unwrap();
     assert_eq!(types.data.len(), 2);
+}
+
+#[tokio::test]
+async fn timed_out_delivery_is_retried() {
+    let h = Harness::start_with(|c| c.delivery_timeout_secs = 0.3).await;
+    h.receiver.answer_with(&[SLOW]);
+    let customer = stripe_core::customer::CreateCustomer::new()
+        .email("slow@example.com")
+        .send(&h.client)
+        .await
+        .unwrap();
+    let got = h.receiver.wait_for("customer.created", 2).await;
+    assert_eq!(got[0].json["data"]["object"]["id"], customer.id.as_str());
+    assert_eq!(got[0].body, got[1].body);
+    let attempts = h.control_get("/deliveries?type=customer.created").await;
+    let data = attempts["data"].as_array().unwrap();
+    assert_eq!(data[0]["error"], "timed out");
+    assert_eq!(data[0]["success"], false);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let attempts = h.control_get("/deliveries?type=customer.created").await;
+        if attempts["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["attempt"] == 2 && a["success"] == true)
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{attempts}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
