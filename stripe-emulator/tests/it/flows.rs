@@ -726,3 +726,102 @@ async fn timed_out_delivery_is_retried() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn endpoints_added_at_runtime_get_only_the_types_they_want() {
+    let h = Harness::start().await;
+    let second = crate::common::Receiver::start().await;
+    let added = h
+        .control(
+            "/webhooks",
+            json!({ "url": second.url, "secret": "whsec_second", "events": ["checkout.session.expired"] }),
+        )
+        .await;
+    assert!(added["id"].as_str().unwrap().starts_with("we_"));
+    let listed = h.control_get("/webhooks").await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2);
+
+    let session = payment_session(&h, "price_seed_credits_starter").await;
+    stripe_core::customer::CreateCustomer::new()
+        .email("x@example.com")
+        .send(&h.client)
+        .await
+        .unwrap();
+    stripe_checkout::checkout_session::ExpireCheckoutSession::new(session.id.clone())
+        .send(&h.client)
+        .await
+        .unwrap();
+    let got = second.wait_for("checkout.session.expired", 1).await;
+    Webhook::construct_event(&got[0].body, &got[0].signature, "whsec_second").unwrap();
+    h.receiver.wait_for("customer.created", 1).await;
+    assert!(second.of_type("customer.created").is_empty());
+
+    // Sequential manual redelivery to one endpoint.
+    let event_id = got[0].json["id"].as_str().unwrap().to_owned();
+    let again = h
+        .control(
+            &format!("/events/{event_id}/deliver"),
+            json!({ "times": 3, "endpoint_id": added["id"] }),
+        )
+        .await;
+    let attempts = again["data"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3);
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a["success"] == true && a["kind"] == "manual")
+    );
+    assert_eq!(second.of_type("checkout.session.expired").len(), 4);
+}
+
+#[tokio::test]
+async fn plan_switch_with_always_invoice_bills_the_difference() {
+    let h = Harness::start().await;
+    let session = CreateCheckoutSession::new()
+        .mode(CheckoutSessionMode::Subscription)
+        .line_items(vec![CreateCheckoutSessionLineItems {
+            price: Some("price_seed_tier_starter_monthly".into()),
+            quantity: Some(1),
+            ..CreateCheckoutSessionLineItems::new()
+        }])
+        .send(&h.client)
+        .await
+        .unwrap();
+    h.control(&format!("/checkout/sessions/{}/pay", session.id), json!({}))
+        .await;
+    let cs = RetrieveCheckoutSession::new(session.id.clone())
+        .send(&h.client)
+        .await
+        .unwrap();
+    let sub = RetrieveSubscription::new(cs.subscription.unwrap().id().clone())
+        .send(&h.client)
+        .await
+        .unwrap();
+    let updated = UpdateSubscription::new(sub.id.clone())
+        .items(vec![UpdateSubscriptionItems {
+            id: Some(sub.items.data[0].id.as_str().to_owned()),
+            price: Some("price_seed_tier_professional_monthly".into()),
+            ..UpdateSubscriptionItems::new()
+        }])
+        .proration_behavior(
+            stripe_billing::subscription::UpdateSubscriptionProrationBehavior::AlwaysInvoice,
+        )
+        .send(&h.client)
+        .await
+        .unwrap();
+    let latest = updated.latest_invoice.unwrap().id().clone().unwrap();
+    let invoice = stripe_billing::invoice::RetrieveInvoice::new(latest)
+        .send(&h.client)
+        .await
+        .unwrap();
+    assert_eq!(
+        invoice.billing_reason.unwrap().as_str(),
+        "subscription_update"
+    );
+    // Nearly the whole period remains: about $49 - $19.
+    assert!(
+        (2990..=3000).contains(&invoice.amount_paid),
+        "{}",
+        invoice.amount_paid
+    );
+}
