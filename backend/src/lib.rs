@@ -5,6 +5,7 @@ pub mod config;
 pub mod db;
 pub mod ids;
 pub mod packages;
+pub mod purchases;
 mod secret;
 
 use std::sync::Arc;

@@ -1,0 +1,523 @@
+//! Credit purchases: from the pending record made when a checkout starts to
+//! completion, failure, expiry and refunds.
+//!
+//! Every change goes through a `PurchaseStatus` transition under a row lock,
+//! and every grant or take-back is a ledger row whose unique `reference`
+//! makes a second write impossible: the database, not a prior read,
+//! guarantees a checkout session grants its credits once.
+
+use domain::{Cents, Credits, PurchaseStatus};
+use serde_json::json;
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::{
+    ids::{CheckoutSessionId, PurchaseId, UserId},
+    packages::CreditPackage,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PurchaseError {
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("stored purchase {0} has an unknown status")]
+    CorruptStatus(PurchaseId, #[source] domain::UnknownStatus),
+    #[error("checkout session {0} is already attached to a purchase")]
+    SessionTaken(CheckoutSessionId),
+}
+
+/// Who caused a change, for the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor<'a> {
+    /// A Stripe webhook event, by id.
+    StripeEvent(&'a str),
+    /// The user returning from Checkout to the success page.
+    SuccessReturn,
+    /// An admin, by user id.
+    Admin(UserId),
+    System,
+}
+
+impl Actor<'_> {
+    fn name(&self) -> String {
+        match self {
+            Actor::StripeEvent(_) => "stripe_webhook".into(),
+            Actor::SuccessReturn => "success_return".into(),
+            Actor::Admin(id) => format!("admin:{id}"),
+            Actor::System => "system".into(),
+        }
+    }
+
+    fn event_id(&self) -> Option<&str> {
+        match self {
+            Actor::StripeEvent(id) => Some(id),
+            _ => None,
+        }
+    }
+}
+
+/// What Stripe says of a checkout session's payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentStatus {
+    Paid,
+    NoPaymentRequired,
+    Unpaid,
+}
+
+impl PaymentStatus {
+    pub fn grants_credits(self) -> bool {
+        matches!(self, PaymentStatus::Paid | PaymentStatus::NoPaymentRequired)
+    }
+}
+
+/// The result of trying to settle a purchase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settlement {
+    /// This call made the change (and, for completion, granted the credits).
+    Applied {
+        purchase_id: PurchaseId,
+        user_id: UserId,
+        status: PurchaseStatus,
+    },
+    /// Nothing to do: the purchase had already left `pending`.
+    AlreadySettled {
+        purchase_id: PurchaseId,
+        status: PurchaseStatus,
+    },
+    /// The session is not paid (yet): nothing changes.
+    NotPaid,
+    /// No purchase of ours has this session.
+    UnknownSession,
+}
+
+/// Records a pending purchase with a snapshot of the package as it is now.
+pub async fn create_pending(
+    pool: &PgPool,
+    user_id: UserId,
+    package: &CreditPackage,
+) -> Result<PurchaseId, PurchaseError> {
+    let mut tx = pool.begin().await?;
+    let id: Uuid = sqlx::query_scalar(
+        "insert into credit_purchases \
+             (user_id, package_id, package_code, package_name, amount_credits, amount_paid_cents, discount_percentage, status) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8) returning id",
+    )
+    .bind(user_id)
+    .bind(package.id)
+    .bind(package.code.as_str())
+    .bind(&package.name)
+    .bind(package.credits.get())
+    .bind(package.price.get())
+    .bind(i32::from(package.discount_percentage))
+    .bind(PurchaseStatus::Pending.as_str())
+    .fetch_one(&mut *tx)
+    .await?;
+    let purchase_id = PurchaseId(id);
+    audit(
+        &mut tx,
+        Actor::System,
+        "purchase.created",
+        Some(user_id),
+        Some(purchase_id),
+        None,
+        json!({ "package_code": package.code.as_str(), "credits": package.credits.get(), "amount_cents": package.price.get() }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(purchase_id)
+}
+
+/// Remembers which Checkout Session (and Stripe customer) pays for a purchase.
+pub async fn attach_checkout_session(
+    pool: &PgPool,
+    purchase_id: PurchaseId,
+    session: &CheckoutSessionId,
+    stripe_customer_id: Option<&str>,
+) -> Result<(), PurchaseError> {
+    let result = sqlx::query(
+        "update credit_purchases set stripe_checkout_session_id = $2, stripe_customer_id = $3, updated_at = now() \
+         where id = $1",
+    )
+    .bind(purchase_id)
+    .bind(session.as_str())
+    .bind(stripe_customer_id)
+    .execute(pool)
+    .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(e))
+            if e.constraint() == Some("credit_purchases_stripe_checkout_session_id_key") =>
+        {
+            Err(PurchaseError::SessionTaken(session.clone()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Completes the purchase paid by `session` and grants its credits, once.
+/// Safe to call any number of times, concurrently, from the webhook and from
+/// the success-page return: exactly one call gets `Applied`.
+pub async fn fulfil(
+    pool: &PgPool,
+    session: &CheckoutSessionId,
+    payment: PaymentStatus,
+    payment_intent_id: Option<&str>,
+    actor: Actor<'_>,
+) -> Result<Settlement, PurchaseError> {
+    if !payment.grants_credits() {
+        return Ok(Settlement::NotPaid);
+    }
+    let mut tx = pool.begin().await?;
+    let Some(purchase) = lock_by_session(&mut tx, session).await? else {
+        return Ok(Settlement::UnknownSession);
+    };
+    let Ok(next) = purchase.status.complete() else {
+        return Ok(Settlement::AlreadySettled {
+            purchase_id: purchase.id,
+            status: purchase.status,
+        });
+    };
+    sqlx::query(
+        "update credit_purchases set status = $2, completed_at = now(), updated_at = now(), \
+             stripe_payment_intent_id = coalesce($3, stripe_payment_intent_id) \
+         where id = $1",
+    )
+    .bind(purchase.id)
+    .bind(next.as_str())
+    .bind(payment_intent_id)
+    .execute(&mut *tx)
+    .await?;
+    let reference = format!("checkout_session:{session}");
+    let Some(ledger_id) = append_ledger(
+        &mut tx,
+        purchase.user_id,
+        purchase.credits,
+        LedgerSource::Purchase,
+        &reference,
+        Some(purchase.id),
+        &format!("Purchase of {}", purchase.package_name),
+    )
+    .await?
+    else {
+        // The grant exists already: this checkout session was fulfilled before.
+        return Ok(Settlement::AlreadySettled {
+            purchase_id: purchase.id,
+            status: next,
+        });
+    };
+    audit(
+        &mut tx,
+        actor,
+        "purchase.completed",
+        Some(purchase.user_id),
+        Some(purchase.id),
+        Some(ledger_id),
+        json!({ "session": session.as_str(), "payment_intent": payment_intent_id, "credits": purchase.credits.get() }),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(purchase = %purchase.id, session = %session, credits = purchase.credits.get(), "purchase fulfilled");
+    Ok(Settlement::Applied {
+        purchase_id: purchase.id,
+        user_id: purchase.user_id,
+        status: next,
+    })
+}
+
+/// The asynchronous payment for `session` failed.
+pub async fn mark_failed(
+    pool: &PgPool,
+    session: &CheckoutSessionId,
+    actor: Actor<'_>,
+) -> Result<Settlement, PurchaseError> {
+    settle_without_credits(
+        pool,
+        session,
+        PurchaseStatus::fail,
+        "purchase.failed",
+        actor,
+    )
+    .await
+}
+
+/// The checkout session expired unpaid.
+pub async fn mark_expired(
+    pool: &PgPool,
+    session: &CheckoutSessionId,
+    actor: Actor<'_>,
+) -> Result<Settlement, PurchaseError> {
+    settle_without_credits(
+        pool,
+        session,
+        PurchaseStatus::expire,
+        "purchase.expired",
+        actor,
+    )
+    .await
+}
+
+async fn settle_without_credits(
+    pool: &PgPool,
+    session: &CheckoutSessionId,
+    transition: fn(PurchaseStatus) -> Result<PurchaseStatus, domain::InvalidTransition>,
+    action: &str,
+    actor: Actor<'_>,
+) -> Result<Settlement, PurchaseError> {
+    let mut tx = pool.begin().await?;
+    let Some(purchase) = lock_by_session(&mut tx, session).await? else {
+        return Ok(Settlement::UnknownSession);
+    };
+    let Ok(next) = transition(purchase.status) else {
+        return Ok(Settlement::AlreadySettled {
+            purchase_id: purchase.id,
+            status: purchase.status,
+        });
+    };
+    sqlx::query("update credit_purchases set status = $2, updated_at = now() where id = $1")
+        .bind(purchase.id)
+        .bind(next.as_str())
+        .execute(&mut *tx)
+        .await?;
+    audit(
+        &mut tx,
+        actor,
+        action,
+        Some(purchase.user_id),
+        Some(purchase.id),
+        None,
+        json!({ "session": session.as_str() }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Settlement::Applied {
+        purchase_id: purchase.id,
+        user_id: purchase.user_id,
+        status: next,
+    })
+}
+
+/// Stripe reports that `refunded_total` of the purchase paid through
+/// `payment_intent_id` has been refunded so far. Takes back the same share of
+/// the credits (rounded down per cent), once per cumulative amount, so the
+/// same refund reported twice (admin action and webhook) counts once.
+pub async fn record_refund(
+    pool: &PgPool,
+    payment_intent_id: &str,
+    refunded_total: Cents,
+    actor: Actor<'_>,
+) -> Result<Settlement, PurchaseError> {
+    let mut tx = pool.begin().await?;
+    let Some(purchase) =
+        lock_where(&mut tx, "stripe_payment_intent_id = $1", payment_intent_id).await?
+    else {
+        return Ok(Settlement::UnknownSession);
+    };
+    let refunded = refunded_total.get().min(purchase.amount_paid_cents);
+    if refunded <= purchase.refunded_cents {
+        return Ok(Settlement::AlreadySettled {
+            purchase_id: purchase.id,
+            status: purchase.status,
+        });
+    }
+    let fully = refunded >= purchase.amount_paid_cents;
+    let Ok(next) = purchase.status.refund(fully) else {
+        return Ok(Settlement::AlreadySettled {
+            purchase_id: purchase.id,
+            status: purchase.status,
+        });
+    };
+    let take_back = credits_for_share(purchase.credits, refunded, purchase.amount_paid_cents)
+        - credits_for_share(
+            purchase.credits,
+            purchase.refunded_cents,
+            purchase.amount_paid_cents,
+        );
+    sqlx::query("update credit_purchases set status = $2, refunded_cents = $3, updated_at = now() where id = $1")
+        .bind(purchase.id)
+        .bind(next.as_str())
+        .bind(refunded)
+        .execute(&mut *tx)
+        .await?;
+    let ledger_id = if take_back > 0 {
+        append_ledger(
+            &mut tx,
+            purchase.user_id,
+            Credits::signed(-take_back),
+            LedgerSource::Refund,
+            &format!("refund:{}:{refunded}", purchase.id),
+            Some(purchase.id),
+            &format!("Refund of {}", purchase.package_name),
+        )
+        .await?
+    } else {
+        None
+    };
+    audit(
+        &mut tx,
+        actor,
+        "purchase.refunded",
+        Some(purchase.user_id),
+        Some(purchase.id),
+        ledger_id,
+        json!({ "payment_intent": payment_intent_id, "refunded_total_cents": refunded, "credits_taken_back": take_back }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Settlement::Applied {
+        purchase_id: purchase.id,
+        user_id: purchase.user_id,
+        status: next,
+    })
+}
+
+/// Credits matching `paid_share` of `amount_paid`, rounded down.
+fn credits_for_share(credits: Credits, paid_share: i64, amount_paid: i64) -> i64 {
+    if amount_paid <= 0 {
+        return 0;
+    }
+    let share = i128::from(credits.get()) * i128::from(paid_share) / i128::from(amount_paid);
+    i64::try_from(share).unwrap_or(i64::MAX)
+}
+
+struct LockedPurchase {
+    id: PurchaseId,
+    user_id: UserId,
+    status: PurchaseStatus,
+    credits: Credits,
+    amount_paid_cents: i64,
+    refunded_cents: i64,
+    package_name: String,
+}
+
+async fn lock_by_session(
+    tx: &mut Transaction<'_, Postgres>,
+    session: &CheckoutSessionId,
+) -> Result<Option<LockedPurchase>, PurchaseError> {
+    lock_where(tx, "stripe_checkout_session_id = $1", session.as_str()).await
+}
+
+async fn lock_where(
+    tx: &mut Transaction<'_, Postgres>,
+    condition: &'static str,
+    value: &str,
+) -> Result<Option<LockedPurchase>, PurchaseError> {
+    let sql = format!(
+        "select id, user_id, status, amount_credits, amount_paid_cents, refunded_cents, package_name \
+         from credit_purchases where {condition} for update"
+    );
+    let row: Option<(Uuid, Uuid, String, i64, i64, i64, String)> = sqlx::query_as(&sql)
+        .bind(value)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(
+        |(id, user_id, status, credits, paid, refunded, package_name)| {
+            let id = PurchaseId(id);
+            Ok(LockedPurchase {
+                id,
+                user_id: UserId(user_id),
+                status: status
+                    .parse()
+                    .map_err(|e| PurchaseError::CorruptStatus(id, e))?,
+                credits: Credits::signed(credits),
+                amount_paid_cents: paid,
+                refunded_cents: refunded,
+                package_name,
+            })
+        },
+    )
+    .transpose()
+}
+
+#[derive(Debug, Clone, Copy)]
+enum LedgerSource {
+    Purchase,
+    Refund,
+}
+
+impl LedgerSource {
+    fn as_str(self) -> &'static str {
+        match self {
+            LedgerSource::Purchase => "purchase",
+            LedgerSource::Refund => "refund",
+        }
+    }
+}
+
+/// Appends a ledger row; `None` when one with `reference` exists already
+/// (the transaction is then rolled back by the caller dropping it).
+async fn append_ledger(
+    tx: &mut Transaction<'_, Postgres>,
+    user_id: UserId,
+    amount: Credits,
+    source: LedgerSource,
+    reference: &str,
+    purchase_id: Option<PurchaseId>,
+    description: &str,
+) -> Result<Option<i64>, PurchaseError> {
+    let inserted = sqlx::query_scalar::<_, i64>(
+        "insert into credit_ledger (user_id, amount, source, reference, purchase_id, description) \
+         values ($1, $2, $3, $4, $5, $6) returning id",
+    )
+    .bind(user_id)
+    .bind(amount.get())
+    .bind(source.as_str())
+    .bind(reference)
+    .bind(purchase_id)
+    .bind(description)
+    .fetch_one(&mut **tx)
+    .await;
+    match inserted {
+        Ok(id) => Ok(Some(id)),
+        Err(sqlx::Error::Database(e)) if e.constraint() == Some("credit_ledger_reference_key") => {
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn audit(
+    tx: &mut Transaction<'_, Postgres>,
+    actor: Actor<'_>,
+    action: &str,
+    user_id: Option<UserId>,
+    purchase_id: Option<PurchaseId>,
+    ledger_id: Option<i64>,
+    details: serde_json::Value,
+) -> Result<(), PurchaseError> {
+    sqlx::query(
+        "insert into audit_log (actor, action, user_id, purchase_id, ledger_id, stripe_event_id, details) \
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(actor.name())
+    .bind(action)
+    .bind(user_id)
+    .bind(purchase_id)
+    .bind(ledger_id)
+    .bind(actor.event_id())
+    .bind(details)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refund_shares_round_down_and_add_up() {
+        let credits = Credits::signed(1000);
+        assert_eq!(credits_for_share(credits, 1000, 1000), 1000);
+        assert_eq!(credits_for_share(credits, 333, 1000), 333);
+        assert_eq!(credits_for_share(Credits::signed(10_000), 1, 8000), 1);
+        // Two partial refunds then the rest take back exactly the whole grant.
+        let steps = [0, 250, 600, 1000];
+        let total: i64 = steps
+            .windows(2)
+            .map(|w| {
+                credits_for_share(credits, w[1], 1000) - credits_for_share(credits, w[0], 1000)
+            })
+            .sum();
+        assert_eq!(total, 1000);
+    }
+}

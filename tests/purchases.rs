@@ -1,0 +1,410 @@
+//! Purchase settlement against a real database: a checkout session grants
+//! its credits exactly once, whoever calls and however often.
+
+mod support;
+
+use backend::{
+    ids::{CheckoutSessionId, UserId},
+    packages,
+    purchases::{self, Actor, PaymentStatus, Settlement},
+};
+use domain::{Cents, PurchaseStatus};
+use sqlx::PgPool;
+use support::TestDatabase;
+
+async fn user(pool: &PgPool, sub: &str) -> UserId {
+    UserId(
+        sqlx::query_scalar("insert into users (keycloak_sub) values ($1) returning id")
+            .bind(sub)
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+    )
+}
+
+/// A pending purchase of `code` for `user`, attached to a fresh session id.
+async fn pending(pool: &PgPool, user: UserId, code: &str) -> CheckoutSessionId {
+    let package = packages::list_active(pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.code.as_str() == code)
+        .unwrap();
+    let purchase = purchases::create_pending(pool, user, &package)
+        .await
+        .unwrap();
+    let session =
+        CheckoutSessionId::parse(format!("cs_test_{}", uuid::Uuid::new_v4().simple())).unwrap();
+    purchases::attach_checkout_session(pool, purchase, &session, Some("cus_test_1"))
+        .await
+        .unwrap();
+    session
+}
+
+async fn balance(pool: &PgPool, user: UserId) -> i64 {
+    sqlx::query_scalar(
+        "select coalesce((select balance from credit_balances where user_id = $1), 0)",
+    )
+    .bind(user)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+async fn status(pool: &PgPool, session: &CheckoutSessionId) -> String {
+    sqlx::query_scalar("select status from credit_purchases where stripe_checkout_session_id = $1")
+        .bind(session.as_str())
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+async fn assert_ledger_invariant(pool: &PgPool) {
+    let mismatches: i64 = sqlx::query_scalar(
+        "select count(*) from credit_balances b \
+         where b.balance <> (select coalesce(sum(amount), 0) from credit_ledger l where l.user_id = b.user_id)",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        mismatches, 0,
+        "a balance differs from the sum of its ledger"
+    );
+}
+
+#[tokio::test]
+async fn a_paid_session_grants_the_purchase_credits_once() {
+    let db = TestDatabase::new();
+    let pool = db.migrated_pool().await;
+    let alice = user(&pool, "alice").await;
+    let session = pending(&pool, alice, "starter").await;
+
+    let first = purchases::fulfil(
+        &pool,
+        &session,
+        PaymentStatus::Paid,
+        Some("pi_1"),
+        Actor::StripeEvent("evt_1"),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(first, Settlement::Applied { status: PurchaseStatus::Completed, user_id, .. } if user_id == alice)
+    );
+    let again = purchases::fulfil(
+        &pool,
+        &session,
+        PaymentStatus::Paid,
+        Some("pi_1"),
+        Actor::SuccessReturn,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        again,
+        Settlement::AlreadySettled {
+            status: PurchaseStatus::Completed,
+            ..
+        }
+    ));
+
+    assert_eq!(balance(&pool, alice).await, 1_000);
+    assert_eq!(status(&pool, &session).await, "completed");
+    let audit: i64 =
+        sqlx::query_scalar("select count(*) from audit_log where action = 'purchase.completed'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(audit, 1);
+    assert_ledger_invariant(&pool).await;
+}
+
+#[tokio::test]
+async fn fifty_concurrent_fulfilments_grant_exactly_once() {
+    let db = TestDatabase::new();
+    let pool = db.migrated_pool().await;
+    let alice = user(&pool, "alice").await;
+    let session = pending(&pool, alice, "pro").await;
+
+    let calls = (0..50).map(|i| {
+        let (pool, session) = (pool.clone(), session.clone());
+        tokio::spawn(async move {
+            let event = format!("evt_{i}");
+            purchases::fulfil(
+                &pool,
+                &session,
+                PaymentStatus::Paid,
+                Some("pi_1"),
+                Actor::StripeEvent(&event),
+            )
+            .await
+            .unwrap()
+        })
+    });
+    let results = futures_join(calls).await;
+    let applied = results
+        .iter()
+        .filter(|r| matches!(r, Settlement::Applied { .. }))
+        .count();
+    assert_eq!(applied, 1, "{results:?}");
+
+    let entries: i64 = sqlx::query_scalar("select count(*) from credit_ledger")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(entries, 1);
+    assert_eq!(balance(&pool, alice).await, 10_000);
+    assert_ledger_invariant(&pool).await;
+}
+
+async fn futures_join<T: Send + 'static>(
+    handles: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    for handle in handles.collect::<Vec<_>>() {
+        out.push(handle.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn credits_come_from_the_purchase_not_from_a_later_catalogue_change() {
+    let db = TestDatabase::new();
+    let pool = db.migrated_pool().await;
+    let alice = user(&pool, "alice").await;
+    let session = pending(&pool, alice, "starter").await;
+    sqlx::query("update credit_packages set credits = 999999 where package_code = 'starter'")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    purchases::fulfil(
+        &pool,
+        &session,
+        PaymentStatus::Paid,
+        None,
+        Actor::SuccessReturn,
+    )
+    .await
+    .unwrap();
+    assert_eq!(balance(&pool, alice).await, 1_000);
+}
+
+#[tokio::test]
+async fn unpaid_sessions_grant_nothing_until_paid() {
+    let db = TestDatabase::new();
+    let pool = db.migrated_pool().await;
+    let alice = user(&pool, "alice").await;
+    let session = pending(&pool, alice, "starter").await;
+
+    let unpaid = purchases::fulfil(
+        &pool,
+        &session,
+        PaymentStatus::Unpaid,
+        None,
+        Actor::SuccessReturn,
+    )
+    .await
+    .unwrap();
+    assert_eq!(unpaid, Settlement::NotPaid);
+    assert_eq!(status(&pool, &session).await, "pending");
+    assert_eq!(balance(&pool, alice).await, 0);
+
+    purchases::fulfil(
+        &pool,
+        &session,
+        PaymentStatus::Paid,
+        None,
+        Actor::StripeEvent("evt_async"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(balance(&pool, alice).await, 1_000);
+}
+
+#[tokio::test]
+async fn unknown_sessions_change_nothing() {
+    let db = TestDatabase::new();
+    let pool = db.migrated_pool().await;
+    let stranger = CheckoutSessionId::parse("cs_test_not_ours").unwrap();
+    let result = purchases::fulfil(
+        &pool,
+        &stranger,
+        PaymentStatus::Paid,
+        None,
+        Actor::SuccessReturn,
+    )
+    .await
+    .unwrap();
+    assert_eq!(result, Settlement::UnknownSession);
+    let entries: i64 = sqlx::query_scalar("select count(*) from credit_ledger")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(entries, 0);
+}
+
+#[tokio::test]
+async fn failed_and_expired_purchases_never_grant() {
+    let db = TestDatabase::new();
+    let pool = db.migrated_pool().await;
+    let alice = user(&pool, "alice").await;
+    let failed = pending(&pool, alice, "starter").await;
+    let expired = pending(&pool, alice, "standard").await;
+
+    purchases::mark_failed(&pool, &failed, Actor::StripeEvent("evt_f"))
+        .await
+        .unwrap();
+    purchases::mark_expired(&pool, &expired, Actor::StripeEvent("evt_e"))
+        .await
+        .unwrap();
+    assert_eq!(status(&pool, &failed).await, "failed");
+    assert_eq!(status(&pool, &expired).await, "expired");
+
+    // A late "paid" for either is refused by the status machine.
+    for session in [&failed, &expired] {
+        let late = purchases::fulfil(
+            &pool,
+            session,
+            PaymentStatus::Paid,
+            None,
+            Actor::SuccessReturn,
+        )
+        .await
+        .unwrap();
+        assert!(
+            matches!(late, Settlement::AlreadySettled { .. }),
+            "{late:?}"
+        );
+    }
+    // And a completed purchase cannot expire.
+    let paid = pending(&pool, alice, "pro").await;
+    purchases::fulfil(
+        &pool,
+        &paid,
+        PaymentStatus::Paid,
+        None,
+        Actor::SuccessReturn,
+    )
+    .await
+    .unwrap();
+    purchases::mark_expired(&pool, &paid, Actor::StripeEvent("evt_late"))
+        .await
+        .unwrap();
+    assert_eq!(status(&pool, &paid).await, "completed");
+    assert_eq!(balance(&pool, alice).await, 10_000);
+}
+
+#[tokio::test]
+async fn refunds_take_back_the_refunded_share_once() {
+    let db = TestDatabase::new();
+    let pool = db.migrated_pool().await;
+    let alice = user(&pool, "alice").await;
+    let session = pending(&pool, alice, "standard").await; // 5,000 credits for $45.00
+    purchases::fulfil(
+        &pool,
+        &session,
+        PaymentStatus::Paid,
+        Some("pi_std"),
+        Actor::SuccessReturn,
+    )
+    .await
+    .unwrap();
+
+    // $9.00 of $45.00 refunded: a fifth of the credits go back.
+    purchases::record_refund(
+        &pool,
+        "pi_std",
+        Cents::new(900).unwrap(),
+        Actor::StripeEvent("evt_r1"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status(&pool, &session).await, "partially_refunded");
+    assert_eq!(balance(&pool, alice).await, 4_000);
+
+    // The same cumulative refund reported again (an admin refund and Stripe's webhook) counts once.
+    let again = purchases::record_refund(
+        &pool,
+        "pi_std",
+        Cents::new(900).unwrap(),
+        Actor::StripeEvent("evt_r1b"),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(again, Settlement::AlreadySettled { .. }));
+    assert_eq!(balance(&pool, alice).await, 4_000);
+
+    // The rest: everything is taken back, exactly.
+    purchases::record_refund(
+        &pool,
+        "pi_std",
+        Cents::new(4_500).unwrap(),
+        Actor::StripeEvent("evt_r2"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status(&pool, &session).await, "refunded");
+    assert_eq!(balance(&pool, alice).await, 0);
+    assert_ledger_invariant(&pool).await;
+}
+
+#[tokio::test]
+async fn a_session_belongs_to_one_purchase() {
+    let db = TestDatabase::new();
+    let pool = db.migrated_pool().await;
+    let alice = user(&pool, "alice").await;
+    let session = pending(&pool, alice, "starter").await;
+    let package = packages::list_active(&pool).await.unwrap().remove(0);
+    let other = purchases::create_pending(&pool, alice, &package)
+        .await
+        .unwrap();
+    let error = purchases::attach_checkout_session(&pool, other, &session, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, purchases::PurchaseError::SessionTaken(_)));
+}
+
+#[tokio::test]
+async fn the_ledger_constraint_refuses_a_second_grant_even_if_the_status_is_wrong() {
+    let db = TestDatabase::new();
+    let pool = db.migrated_pool().await;
+    let alice = user(&pool, "alice").await;
+    let session = pending(&pool, alice, "starter").await;
+    purchases::fulfil(
+        &pool,
+        &session,
+        PaymentStatus::Paid,
+        None,
+        Actor::SuccessReturn,
+    )
+    .await
+    .unwrap();
+
+    // Simulate a bug that puts the purchase back to pending: the unique ledger
+    // reference still stops a second grant.
+    sqlx::query(
+        "update credit_purchases set status = 'pending' where stripe_checkout_session_id = $1",
+    )
+    .bind(session.as_str())
+    .execute(&pool)
+    .await
+    .unwrap();
+    let second = purchases::fulfil(
+        &pool,
+        &session,
+        PaymentStatus::Paid,
+        None,
+        Actor::SuccessReturn,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(second, Settlement::AlreadySettled { .. }),
+        "{second:?}"
+    );
+    assert_eq!(balance(&pool, alice).await, 1_000);
+    // The refused attempt rolled back whole: the status change did not stick either.
+    assert_eq!(status(&pool, &session).await, "pending");
+}
