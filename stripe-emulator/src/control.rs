@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/held", get(held))
         .route("/webhooks/release", post(release))
         .route("/deliveries", get(deliveries))
+        .route("/events", post(create_event))
         .route("/events/{id}/deliver", post(deliver))
         .route("/subscriptions/{id}/advance", post(advance))
         .route("/subscriptions/{id}/fail_renewal", post(fail_renewal))
@@ -193,15 +194,39 @@ async fn deliver(State(state): State<AppState>, Path(id): Path<String>, body: By
                 .collect(),
         }
     };
+    let signing = webhooks::Signing {
+        timestamp_offset_secs: p.int("timestamp_offset_secs").ok().flatten().unwrap_or(0),
+        secret: p.str("secret"),
+    };
     let mut all = Vec::new();
     for endpoint_id in endpoints {
         let job = Job {
             event_id: id.clone(),
             endpoint_id,
         };
-        all.extend(webhooks::deliver_times(&state, job, times, concurrent).await);
+        all.extend(webhooks::deliver_times(&state, job, times, concurrent, &signing).await);
     }
     Json(json!({ "data": all })).into_response()
+}
+
+/// Emits an arbitrary event (`{"type": "…", "object": {…}}`), delivered like any other —
+/// e.g. a type the app does not know, to check it is acknowledged and ignored.
+async fn create_event(State(state): State<AppState>, body: Bytes) -> Response {
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return ApiError::invalid(format!("Invalid JSON: {e}"), None).into_response(),
+    };
+    let Some(event_type) = value["type"].as_str().filter(|t| !t.is_empty()) else {
+        return ApiError::missing_param("type").into_response();
+    };
+    let object = if value["object"].is_object() {
+        value["object"].clone()
+    } else {
+        json!({ "object": "unknown", "id": "obj_emulator" })
+    };
+    let event_id = with_store(&state, |s| s.emit(event_type, &object, None));
+    let event = state.lock().find(&event_id).cloned().unwrap_or(Value::Null);
+    Json(event).into_response()
 }
 
 async fn advance(State(state): State<AppState>, Path(id): Path<String>, body: Bytes) -> Response {

@@ -115,7 +115,8 @@ pub async fn run_job(state: &AppState, job: Job, first: u32) {
     let policy = state.lock().retry;
     let mut attempt = first;
     loop {
-        let Some(ok) = attempt_once(state, &job, attempt, "automatic").await else {
+        let Some(ok) = attempt_once(state, &job, attempt, "automatic", &Signing::default()).await
+        else {
             return;
         };
         if ok {
@@ -163,7 +164,7 @@ pub async fn release(
     ordered.extend(jobs);
     let mut results = Vec::new();
     for job in ordered {
-        match attempt_once(state, &job, 1, "automatic").await {
+        match attempt_once(state, &job, 1, "automatic", &Signing::default()).await {
             Some(true) => {
                 state.lock().update(&job.event_id, |e| {
                     let left = e["pending_webhooks"].as_i64().unwrap_or(1);
@@ -201,6 +202,7 @@ pub async fn deliver_times(
     job: Job,
     times: u32,
     concurrent: bool,
+    signing: &Signing,
 ) -> Vec<Attempt> {
     let before = state.lock().attempts.len();
     if concurrent {
@@ -208,7 +210,8 @@ pub async fn deliver_times(
             .map(|n| {
                 let state = state.clone();
                 let job = job.clone();
-                tokio::spawn(async move { attempt_once(&state, &job, n, "manual").await })
+                let signing = signing.clone();
+                tokio::spawn(async move { attempt_once(&state, &job, n, "manual", &signing).await })
             })
             .collect();
         for handle in handles {
@@ -216,7 +219,7 @@ pub async fn deliver_times(
         }
     } else {
         for n in 1..=times {
-            attempt_once(state, &job, n, "manual").await;
+            attempt_once(state, &job, n, "manual", signing).await;
         }
     }
     let store = state.lock();
@@ -229,12 +232,21 @@ pub async fn deliver_times(
         .collect()
 }
 
+/// How a manual delivery signs: normally as Stripe does; tests of the receiving side can ask
+/// for a shifted timestamp (stale signatures) or a different secret (bad signatures).
+#[derive(Clone, Debug, Default)]
+pub struct Signing {
+    pub timestamp_offset_secs: i64,
+    pub secret: Option<String>,
+}
+
 /// One signed POST. `None` if the event or endpoint no longer exists; otherwise whether it got a 2xx.
 async fn attempt_once(
     state: &AppState,
     job: &Job,
     attempt: u32,
     kind: &'static str,
+    signing: &Signing,
 ) -> Option<bool> {
     let (payload, event_type, endpoint) = {
         let store = state.lock();
@@ -248,7 +260,8 @@ async fn attempt_once(
         (serde_json::to_string(&event).ok()?, event_type, endpoint)
     };
     let started_at = crate::now();
-    let header = signature_header(&endpoint.secret, started_at, &payload);
+    let secret = signing.secret.as_deref().unwrap_or(&endpoint.secret);
+    let header = signature_header(secret, started_at + signing.timestamp_offset_secs, &payload);
     let clock = Instant::now();
     let result = state
         .http

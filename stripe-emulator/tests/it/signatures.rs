@@ -81,3 +81,40 @@ async fn delivered_webhooks_verify_with_async_stripe_and_the_npm_sdk() {
     let (ok, _) = node_verify(&tampered, &r.signature, SECRET);
     assert!(!ok, "npm SDK accepted a tampered body");
 }
+
+#[tokio::test]
+async fn manual_deliveries_can_be_stale_or_wrongly_signed_and_custom_events_are_signed() {
+    let h = Harness::start().await;
+    let created = h
+        .control(
+            "/events",
+            serde_json::json!({ "type": "emulator.unknown_type", "object": { "id": "thing_1", "object": "thing" } }),
+        )
+        .await;
+    let event_id = created["id"].as_str().unwrap().to_owned();
+    let first = h.receiver.wait_for("emulator.unknown_type", 1).await;
+    // Unknown types still verify; async-stripe hands them over as `Unknown`.
+    let parsed = Webhook::construct_event(&first[0].body, &first[0].signature, SECRET).unwrap();
+    assert!(matches!(
+        parsed.data.object,
+        stripe_webhook::EventObject::Unknown(_)
+    ));
+
+    h.control(
+        &format!("/events/{event_id}/deliver"),
+        serde_json::json!({ "timestamp_offset_secs": -600 }),
+    )
+    .await;
+    h.control(
+        &format!("/events/{event_id}/deliver"),
+        serde_json::json!({ "secret": "whsec_not_the_one" }),
+    )
+    .await;
+    let all = h.receiver.wait_for("emulator.unknown_type", 3).await;
+    let stale = Webhook::construct_event(&all[1].body, &all[1].signature, SECRET).unwrap_err();
+    assert!(matches!(stale, WebhookError::BadTimestamp(_)), "{stale:?}");
+    let bad = Webhook::construct_event(&all[2].body, &all[2].signature, SECRET).unwrap_err();
+    assert!(matches!(bad, WebhookError::BadSignature), "{bad:?}");
+    let (ok, out) = node_verify(&all[1].body, &all[1].signature, SECRET);
+    assert!(!ok, "npm SDK accepted a stale timestamp: {out}");
+}
