@@ -1,14 +1,22 @@
-use std::{net::SocketAddr, sync::Arc};
+use std::net::SocketAddr;
 
 use anyhow::Context;
 use app::{App, shell};
-use axum::{Router, extract::FromRef, routing::get};
+use axum::{
+    Router,
+    extract::FromRef,
+    middleware,
+    routing::{get, post},
+};
 use backend::{AppState, Config};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
 
-use crate::routes::health;
+use crate::{
+    auth,
+    routes::{self, health},
+};
 
 /// Everything the router needs; handlers extract the part they use.
 #[derive(Clone, FromRef)]
@@ -34,10 +42,9 @@ impl Application {
         let listener = TcpListener::bind(config.site_addr)
             .await
             .with_context(|| format!("cannot listen on {}", config.site_addr))?;
-        let state = AppState {
-            pool,
-            config: Arc::new(config),
-        };
+        // The OpenID provider is discovered on first use, not here: the app
+        // starts (and serves public pages) while the provider is still down.
+        let state = AppState::new(pool, config);
         let leptos_options = leptos_options(listener.local_addr()?);
         let router = router(ServerState {
             leptos_options,
@@ -62,6 +69,7 @@ impl Application {
 
     /// Serves until the process gets Ctrl-C or SIGTERM.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        tokio::spawn(delete_expired_sessions(self.state.pool.clone()));
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown_signal())
             .await
@@ -71,9 +79,14 @@ impl Application {
 fn router(state: ServerState) -> Router {
     let routes = generate_route_list(App);
     let app_state = state.app.clone();
+    let app_state_for_layers = state.app.clone();
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/auth/login", get(routes::auth::login))
+        .route("/auth/callback", get(routes::auth::callback))
+        .route("/auth/logout", post(routes::auth::logout))
+        .nest(routes::api::BASE, routes::api::router())
         .leptos_routes_with_context(
             &state,
             routes,
@@ -84,7 +97,30 @@ fn router(state: ServerState) -> Router {
             },
         )
         .fallback(leptos_axum::file_and_error_handler::<ServerState, _>(shell))
+        // Innermost first: refresh needs the session; the cross-site guard
+        // refuses forged requests before anything else runs.
+        .layer(middleware::from_fn_with_state(
+            app_state_for_layers.clone(),
+            auth::refresh_session,
+        ))
+        .layer(auth::session_layer(&app_state_for_layers))
+        .layer(middleware::from_fn_with_state(
+            app_state_for_layers,
+            auth::csrf::guard,
+        ))
         .with_state(state)
+}
+
+/// Removes expired sessions from the store every hour.
+async fn delete_expired_sessions(pool: sqlx::PgPool) {
+    use tower_sessions::session_store::ExpiredDeletion;
+    let store = tower_sessions_sqlx_store::PostgresStore::new(pool);
+    if let Err(error) = store
+        .continuously_delete_expired(tokio::time::Duration::from_secs(3600))
+        .await
+    {
+        tracing::warn!(error = %error, "expired-session cleanup stopped");
+    }
 }
 
 /// Where cargo-leptos put the site (`LEPTOS_SITE_ROOT`, `LEPTOS_SITE_PKG_DIR`;

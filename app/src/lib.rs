@@ -1,6 +1,7 @@
 //! Leptos components and server functions, compiled twice: for the server
 //! (`ssr`, with access to `backend`) and for the browser (`hydrate`).
 
+pub mod auth;
 pub mod components;
 pub mod packages;
 pub mod pages;

@@ -1,1 +1,3 @@
+pub mod api;
+pub mod auth;
 pub mod health;

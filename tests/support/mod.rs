@@ -1,10 +1,16 @@
 //! Test harness: a fresh PostgreSQL database per test and the real
 //! application on port 0. The server comes from `DATABASE_URL` (the test
 //! script sets it), defaulting to the local server on 127.0.0.1:5432.
+//! [`DevIdp`] runs the project's dev OpenID provider for identity tests.
 
 #![allow(dead_code)]
 
+mod idp;
+
 use std::collections::HashMap;
+
+#[allow(unused_imports)]
+pub use idp::DevIdp;
 
 use backend::Config;
 use ops_center_credits::Application;
@@ -114,8 +120,18 @@ impl TestApp {
 
 /// Starts the real application on a free port against a fresh database.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], with the environment adjusted by `configure` first.
+/// `APP_BASE_URL` is the address the app really listens on.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
     let db = TestDatabase::new();
-    let env = test_env(&db.url);
+    let mut env = test_env(&db.url);
+    let port = free_port();
+    env.insert("LEPTOS_SITE_ADDR".into(), format!("127.0.0.1:{port}"));
+    env.insert("APP_BASE_URL".into(), format!("http://127.0.0.1:{port}"));
+    configure(&mut env);
     let config =
         Config::from_lookup(|name| env.get(name).cloned()).expect("valid test configuration");
     let app = Application::build(config)
@@ -124,14 +140,26 @@ pub async fn spawn_app() -> TestApp {
     let address = format!("http://{}", app.local_addr());
     let pool = app.state().pool.clone();
     tokio::spawn(app.run_until_stopped());
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("http client");
     TestApp {
         address,
-        client,
+        client: http_client(),
         pool,
         db,
     }
+}
+
+/// An HTTP client that never follows redirects (tests look at each hop).
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client")
+}
+
+/// A port that was free a moment ago (the app binds it right away).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }

@@ -1,0 +1,72 @@
+//! `CurrentUser` and `AdminUser`: who is calling, from the session cookie or
+//! `Authorization: Bearer <access token>`.
+
+use axum::{
+    extract::{FromRef, FromRequestParts},
+    http::{header::AUTHORIZATION, request::Parts},
+};
+use backend::{AppState, auth::AuthUser};
+
+use super::{auth_error, forbidden, not_authenticated};
+use crate::error::AppError;
+
+/// Any logged-in user. Anonymous → 401 `not_authenticated`; a bad or
+/// expired bearer token → 401 `invalid_token`.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub AuthUser);
+
+/// A user with the admin realm role (`OIDC_ADMIN_ROLE`). Others → 403.
+#[derive(Debug, Clone)]
+pub struct AdminUser(pub AuthUser);
+
+impl<S> FromRequestParts<S> for CurrentUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let state = AppState::from_ref(state);
+        let bearer = bearer_token(parts)?;
+        let session = parts.extensions.get::<tower_sessions::Session>();
+        match backend::auth::authenticate(&state, bearer, session).await {
+            Ok(Some(user)) => Ok(CurrentUser(user)),
+            Ok(None) => Err(not_authenticated()),
+            Err(error) => Err(auth_error(error)),
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for AdminUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let CurrentUser(user) = CurrentUser::from_request_parts(parts, state).await?;
+        if user.is_admin {
+            Ok(AdminUser(user))
+        } else {
+            Err(forbidden())
+        }
+    }
+}
+
+/// The bearer token, if the request sends one; another scheme is refused.
+fn bearer_token(parts: &Parts) -> Result<Option<&str>, AppError> {
+    let Some(value) = parts.headers.get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| not_authenticated())?;
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(Some(token.trim()))
+        }
+        _ => Err(not_authenticated()),
+    }
+}

@@ -1,0 +1,116 @@
+//! Authentication at the HTTP edge: the session layer, the `CurrentUser` /
+//! `AdminUser` extractors, session refresh and the cross-site request guard.
+//! The login flow itself is in `routes::auth`; the rules are in `backend::auth`.
+
+pub mod csrf;
+pub mod extract;
+
+use axum::{
+    extract::{Request, State},
+    http::StatusCode,
+    middleware::Next,
+    response::Response,
+};
+use backend::{AppState, auth::AuthError};
+use tower_sessions::{
+    Expiry, SessionManagerLayer,
+    cookie::{SameSite, time::Duration},
+};
+use tower_sessions_sqlx_store::PostgresStore;
+
+use crate::error::AppError;
+
+pub use extract::{AdminUser, CurrentUser};
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "occ_session";
+
+/// Server-side sessions in PostgreSQL (`tower_sessions.session`, created by
+/// our migrations). The cookie is HttpOnly, SameSite=Lax (Strict would drop
+/// it on the provider's redirect back, losing the login state), Secure on
+/// https, and the session ends after 12 hours without a request.
+pub fn session_layer(state: &AppState) -> SessionManagerLayer<PostgresStore> {
+    SessionManagerLayer::new(PostgresStore::new(state.pool.clone()))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.is_https())
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(Duration::hours(12)))
+}
+
+/// Refreshes the session's access token before handlers and pages run, so
+/// that nothing writes the session while a page streams.
+pub async fn refresh_session(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    let skip = path.starts_with("/pkg/") || path == "/healthz" || path == "/readyz";
+    if !skip
+        && let Some(session) = request.extensions().get::<tower_sessions::Session>()
+        && let Err(error) = backend::auth::session::refresh_if_needed(&state, session).await
+    {
+        tracing::warn!(error = %error, "session refresh failed");
+    }
+    next.run(request).await
+}
+
+/// The edge's reading of identity failures.
+pub fn auth_error(error: AuthError) -> AppError {
+    match error {
+        AuthError::InvalidToken(reason) | AuthError::RefreshRefused(reason) => {
+            tracing::info!(%reason, "credentials refused");
+            AppError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "The access token is invalid or expired.",
+            )
+        }
+        AuthError::LoginRefused(reason) => {
+            tracing::info!(%reason, "login refused by the provider");
+            AppError::new(
+                StatusCode::BAD_REQUEST,
+                "login_refused",
+                "The login could not be completed. Please log in again.",
+            )
+        }
+        AuthError::ProviderUnavailable(reason) => {
+            tracing::warn!(%reason, "identity provider unavailable");
+            AppError::unavailable(
+                "identity_provider_unavailable",
+                "The login service is not reachable. Please try again shortly.",
+            )
+        }
+        other => AppError::internal("auth_failed", other),
+    }
+}
+
+pub fn not_authenticated() -> AppError {
+    AppError::new(
+        StatusCode::UNAUTHORIZED,
+        "not_authenticated",
+        "Log in, or send an access token in the Authorization header.",
+    )
+}
+
+pub fn forbidden() -> AppError {
+    AppError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "You are not allowed to do this.",
+    )
+}
+
+/// An error with its causes, for logs (no secrets: tokens are never in errors).
+pub fn error_text(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
