@@ -10,6 +10,10 @@ LOG_DIR=$CACHE_DIR/logs
 # Build outputs live outside the clone so every clone and CI run reuses them.
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE_DIR/target}
 export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+# leptos reads this at compile time (option_env!) to name the wasm file the
+# page loads. cargo-leptos sets it; plain cargo must too, or the two builds
+# share a leptos artifact that asks the browser for a file that isn't there.
+export LEPTOS_OUTPUT_NAME=ops-center-credits
 mkdir -p "$CACHE_DIR" "$LOG_DIR"
 
 CARGO_LEPTOS_VERSION=0.3.10
@@ -30,6 +34,18 @@ apt_install() {
 }
 
 pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+
+# Cargo never rebuilds a registry crate because an environment variable
+# changed, so a cache built before LEPTOS_OUTPUT_NAME was exported keeps a
+# leptos that names the wasm wrongly: rebuild those crates once.
+forget_stale_leptos_build() {
+    local stamp="$CARGO_TARGET_DIR/.occ-leptos-output-name"
+    [ -f "$stamp" ] && return 0
+    if [ -d "$CARGO_TARGET_DIR/debug" ]; then
+        (cd "$ROOT" && cargo clean -q -p leptos -p leptos_config)
+    fi
+    mkdir -p "$CARGO_TARGET_DIR" && touch "$stamp"
+}
 
 # Installs what is missing; quick when everything is present.
 bootstrap() {
@@ -60,6 +76,7 @@ bootstrap() {
     for dir in "$ROOT" "$ROOT"/end2end "$ROOT"/tools/*/ "$ROOT"/stripe-emulator/tests/sdk; do
         [ -f "$dir/package-lock.json" ] && npm_ci "$dir"
     done
+    forget_stale_leptos_build
     command -v tailwindcss >/dev/null || die "tailwindcss missing after installing npm packages"
 }
 
