@@ -96,7 +96,16 @@ fn router(state: ServerState) -> Router {
                 move || shell(options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler::<ServerState, _>(shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            ServerState,
+            _,
+        >(
+            {
+                let app_state = app_state_for_layers.clone();
+                move || provide_context(app_state.clone())
+            },
+            shell,
+        ))
         // Innermost first: refresh needs the session; the cross-site guard
         // refuses forged requests before anything else runs.
         .layer(middleware::from_fn_with_state(

@@ -44,7 +44,10 @@ pub mod ssr {
 
     /// The caller (session cookie or bearer token), if any.
     pub async fn optional_user() -> Result<Option<AuthUser>, ServerFnError> {
-        let state = expect_context::<backend::AppState>();
+        let Some(state) = use_context::<backend::AppState>() else {
+            tracing::error!("no AppState in the Leptos context");
+            return Err(fail(StatusCode::INTERNAL_SERVER_ERROR, "auth_failed"));
+        };
         let parts = use_context::<Parts>();
         let session = parts
             .as_ref()
