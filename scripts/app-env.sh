@@ -45,3 +45,13 @@ start_stripe_emulator() {
         --webhook "$APP_BASE_URL/api/v1/billing/credits/webhook|${STRIPE_WEBHOOK_SECRET_CREDITS%%,*}" \
         --webhook "$APP_BASE_URL/api/v1/billing/webhooks/stripe|${STRIPE_WEBHOOK_SECRET%%,*}"
 }
+
+# start_dev_idp [DATA_DIR]: runs the dev identity provider (tools/dev-idp) on
+# IDP_PORT, if this environment uses it. Its signing key lives in DATA_DIR
+# (default $CACHE_DIR/dev-idp), so sessions' cached keys survive restarts.
+start_dev_idp() {
+    [ -n "$USE_DEV_IDP" ] || return 0
+    local data_dir=${1:-$CACHE_DIR/dev-idp}
+    start_service dev-idp "$OIDC_ISSUER_URL/.well-known/openid-configuration" \
+        node "$ROOT/tools/dev-idp/server.mjs" --port "$IDP_PORT" --data-dir "$data_dir"
+}

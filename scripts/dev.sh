@@ -9,6 +9,7 @@ if [ -f "$ROOT/.env" ]; then set -a; . "$ROOT/.env"; set +a; fi
 ensure_postgres
 source "$ROOT/scripts/app-env.sh"
 start_stripe_emulator
+start_dev_idp
 
 say "building and serving the app on http://$LEPTOS_SITE_ADDR (rebuilds on change)"
 cd "$ROOT"

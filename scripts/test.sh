@@ -15,6 +15,9 @@ cargo fmt --all -- --check
 say "cargo clippy"
 cargo_plain clippy --workspace --exclude frontend --all-targets --locked -- -D warnings
 
+say "dev identity provider tests"
+npm test --prefix tools/dev-idp
+
 say "Rust tests"
 DATABASE_URL=$PG_URL/postgres cargo_plain test --workspace --exclude frontend --locked
 
@@ -31,6 +34,9 @@ unset STRIPE_SECRET_KEY STRIPE_API_KEY STRIPE_API_BASE STRIPE_WEBHOOK_SECRET_CRE
 EMULATOR_PORT=$(free_port) IDP_PORT=$(free_port)
 source "$ROOT/scripts/app-env.sh"
 start_stripe_emulator
+IDP_DATA_DIR=$(mktemp -d)
+STOP_HOOKS+=("rm -rf '$IDP_DATA_DIR'")
+start_dev_idp "$IDP_DATA_DIR"
 export LEPTOS_SITE_ROOT=$CARGO_TARGET_DIR/site LEPTOS_OUTPUT_NAME=ops-center-credits
 STOP_HOOKS+=("psql -q '$PG_URL/postgres' -c 'drop database if exists \"${DATABASE_URL##*/}\" with (force)' >/dev/null")
 # Run outside the clone so a developer's .env cannot leak into the tests.
