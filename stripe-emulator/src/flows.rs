@@ -599,7 +599,9 @@ pub fn pay_session(s: &mut Store, id: &str, card: &CardInput) -> Result<Value, P
         let created = new_customer(s, &params).map_err(|e| fail(&e.message))?;
         customer = Some(id_of(&created["id"]));
     }
-    let pm = new_payment_method(s, card, &email, customer.as_deref());
+    // A declined card is not saved to the customer.
+    let owner = if declined { None } else { customer.as_deref() };
+    let pm = new_payment_method(s, card, &email, owner);
 
     if mode == "subscription" {
         if declined {

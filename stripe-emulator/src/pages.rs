@@ -293,7 +293,8 @@ fn complete(state: &AppState, id: &str, input: &CardInput) -> Response {
     }
 }
 
-/// `/c/pay/{id}` for a session that a control endpoint pays (no HTML): same logic as the form.
+/// Pays a session without the HTML form (the `/_emulator/checkout/sessions/{id}/pay` control),
+/// through the same logic as the form.
 pub fn pay_programmatically(
     state: &AppState,
     id: &str,

@@ -34,7 +34,6 @@ pub struct Store {
     pub retry: RetryPolicy,
     /// Checkout sessions paid with a delayed-notification card: session id → planned outcome.
     pub async_payments: HashMap<String, bool>,
-    seq: u64,
 }
 
 impl Store {
@@ -52,7 +51,6 @@ impl Store {
             held: Vec::new(),
             retry,
             async_payments: HashMap::new(),
-            seq: 0,
         }
     }
 
@@ -65,8 +63,7 @@ impl Store {
     }
 
     /// A fresh id such as `cus_T3kq…` (24 random characters after the prefix).
-    pub fn new_id(&mut self, prefix: &str) -> String {
-        self.seq += 1;
+    pub fn new_id(&self, prefix: &str) -> String {
         let random: String = rand::rng()
             .sample_iter(&Alphanumeric)
             .take(24)
