@@ -74,8 +74,12 @@ async fn health() -> Json<Value> {
 }
 
 async fn reset(State(state): State<AppState>) -> Json<Value> {
-    state.lock().reset();
-    Json(json!({ "reset": true }))
+    let mut store = state.lock();
+    store.reset();
+    if state.seeded {
+        crate::seed::seed(&mut store);
+    }
+    Json(json!({ "reset": true, "seeded": state.seeded }))
 }
 
 async fn list_endpoints(State(state): State<AppState>) -> Json<Value> {

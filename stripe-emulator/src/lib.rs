@@ -112,6 +112,8 @@ pub struct Shared {
     store: Mutex<Store>,
     pub public_url: String,
     pub http: reqwest::Client,
+    /// Whether `--seed` was given (a reset seeds again).
+    pub seeded: bool,
     /// Serializes requests that carry an `Idempotency-Key`, so a replay never races its original.
     pub idempotency_lock: tokio::sync::Mutex<()>,
 }
@@ -176,15 +178,12 @@ impl Emulator {
         }
         if config.seed {
             seed::seed(&mut store);
-            // The seed is the starting state, not something that happened: no events.
-            for event in store.take_pending_events() {
-                store.remove(&event);
-            }
         }
         let state = Arc::new(Shared {
             store: Mutex::new(store),
             public_url,
             http,
+            seeded: config.seed,
             idempotency_lock: tokio::sync::Mutex::new(()),
         });
         let sweeper = {

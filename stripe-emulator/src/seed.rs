@@ -37,6 +37,8 @@ const CATALOG: &[(&str, &str, i64, Option<&str>)] = &[
     ("tier_enterprise_yearly", "Enterprise", 99_000, Some("year")),
 ];
 
+/// Creates the catalogue. The seed is the starting state, not something that happened: it
+/// leaves no events behind.
 pub fn seed(store: &mut Store) {
     for (key, name, cents, interval) in CATALOG {
         let product_id = match interval {
@@ -75,5 +77,8 @@ pub fn seed(store: &mut Store) {
                 }
             });
         }
+    }
+    for event in store.take_pending_events() {
+        store.remove(&event);
     }
 }

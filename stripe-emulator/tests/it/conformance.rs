@@ -566,6 +566,16 @@ async fn remaining_endpoints_parse_with_async_stripe() {
         .unwrap();
     assert_eq!(gone.id, customer.id);
 
+    // Reset forgets everything but the seed.
+    let reset = h.control("/reset", json!({})).await;
+    assert_eq!(reset["seeded"], true);
+    assert!(ListCustomer::new().send(c).await.unwrap().data.is_empty());
+    RetrievePrice::new("price_seed_credits_starter")
+        .send(c)
+        .await
+        .unwrap();
+    assert!(ListEvent::new().send(c).await.unwrap().data.is_empty());
+
     // curl-style Basic auth works too.
     let basic = h
         .http
