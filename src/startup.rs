@@ -44,7 +44,7 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", config.site_addr))?;
         // The OpenID provider is discovered on first use, not here: the app
         // starts (and serves public pages) while the provider is still down.
-        let state = AppState::new(pool, config);
+        let state = AppState::new(pool, config).context("Stripe client setup failed")?;
         let leptos_options = leptos_options(listener.local_addr()?);
         let router = router(ServerState {
             leptos_options,

@@ -10,6 +10,7 @@ pub mod ledger;
 pub mod packages;
 pub mod purchases;
 mod secret;
+pub mod stripe;
 pub mod users;
 
 use std::sync::Arc;
@@ -24,15 +25,19 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The OpenID provider (discovered lazily) and its JWKS cache.
     pub oidc: auth::Oidc,
+    /// Stripe, or the emulator when `STRIPE_API_BASE` is set.
+    pub stripe: stripe::StripeGateway,
 }
 
 impl AppState {
-    pub fn new(pool: sqlx::PgPool, config: Config) -> Self {
+    pub fn new(pool: sqlx::PgPool, config: Config) -> Result<Self, stripe::StripeError> {
         let oidc = auth::Oidc::new(&config);
-        AppState {
+        let stripe = stripe::StripeGateway::new(&config.stripe)?;
+        Ok(AppState {
             pool,
             config: Arc::new(config),
             oidc,
-        }
+            stripe,
+        })
     }
 }

@@ -4,8 +4,13 @@
 
 mod admin_purchases;
 mod balance;
+mod credits_webhook;
 
-use axum::{Router, http::StatusCode, routing::get};
+use axum::{
+    Router,
+    http::StatusCode,
+    routing::{get, post},
+};
 
 use crate::{error::AppError, startup::ServerState};
 
@@ -16,6 +21,7 @@ pub fn router() -> Router<ServerState> {
     Router::new()
         .route("/credits/balance", get(balance::balance))
         .route("/credits/admin/purchases", get(admin_purchases::list))
+        .route("/credits/webhook", post(credits_webhook::receive))
         .fallback(not_found)
 }
 

@@ -1,0 +1,366 @@
+//! The credits webhook against the real app and database, with events made
+//! by the Stripe emulator (so their JSON is what Stripe's SDK types expect)
+//! and signed here with an HMAC written independently of the app.
+
+mod support;
+
+use backend::{
+    Secret,
+    config::StripeConfig,
+    ids::{CheckoutSessionId, UserId},
+    packages, purchases,
+    stripe::{CreditCheckout, StripeGateway},
+};
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+use stripe_emulator::Emulator;
+use support::{TestApp, spawn_app_with};
+
+const CURRENT_SECRET: &str = "whsec_current_secret";
+const NEXT_SECRET: &str = "whsec_next_secret";
+const RETIRED_SECRET: &str = "whsec_retired_secret";
+const KEY: &str = "sk_test_webhook_tests";
+
+struct World {
+    app: TestApp,
+    emulator: Emulator,
+    stripe: StripeGateway,
+    http: reqwest::Client,
+}
+
+async fn world() -> World {
+    let emulator = Emulator::start(stripe_emulator::Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        seed: true,
+        webhooks: vec![],
+        ..stripe_emulator::Config::default()
+    })
+    .await
+    .unwrap();
+    let base = emulator.base_url.clone();
+    let app = spawn_app_with(|env| {
+        env.insert("STRIPE_SECRET_KEY".into(), KEY.into());
+        env.insert("STRIPE_API_BASE".into(), base.clone());
+        env.insert(
+            "STRIPE_WEBHOOK_SECRET_CREDITS".into(),
+            format!("{CURRENT_SECRET},{NEXT_SECRET}"),
+        );
+    })
+    .await;
+    let stripe = StripeGateway::new(&StripeConfig {
+        secret_key: Secret::new(KEY),
+        publishable_key: None,
+        api_base: Some(base.parse().unwrap()),
+        webhook_secrets_credits: vec![],
+        webhook_secrets_subscriptions: vec![],
+    })
+    .unwrap();
+    World {
+        app,
+        emulator,
+        stripe,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl World {
+    /// A user with a pending Starter purchase and its open checkout session.
+    async fn pending_purchase(&self, sub: &str) -> (UserId, CheckoutSessionId) {
+        let pool = &self.app.pool;
+        let user = UserId(
+            sqlx::query_scalar("insert into users (keycloak_sub, email) values ($1, $1 || '@example.com') returning id")
+                .bind(sub)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+        );
+        let package = packages::list_active(pool).await.unwrap().remove(0);
+        let purchase = purchases::create_pending(pool, user, &package)
+            .await
+            .unwrap();
+        let customer = self
+            .stripe
+            .create_customer(user, Some("buyer@example.com"), None)
+            .await
+            .unwrap();
+        let redirect = self
+            .stripe
+            .create_credit_checkout(CreditCheckout {
+                purchase_id: purchase,
+                user_id: user,
+                customer_id: &customer,
+                price_id: "price_seed_credits_starter",
+                package_code: package.code.as_str(),
+                credits: package.credits,
+                success_url: "http://127.0.0.1:3000/credits?session_id={CHECKOUT_SESSION_ID}",
+                cancel_url: "http://127.0.0.1:3000/credits?cancelled=1",
+            })
+            .await
+            .unwrap();
+        purchases::attach_checkout_session(pool, purchase, &redirect.session_id, Some(&customer))
+            .await
+            .unwrap();
+        (user, redirect.session_id)
+    }
+
+    /// Pays the session on the emulator and returns the `checkout.session.completed` event it emitted.
+    async fn pay(&self, session: &CheckoutSessionId) -> Value {
+        let paid = self
+            .http
+            .post(format!(
+                "{}/_emulator/checkout/sessions/{session}/pay",
+                self.emulator.base_url
+            ))
+            .form(&[("card", "4242424242424242")])
+            .send()
+            .await
+            .unwrap();
+        assert!(paid.status().is_success(), "pay: {}", paid.status());
+        self.event("checkout.session.completed", session.as_str())
+            .await
+    }
+
+    async fn event(&self, event_type: &str, object_id: &str) -> Value {
+        let events: Value = self
+            .http
+            .get(format!(
+                "{}/v1/events?type={event_type}&limit=100",
+                self.emulator.base_url
+            ))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        events["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["data"]["object"]["id"] == object_id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {event_type} event for {object_id}"))
+    }
+
+    async fn deliver(&self, body: &str, signature: Option<String>) -> reqwest::Response {
+        let mut request = self
+            .app
+            .client
+            .post(self.app.url("/api/v1/billing/credits/webhook"))
+            .body(body.to_owned());
+        if let Some(signature) = signature {
+            request = request.header("Stripe-Signature", signature);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn balance(&self, user: UserId) -> i64 {
+        sqlx::query_scalar(
+            "select coalesce((select balance from credit_balances where user_id = $1), 0)",
+        )
+        .bind(user)
+        .fetch_one(&self.app.pool)
+        .await
+        .unwrap()
+    }
+
+    async fn status(&self, session: &CheckoutSessionId) -> String {
+        sqlx::query_scalar(
+            "select status from credit_purchases where stripe_checkout_session_id = $1",
+        )
+        .bind(session.as_str())
+        .fetch_one(&self.app.pool)
+        .await
+        .unwrap()
+    }
+}
+
+/// `t=…,v1=…`: HMAC-SHA256 over "{t}.{body}" keyed by the whole secret string.
+fn sign(body: &str, secret: &str, timestamp: i64) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{timestamp}.{body}").as_bytes());
+    let digest: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("t={timestamp},v1={digest}")
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[tokio::test]
+async fn a_signed_completed_event_grants_the_credits_once() {
+    let world = world().await;
+    let (user, session) = world.pending_purchase("alice").await;
+    let event = world.pay(&session).await;
+    let body = serde_json::to_string(&event).unwrap();
+
+    let response = world
+        .deliver(&body, Some(sign(&body, CURRENT_SECRET, now())))
+        .await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    assert_eq!(world.balance(user).await, 1_000);
+    assert_eq!(world.status(&session).await, "completed");
+
+    // Redelivered, and delivered again concurrently: still one grant.
+    let again = world
+        .deliver(&body, Some(sign(&body, CURRENT_SECRET, now())))
+        .await;
+    assert_eq!(again.status(), 200);
+    let deliveries =
+        (0..20).map(|_| world.deliver(&body, Some(sign(&body, CURRENT_SECRET, now()))));
+    for response in futures_util::future::join_all(deliveries).await {
+        assert_eq!(response.status(), 200);
+    }
+    assert_eq!(world.balance(user).await, 1_000);
+    let entries: i64 = sqlx::query_scalar("select count(*) from credit_ledger")
+        .fetch_one(&world.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(entries, 1);
+}
+
+#[tokio::test]
+async fn bad_signatures_are_refused_and_change_nothing() {
+    let world = world().await;
+    let (user, session) = world.pending_purchase("alice").await;
+    let event = world.pay(&session).await;
+    let body = serde_json::to_string(&event).unwrap();
+    let altered = body.replacen("\"paid\"", "\"paid\" ", 1);
+    assert_ne!(altered, body);
+
+    let cases = [
+        ("missing header", body.clone(), None, "missing_signature"),
+        (
+            "wrong secret",
+            body.clone(),
+            Some(sign(&body, "whsec_someone_else", now())),
+            "invalid_signature",
+        ),
+        (
+            "rotated-out secret",
+            body.clone(),
+            Some(sign(&body, RETIRED_SECRET, now())),
+            "invalid_signature",
+        ),
+        (
+            "stale timestamp",
+            body.clone(),
+            Some(sign(&body, CURRENT_SECRET, now() - 301)),
+            "stale_signature",
+        ),
+        (
+            "body altered after signing",
+            altered,
+            Some(sign(&body, CURRENT_SECRET, now())),
+            "invalid_signature",
+        ),
+        (
+            "garbage header",
+            body.clone(),
+            Some("t=abc,v1=zz".into()),
+            "invalid_signature",
+        ),
+    ];
+    for (case, payload, signature, code) in cases {
+        let response = world.deliver(&payload, signature).await;
+        assert_eq!(response.status(), 400, "{case}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["code"], code, "{case}: {error}");
+        assert!(
+            error["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{case}"
+        );
+    }
+    assert_eq!(world.balance(user).await, 0);
+    assert_eq!(world.status(&session).await, "pending");
+
+    // The second secret of the configured list is accepted (rotation).
+    let response = world
+        .deliver(&body, Some(sign(&body, NEXT_SECRET, now())))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(world.balance(user).await, 1_000);
+}
+
+#[tokio::test]
+async fn metadata_cannot_change_the_credits_or_the_user() {
+    let world = world().await;
+    let (alice, session) = world.pending_purchase("alice").await;
+    let (bob, _) = world.pending_purchase("bob").await;
+    let mut event = world.pay(&session).await;
+    event["data"]["object"]["metadata"]["credits"] = "1000000".into();
+    event["data"]["object"]["metadata"]["user_id"] = bob.to_string().into();
+    let body = serde_json::to_string(&event).unwrap();
+
+    assert_eq!(
+        world
+            .deliver(&body, Some(sign(&body, CURRENT_SECRET, now())))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(world.balance(alice).await, 1_000);
+    assert_eq!(world.balance(bob).await, 0);
+}
+
+#[tokio::test]
+async fn unpaid_completion_grants_nothing_and_unknown_types_are_acknowledged() {
+    let world = world().await;
+    let (user, session) = world.pending_purchase("alice").await;
+    let mut event = world.pay(&session).await;
+    event["id"] = "evt_unpaid_copy".into();
+    event["data"]["object"]["payment_status"] = "unpaid".into();
+    let body = serde_json::to_string(&event).unwrap();
+    assert_eq!(
+        world
+            .deliver(&body, Some(sign(&body, CURRENT_SECRET, now())))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(world.balance(user).await, 0);
+    assert_eq!(world.status(&session).await, "pending");
+
+    // An event type the credits endpoint does not handle: 2xx, nothing changes.
+    let customer_event: Value = world
+        .http
+        .get(format!(
+            "{}/v1/events?type=customer.created&limit=1",
+            world.emulator.base_url
+        ))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let body = serde_json::to_string(&customer_event["data"][0]).unwrap();
+    let response = world
+        .deliver(&body, Some(sign(&body, CURRENT_SECRET, now())))
+        .await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn a_database_failure_is_a_5xx_so_stripe_retries() {
+    let world = world().await;
+    let (_, session) = world.pending_purchase("alice").await;
+    let event = world.pay(&session).await;
+    let body = serde_json::to_string(&event).unwrap();
+    world.app.db.drop_now().await;
+    let response = world
+        .deliver(&body, Some(sign(&body, CURRENT_SECRET, now())))
+        .await;
+    assert!(response.status().is_server_error(), "{}", response.status());
+}
