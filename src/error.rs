@@ -43,6 +43,12 @@ impl AppError {
         }
     }
 
+    /// The same error answered with another status (e.g. 502 for an upstream failure).
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
     pub fn unavailable(code: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, code, detail)
     }

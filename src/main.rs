@@ -1,7 +1,11 @@
 use std::process::ExitCode;
 
 use backend::Config;
-use ops_center_credits::{Application, telemetry};
+use ops_center_credits::{Application, startup, telemetry};
+
+const USAGE: &str = "usage: ops-center-credits [serve | sync-stripe-catalogue]
+  serve                   run the web server (the default)
+  sync-stripe-catalogue   create or update a Stripe product and price for every package";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -9,6 +13,14 @@ async fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     telemetry::init();
 
+    let command = std::env::args().nth(1);
+    if !matches!(
+        command.as_deref(),
+        None | Some("serve" | "sync-stripe-catalogue")
+    ) {
+        eprintln!("{USAGE}");
+        return ExitCode::from(64);
+    }
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(error) => {
@@ -16,6 +28,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if command.as_deref() == Some("sync-stripe-catalogue") {
+        return sync_catalogue(config).await;
+    }
     let app = match Application::build(config).await {
         Ok(app) => app,
         Err(error) => {
@@ -28,6 +43,32 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("server error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn sync_catalogue(config: Config) -> ExitCode {
+    let state = match startup::connect(config).await {
+        Ok(state) => state,
+        Err(error) => {
+            eprintln!("startup failed: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match backend::catalogue::sync(&state.pool, &state.stripe).await {
+        Ok(report) => {
+            for line in report {
+                match (line.archived, line.price_id) {
+                    (true, _) => println!("{:<12} archived", line.code),
+                    (false, Some(price)) => println!("{:<12} {price}", line.code),
+                    (false, None) => println!("{:<12} unchanged", line.code),
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("sync failed: {}", ops_center_credits::error_chain(&error));
             ExitCode::FAILURE
         }
     }

@@ -18,6 +18,17 @@ use crate::{
     routes::{self, health},
 };
 
+/// The shared state without a listener: for commands that run beside the
+/// server (e.g. `sync-stripe-catalogue`). Connects to the database (creating
+/// and migrating it). The OpenID provider is discovered on first use, not
+/// here: the app starts (and serves public pages) while it is still down.
+pub async fn connect(config: Config) -> anyhow::Result<AppState> {
+    let pool = backend::db::connect_and_migrate(config.database_url.expose())
+        .await
+        .context("database setup failed")?;
+    AppState::new(pool, config).context("Stripe client setup failed")
+}
+
 /// Everything the router needs; handlers extract the part they use.
 #[derive(Clone, FromRef)]
 pub struct ServerState {
@@ -36,15 +47,11 @@ impl Application {
     /// Connects to the database (creating and migrating it), builds the
     /// router and binds `config.site_addr` (port 0 picks a free port).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let pool = backend::db::connect_and_migrate(config.database_url.expose())
+        let site_addr = config.site_addr;
+        let state = connect(config).await?;
+        let listener = TcpListener::bind(site_addr)
             .await
-            .context("database setup failed")?;
-        let listener = TcpListener::bind(config.site_addr)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.site_addr))?;
-        // The OpenID provider is discovered on first use, not here: the app
-        // starts (and serves public pages) while the provider is still down.
-        let state = AppState::new(pool, config).context("Stripe client setup failed")?;
+            .with_context(|| format!("cannot listen on {site_addr}"))?;
         let leptos_options = leptos_options(listener.local_addr()?);
         let router = router(ServerState {
             leptos_options,

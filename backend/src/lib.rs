@@ -3,6 +3,8 @@
 
 pub mod admin;
 pub mod auth;
+pub mod catalogue;
+pub mod checkout;
 pub mod config;
 pub mod db;
 pub mod ids;

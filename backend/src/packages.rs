@@ -80,6 +80,40 @@ pub async fn list_active(pool: &PgPool) -> Result<Vec<CreditPackage>, PackageErr
     list(pool, false).await
 }
 
+/// The active package with this code, if any.
+pub async fn find_active(
+    pool: &PgPool,
+    code: &PackageCode,
+) -> Result<Option<CreditPackage>, PackageError> {
+    let sql =
+        format!("select {COLUMNS} from credit_packages where package_code = $1 and is_active");
+    sqlx::query_as::<_, PackageRow>(&sql)
+        .bind(code.as_str())
+        .fetch_optional(pool)
+        .await?
+        .map(CreditPackage::try_from)
+        .transpose()
+}
+
+/// Records where a package lives in Stripe.
+pub async fn set_stripe_ids(
+    pool: &PgPool,
+    code: &PackageCode,
+    product_id: &str,
+    price_id: &str,
+) -> Result<(), PackageError> {
+    sqlx::query(
+        "update credit_packages set stripe_product_id = $2, stripe_price_id = $3, updated_at = now() \
+         where package_code = $1",
+    )
+    .bind(code.as_str())
+    .bind(product_id)
+    .bind(price_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Every package, active or not, in display order.
 pub async fn list_all(pool: &PgPool) -> Result<Vec<CreditPackage>, PackageError> {
     list(pool, true).await

@@ -521,3 +521,90 @@ mod tests {
         assert_eq!(total, 1000);
     }
 }
+
+/// A purchase as its owner sees it in their history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PurchaseRecord {
+    pub id: PurchaseId,
+    pub package_name: String,
+    pub amount_credits: Credits,
+    pub amount_paid: Cents,
+    pub status: PurchaseStatus,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub completed_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub stripe_session_id: Option<String>,
+    pub stripe_payment_id: Option<String>,
+}
+
+type RecordRow = (
+    Uuid,
+    String,
+    i64,
+    i64,
+    String,
+    chrono::DateTime<chrono::Utc>,
+    Option<chrono::DateTime<chrono::Utc>>,
+    Option<String>,
+    Option<String>,
+);
+
+const RECORD_COLUMNS: &str = "id, package_name, amount_credits, amount_paid_cents, status, created_at, completed_at, \
+                              stripe_checkout_session_id, stripe_payment_intent_id";
+
+fn record(row: RecordRow) -> Result<PurchaseRecord, PurchaseError> {
+    let id = PurchaseId(row.0);
+    Ok(PurchaseRecord {
+        id,
+        package_name: row.1,
+        amount_credits: Credits::signed(row.2),
+        amount_paid: Cents::new(row.3).unwrap_or(Cents::ZERO),
+        status: row
+            .4
+            .parse()
+            .map_err(|e| PurchaseError::CorruptStatus(id, e))?,
+        created_at: row.5,
+        completed_at: row.6,
+        stripe_session_id: row.7,
+        stripe_payment_id: row.8,
+    })
+}
+
+/// The user's own purchases, newest first.
+pub async fn history(
+    pool: &PgPool,
+    user: UserId,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<PurchaseRecord>, PurchaseError> {
+    let sql = format!(
+        "select {RECORD_COLUMNS} from credit_purchases where user_id = $1 \
+         order by created_at desc, id desc limit $2 offset $3"
+    );
+    sqlx::query_as::<_, RecordRow>(&sql)
+        .bind(user)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(record)
+        .collect()
+}
+
+/// The purchase paid through `session`, only if it belongs to `user`.
+pub async fn find_for_user(
+    pool: &PgPool,
+    user: UserId,
+    session: &CheckoutSessionId,
+) -> Result<Option<PurchaseRecord>, PurchaseError> {
+    let sql = format!(
+        "select {RECORD_COLUMNS} from credit_purchases where stripe_checkout_session_id = $1 and user_id = $2"
+    );
+    sqlx::query_as::<_, RecordRow>(&sql)
+        .bind(session.as_str())
+        .bind(user)
+        .fetch_optional(pool)
+        .await?
+        .map(record)
+        .transpose()
+}

@@ -224,6 +224,17 @@ impl StripeGateway {
     }
 }
 
+impl StripeGateway {
+    /// Stops a price from being sold (Stripe prices are never deleted).
+    pub async fn archive_price(&self, price_id: &str) -> Result<(), StripeError> {
+        UpdatePrice::new(price_id)
+            .active(false)
+            .send(&self.client)
+            .await?;
+        Ok(())
+    }
+}
+
 fn idempotent(key: &str) -> Result<stripe::RequestStrategy, StripeError> {
     stripe::IdempotencyKey::new(key)
         .map(stripe::RequestStrategy::Idempotent)

@@ -4,6 +4,7 @@
 
 mod admin_purchases;
 mod balance;
+mod credits;
 mod credits_webhook;
 
 use axum::{
@@ -22,6 +23,13 @@ pub fn router() -> Router<ServerState> {
         .route("/credits/balance", get(balance::balance))
         .route("/credits/admin/purchases", get(admin_purchases::list))
         .route("/credits/webhook", post(credits_webhook::receive))
+        .route("/credits/packages", get(credits::list_packages))
+        .route("/credits/purchase", post(credits::purchase))
+        .route("/credits/history", get(credits::history))
+        .route(
+            "/credits/checkout/{session_id}/confirm",
+            post(credits::confirm),
+        )
         .fallback(not_found)
 }
 

@@ -1,0 +1,233 @@
+//! The user-facing credits API (DESIGN.md §4): packages, purchase, history,
+//! and confirming a checkout on return.
+
+use axum::{
+    Json,
+    extract::{Path, Query, State},
+    http::StatusCode,
+};
+use backend::{
+    AppState,
+    checkout::{self, Buyer, CheckoutError, ReturnUrls},
+    ids::{CheckoutSessionId, PackageId, PurchaseId},
+    packages::{self, CreditPackage},
+    purchases::{self, PurchaseRecord},
+};
+use domain::PackageCode;
+use serde::{Deserialize, Serialize};
+
+use crate::{auth::CurrentUser, error::AppError};
+
+#[derive(Serialize)]
+pub struct PackageJson {
+    id: PackageId,
+    package_code: String,
+    package_name: String,
+    description: String,
+    credits: i64,
+    /// Dollars as a JSON number (exact to the cent for display; stored as integer cents).
+    price_usd: f64,
+    discount_percentage: u8,
+    is_active: bool,
+    is_popular: bool,
+    stripe_price_id: Option<String>,
+    stripe_product_id: Option<String>,
+}
+
+impl From<CreditPackage> for PackageJson {
+    fn from(p: CreditPackage) -> Self {
+        PackageJson {
+            id: PackageId(p.id),
+            package_code: p.code.to_string(),
+            package_name: p.name,
+            description: p.description,
+            credits: p.credits.get(),
+            price_usd: cents_to_dollars(p.price.get()),
+            discount_percentage: p.discount_percentage,
+            is_active: p.is_active,
+            is_popular: p.is_popular,
+            stripe_price_id: p.stripe_price_id,
+            stripe_product_id: p.stripe_product_id,
+        }
+    }
+}
+
+fn cents_to_dollars(cents: i64) -> f64 {
+    cents as f64 / 100.0
+}
+
+#[derive(Deserialize)]
+pub struct PackagesQuery {
+    #[serde(default)]
+    include_inactive: bool,
+}
+
+/// `GET /credits/packages`: active packages in display order; admins may ask for all.
+pub async fn list_packages(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Query(query): Query<PackagesQuery>,
+) -> Result<Json<Vec<PackageJson>>, AppError> {
+    let packages = if query.include_inactive {
+        if !user.is_admin {
+            return Err(crate::auth::forbidden());
+        }
+        packages::list_all(&state.pool).await
+    } else {
+        packages::list_active(&state.pool).await
+    }
+    .map_err(|e| AppError::internal("packages_failed", e))?;
+    Ok(Json(packages.into_iter().map(PackageJson::from).collect()))
+}
+
+#[derive(Deserialize)]
+pub struct PurchaseRequest {
+    package_code: String,
+    success_url: Option<String>,
+    cancel_url: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct PurchaseResponse {
+    checkout_url: String,
+    session_id: String,
+}
+
+/// `POST /credits/purchase`: a pending purchase and its Checkout Session.
+pub async fn purchase(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Json(request): Json<PurchaseRequest>,
+) -> Result<Json<PurchaseResponse>, AppError> {
+    let code = PackageCode::parse(request.package_code.clone()).map_err(|_| {
+        AppError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_package",
+            "There is no such package.",
+        )
+    })?;
+    let redirect = checkout::start_credit_purchase(
+        &state.pool,
+        &state.stripe,
+        &state.config.app_base_url,
+        Buyer {
+            id: user.id,
+            email: user.email.as_deref(),
+            name: user.name.as_deref(),
+        },
+        &code,
+        ReturnUrls {
+            success: request.success_url.as_deref(),
+            cancel: request.cancel_url.as_deref(),
+        },
+    )
+    .await
+    .map_err(checkout_error)?;
+    Ok(Json(PurchaseResponse {
+        checkout_url: redirect.url,
+        session_id: redirect.session_id.to_string(),
+    }))
+}
+
+#[derive(Serialize)]
+pub struct PurchaseJson {
+    id: PurchaseId,
+    package_name: String,
+    amount_credits: i64,
+    amount_paid: f64,
+    status: domain::PurchaseStatus,
+    created_at: chrono::DateTime<chrono::Utc>,
+    completed_at: Option<chrono::DateTime<chrono::Utc>>,
+    stripe_session_id: Option<String>,
+    stripe_payment_id: Option<String>,
+}
+
+impl From<PurchaseRecord> for PurchaseJson {
+    fn from(p: PurchaseRecord) -> Self {
+        PurchaseJson {
+            id: p.id,
+            package_name: p.package_name,
+            amount_credits: p.amount_credits.get(),
+            amount_paid: cents_to_dollars(p.amount_paid.get()),
+            status: p.status,
+            created_at: p.created_at,
+            completed_at: p.completed_at,
+            stripe_session_id: p.stripe_session_id,
+            stripe_payment_id: p.stripe_payment_id,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Page {
+    #[serde(default = "default_limit")]
+    limit: i64,
+    #[serde(default)]
+    offset: i64,
+}
+
+fn default_limit() -> i64 {
+    50
+}
+
+/// `GET /credits/history`: the caller's own purchases, newest first.
+pub async fn history(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Query(page): Query<Page>,
+) -> Result<Json<Vec<PurchaseJson>>, AppError> {
+    if !(1..=200).contains(&page.limit) || page.offset < 0 {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_query",
+            "limit must be 1-200 and offset at least 0.",
+        ));
+    }
+    let records = purchases::history(&state.pool, user.id, page.limit, page.offset)
+        .await
+        .map_err(|e| AppError::internal("history_failed", e))?;
+    Ok(Json(records.into_iter().map(PurchaseJson::from).collect()))
+}
+
+/// `POST /credits/checkout/{session_id}/confirm`: the success-page return.
+/// Asks Stripe and fulfils if paid; the webhook may have done so already.
+pub async fn confirm(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(session_id): Path<String>,
+) -> Result<Json<PurchaseJson>, AppError> {
+    let session = CheckoutSessionId::parse(session_id).map_err(|_| unknown_session())?;
+    let record = checkout::confirm_return(&state.pool, &state.stripe, user.id, &session)
+        .await
+        .map_err(checkout_error)?;
+    Ok(Json(record.into()))
+}
+
+fn unknown_session() -> AppError {
+    AppError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_session",
+        "There is no such checkout session for you.",
+    )
+}
+
+fn checkout_error(error: CheckoutError) -> AppError {
+    match error {
+        CheckoutError::UnknownPackage(_) => AppError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_package",
+            "There is no such package on sale.",
+        ),
+        CheckoutError::ForeignRedirect(..) => AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_redirect",
+            error.to_string(),
+        ),
+        CheckoutError::UnknownSession => unknown_session(),
+        CheckoutError::NotInStripe(_) => AppError::internal("catalogue_not_synced", error),
+        CheckoutError::Stripe(_) => {
+            AppError::internal("stripe_unavailable", error).with_status(StatusCode::BAD_GATEWAY)
+        }
+        other => AppError::internal("checkout_failed", other),
+    }
+}

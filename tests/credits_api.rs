@@ -1,0 +1,446 @@
+//! Buying credits end to end over HTTP: the real app, the Stripe emulator
+//! (hosted pay page, signed webhooks) and the dev identity provider.
+
+mod support;
+
+use std::time::Duration;
+
+use backend::{Secret, catalogue, config::StripeConfig, stripe::StripeGateway};
+use serde_json::{Value, json};
+use stripe_emulator::Emulator;
+use support::{DevIdp, TestApp, spawn_app_with};
+
+const KEY: &str = "sk_test_credits_api";
+const WEBHOOK_SECRET: &str = "whsec_credits_api";
+
+struct World {
+    app: TestApp,
+    emulator: Emulator,
+    idp: DevIdp,
+    http: reqwest::Client,
+    stripe: StripeGateway,
+}
+
+async fn world() -> World {
+    let emulator = Emulator::start(stripe_emulator::Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        retry_base_secs: 0.1,
+        ..stripe_emulator::Config::default()
+    })
+    .await
+    .unwrap();
+    let idp = DevIdp::start();
+    let base = emulator.base_url.clone();
+    let app = spawn_app_with(|env| {
+        env.insert("STRIPE_SECRET_KEY".into(), KEY.into());
+        env.insert("STRIPE_API_BASE".into(), base.clone());
+        env.insert(
+            "STRIPE_WEBHOOK_SECRET_CREDITS".into(),
+            WEBHOOK_SECRET.into(),
+        );
+        idp.configure(env);
+    })
+    .await;
+    let stripe = StripeGateway::new(&StripeConfig {
+        secret_key: Secret::new(KEY),
+        publishable_key: None,
+        api_base: Some(base.parse().unwrap()),
+        webhook_secrets_credits: vec![],
+        webhook_secrets_subscriptions: vec![],
+    })
+    .unwrap();
+    catalogue::sync(&app.pool, &stripe).await.unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let world = World {
+        app,
+        emulator,
+        idp,
+        http,
+        stripe,
+    };
+    world
+        .control("/webhooks", json!({ "url": world.app.url("/api/v1/billing/credits/webhook"), "secret": WEBHOOK_SECRET }))
+        .await;
+    world
+}
+
+impl World {
+    async fn control(&self, path: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}/_emulator{path}", self.emulator.base_url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap_or(Value::Null)
+    }
+
+    async fn token(&self, user: &str) -> String {
+        self.idp
+            .password_token(user, &format!("{user}-password"))
+            .await
+    }
+
+    async fn api(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, self.app.url(&format!("/api/v1/billing{path}")))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn balance(&self, token: &str) -> i64 {
+        self.api(token, reqwest::Method::GET, "/credits/balance", None)
+            .await
+            .1["balance"]
+            .as_i64()
+            .unwrap()
+    }
+
+    async fn buy(&self, token: &str, code: &str) -> (String, String) {
+        let (status, body) = self
+            .api(
+                token,
+                reqwest::Method::POST,
+                "/credits/purchase",
+                Some(json!({ "package_code": code })),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        (
+            body["checkout_url"].as_str().unwrap().to_owned(),
+            body["session_id"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Pays on the emulator's hosted page as a browser would; returns where it redirects.
+    async fn pay(&self, checkout_url: &str, card: &str) -> reqwest::Response {
+        self.http
+            .post(checkout_url)
+            .form(&[
+                ("email", "alice@example.com"),
+                ("cardNumber", card),
+                ("cardExpiry", "12 / 34"),
+                ("cardCvc", "123"),
+                ("billingName", "Alice"),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn wait_for_balance(&self, token: &str, expected: i64) {
+        for _ in 0..100 {
+            if self.balance(token).await == expected {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "balance never reached {expected}, it is {}",
+            self.balance(token).await
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_whole_purchase_through_the_hosted_page() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    assert_eq!(world.balance(&alice).await, 0);
+
+    let (checkout_url, session_id) = world.buy(&alice, "starter").await;
+    assert!(
+        checkout_url.starts_with(&world.emulator.base_url),
+        "{checkout_url}"
+    );
+    let paid = world.pay(&checkout_url, "4242424242424242").await;
+    assert_eq!(paid.status(), 303);
+    let location = paid.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with(&world.app.url("/credits?session_id=")),
+        "{location}"
+    );
+    assert!(location.ends_with(&session_id), "{location}");
+
+    world.wait_for_balance(&alice, 1_000).await;
+    let (status, history) = world
+        .api(&alice, reqwest::Method::GET, "/credits/history", None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(history.as_array().unwrap().len(), 1);
+    assert_eq!(history[0]["status"], "completed");
+    assert_eq!(history[0]["amount_credits"], 1_000);
+    assert_eq!(history[0]["amount_paid"], 10.0);
+    assert!(
+        history[0]["stripe_payment_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("pi_"))
+    );
+}
+
+#[tokio::test]
+async fn returning_before_the_webhook_grants_once() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    world.control("/webhooks/hold", json!({})).await;
+
+    let (checkout_url, session_id) = world.buy(&alice, "standard").await;
+    assert_eq!(
+        world.pay(&checkout_url, "4242424242424242").await.status(),
+        303
+    );
+    // Back on the success page before Stripe's webhook arrives.
+    let (status, purchase) = world
+        .api(
+            &alice,
+            reqwest::Method::POST,
+            &format!("/credits/checkout/{session_id}/confirm"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{purchase}");
+    assert_eq!(purchase["status"], "completed");
+    assert_eq!(world.balance(&alice).await, 5_000);
+
+    // Now the webhook (and a duplicate of it) arrive: nothing more is granted.
+    world.control("/webhooks/release", json!({})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(world.balance(&alice).await, 5_000);
+    let entries: i64 = sqlx::query_scalar("select count(*) from credit_ledger")
+        .fetch_one(&world.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(entries, 1);
+}
+
+#[tokio::test]
+async fn a_declined_card_leaves_the_purchase_pending_without_credits() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    let (checkout_url, session_id) = world.buy(&alice, "starter").await;
+    let declined = world.pay(&checkout_url, "4000000000000002").await;
+    assert!(
+        declined
+            .text()
+            .await
+            .unwrap()
+            .contains("Your card was declined.")
+    );
+
+    let (status, purchase) = world
+        .api(
+            &alice,
+            reqwest::Method::POST,
+            &format!("/credits/checkout/{session_id}/confirm"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(purchase["status"], "pending");
+    assert_eq!(world.balance(&alice).await, 0);
+}
+
+#[tokio::test]
+async fn one_user_cannot_see_or_confirm_another_users_purchase() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    let bob = world.token("bob").await;
+    let (checkout_url, session_id) = world.buy(&alice, "starter").await;
+    world.pay(&checkout_url, "4242424242424242").await;
+    world.wait_for_balance(&alice, 1_000).await;
+
+    let (status, _) = world
+        .api(
+            &bob,
+            reqwest::Method::POST,
+            &format!("/credits/checkout/{session_id}/confirm"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (_, history) = world
+        .api(&bob, reqwest::Method::GET, "/credits/history", None)
+        .await;
+    assert_eq!(history, json!([]));
+    assert_eq!(world.balance(&bob).await, 0);
+}
+
+#[tokio::test]
+async fn purchase_input_is_checked() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    let post = |body: Value| {
+        world.api(
+            &alice,
+            reqwest::Method::POST,
+            "/credits/purchase",
+            Some(body),
+        )
+    };
+
+    let (status, body) = post(json!({ "package_code": "platinum" })).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("unknown_package"))
+    );
+    sqlx::query("update credit_packages set is_active = false where package_code = 'enterprise'")
+        .execute(&world.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(post(json!({ "package_code": "enterprise" })).await.0, 404);
+    for field in ["success_url", "cancel_url"] {
+        let (status, body) =
+            post(json!({ "package_code": "starter", field: "https://evil.example/phish" })).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (422, Some("invalid_redirect")),
+            "{field}"
+        );
+    }
+    let pending: i64 = sqlx::query_scalar("select count(*) from credit_purchases")
+        .fetch_one(&world.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(pending, 0, "a refused request left a purchase behind");
+
+    // Anonymous callers are refused on every credits endpoint.
+    for path in ["/credits/packages", "/credits/history", "/credits/balance"] {
+        let response = world
+            .http
+            .get(world.app.url(&format!("/api/v1/billing{path}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{path}");
+    }
+    let anonymous = world
+        .http
+        .post(world.app.url("/api/v1/billing/credits/purchase"))
+        .json(&json!({"package_code": "starter"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+}
+
+#[tokio::test]
+async fn packages_list_active_ones_and_inactive_only_for_admins() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    let admin = world.token("admin").await;
+    sqlx::query("update credit_packages set is_active = false where package_code = 'enterprise'")
+        .execute(&world.app.pool)
+        .await
+        .unwrap();
+
+    let (status, packages) = world
+        .api(&alice, reqwest::Method::GET, "/credits/packages", None)
+        .await;
+    assert_eq!(status, 200);
+    let codes: Vec<&str> = packages
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["package_code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["starter", "standard", "pro"]);
+    assert_eq!(packages[1]["price_usd"], 45.0);
+    assert_eq!(packages[1]["discount_percentage"], 10);
+    assert!(
+        packages[0]["stripe_price_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("price_"))
+    );
+
+    assert_eq!(
+        world
+            .api(
+                &alice,
+                reqwest::Method::GET,
+                "/credits/packages?include_inactive=true",
+                None
+            )
+            .await
+            .0,
+        403
+    );
+    let (status, all) = world
+        .api(
+            &admin,
+            reqwest::Method::GET,
+            "/credits/packages?include_inactive=true",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(all.as_array().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn catalogue_sync_is_idempotent_and_a_price_change_makes_a_new_price() {
+    let world = world().await;
+    let price_of = |code: &'static str| {
+        let pool = world.app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, Option<String>>(
+                "select stripe_price_id from credit_packages where package_code = $1",
+            )
+            .bind(code)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            .unwrap()
+        }
+    };
+    let before = price_of("pro").await;
+    catalogue::sync(&world.app.pool, &world.stripe)
+        .await
+        .unwrap();
+    assert_eq!(
+        price_of("pro").await,
+        before,
+        "a second sync changed the price"
+    );
+
+    sqlx::query("update credit_packages set price_cents = 7500 where package_code = 'pro'")
+        .execute(&world.app.pool)
+        .await
+        .unwrap();
+    catalogue::sync(&world.app.pool, &world.stripe)
+        .await
+        .unwrap();
+    let after = price_of("pro").await;
+    assert_ne!(after, before);
+    let old: Value = world
+        .http
+        .get(format!("{}/v1/prices/{before}", world.emulator.base_url))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(old["active"], false, "the old price was not archived");
+}
