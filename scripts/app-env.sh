@@ -55,3 +55,13 @@ start_dev_idp() {
     start_service dev-idp "$OIDC_ISSUER_URL/.well-known/openid-configuration" \
         node "$ROOT/tools/dev-idp/server.mjs" --port "$IDP_PORT" --data-dir "$data_dir"
 }
+
+# sync_stripe_catalogue: gives every package a product and price in the
+# emulator (idempotent: `ops-center-credits sync-stripe-catalogue`). With real
+# Stripe keys, run that command yourself once (see README).
+sync_stripe_catalogue() {
+    [ -n "$USE_STRIPE_EMULATOR" ] || return 0
+    cargo_plain build -q -p ops-center-credits
+    say "syncing the package catalogue to the Stripe emulator"
+    env -C "$CACHE_DIR" "$CARGO_TARGET_DIR/debug/ops-center-credits" sync-stripe-catalogue
+}

@@ -10,6 +10,7 @@ ensure_postgres
 source "$ROOT/scripts/app-env.sh"
 start_stripe_emulator
 start_dev_idp
+sync_stripe_catalogue
 
 say "building and serving the app on http://$LEPTOS_SITE_ADDR (rebuilds on change)"
 cd "$ROOT"

@@ -37,6 +37,7 @@ start_stripe_emulator
 IDP_DATA_DIR=$(mktemp -d)
 STOP_HOOKS+=("rm -rf '$IDP_DATA_DIR'")
 start_dev_idp "$IDP_DATA_DIR"
+sync_stripe_catalogue
 export LEPTOS_SITE_ROOT=$CARGO_TARGET_DIR/site LEPTOS_OUTPUT_NAME=ops-center-credits
 STOP_HOOKS+=("psql -q '$PG_URL/postgres' -c 'drop database if exists \"${DATABASE_URL##*/}\" with (force)' >/dev/null")
 # Run outside the clone so a developer's .env cannot leak into the tests.
