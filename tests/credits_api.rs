@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use backend::{Secret, catalogue, config::StripeConfig, stripe::StripeGateway};
+use backend::{catalogue, stripe::StripeGateway};
 use serde_json::{Value, json};
 use stripe_emulator::Emulator;
 use support::{DevIdp, TestApp, spawn_app_with};
@@ -22,13 +22,7 @@ struct World {
 }
 
 async fn world() -> World {
-    let emulator = Emulator::start(stripe_emulator::Config {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        retry_base_secs: 0.1,
-        ..stripe_emulator::Config::default()
-    })
-    .await
-    .unwrap();
+    let emulator = support::stripe::start_emulator().await;
     let idp = DevIdp::start();
     let base = emulator.base_url.clone();
     let app = spawn_app_with(|env| {
@@ -41,14 +35,7 @@ async fn world() -> World {
         idp.configure(env);
     })
     .await;
-    let stripe = StripeGateway::new(&StripeConfig {
-        secret_key: Secret::new(KEY),
-        publishable_key: None,
-        api_base: Some(base.parse().unwrap()),
-        webhook_secrets_credits: vec![],
-        webhook_secrets_subscriptions: vec![],
-    })
-    .unwrap();
+    let stripe = support::stripe::gateway(&emulator, KEY);
     catalogue::sync(&app.pool, &stripe).await.unwrap();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

@@ -5,8 +5,6 @@
 mod support;
 
 use backend::{
-    Secret,
-    config::StripeConfig,
     ids::{CheckoutSessionId, UserId},
     packages, purchases,
     stripe::{CreditCheckout, StripeGateway},
@@ -30,14 +28,7 @@ struct World {
 }
 
 async fn world() -> World {
-    let emulator = Emulator::start(stripe_emulator::Config {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        seed: true,
-        webhooks: vec![],
-        ..stripe_emulator::Config::default()
-    })
-    .await
-    .unwrap();
+    let emulator = support::stripe::start_emulator().await;
     let base = emulator.base_url.clone();
     let app = spawn_app_with(|env| {
         env.insert("STRIPE_SECRET_KEY".into(), KEY.into());
@@ -48,14 +39,7 @@ async fn world() -> World {
         );
     })
     .await;
-    let stripe = StripeGateway::new(&StripeConfig {
-        secret_key: Secret::new(KEY),
-        publishable_key: None,
-        api_base: Some(base.parse().unwrap()),
-        webhook_secrets_credits: vec![],
-        webhook_secrets_subscriptions: vec![],
-    })
-    .unwrap();
+    let stripe = support::stripe::gateway(&emulator, KEY);
     World {
         app,
         emulator,
@@ -157,23 +141,11 @@ impl World {
     }
 
     async fn balance(&self, user: UserId) -> i64 {
-        sqlx::query_scalar(
-            "select coalesce((select balance from credit_balances where user_id = $1), 0)",
-        )
-        .bind(user)
-        .fetch_one(&self.app.pool)
-        .await
-        .unwrap()
+        support::stripe::balance_of(&self.app.pool, user).await
     }
 
     async fn status(&self, session: &CheckoutSessionId) -> String {
-        sqlx::query_scalar(
-            "select status from credit_purchases where stripe_checkout_session_id = $1",
-        )
-        .bind(session.as_str())
-        .fetch_one(&self.app.pool)
-        .await
-        .unwrap()
+        support::stripe::purchase_status(&self.app.pool, session).await
     }
 }
 

@@ -42,21 +42,11 @@ async fn pending(pool: &PgPool, user: UserId, code: &str) -> CheckoutSessionId {
 }
 
 async fn balance(pool: &PgPool, user: UserId) -> i64 {
-    sqlx::query_scalar(
-        "select coalesce((select balance from credit_balances where user_id = $1), 0)",
-    )
-    .bind(user)
-    .fetch_one(pool)
-    .await
-    .unwrap()
+    support::stripe::balance_of(pool, user).await
 }
 
 async fn status(pool: &PgPool, session: &CheckoutSessionId) -> String {
-    sqlx::query_scalar("select status from credit_purchases where stripe_checkout_session_id = $1")
-        .bind(session.as_str())
-        .fetch_one(pool)
-        .await
-        .unwrap()
+    support::stripe::purchase_status(pool, session).await
 }
 
 async fn assert_ledger_invariant(pool: &PgPool) {

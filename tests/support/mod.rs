@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 mod idp;
+pub mod stripe;
 
 use std::collections::HashMap;
 
