@@ -214,10 +214,7 @@ async fn returning_before_the_webhook_grants_once() {
     world.control("/webhooks/release", json!({})).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(world.balance(&alice).await, 5_000);
-    let entries: i64 = sqlx::query_scalar("select count(*) from credit_ledger")
-        .fetch_one(&world.app.pool)
-        .await
-        .unwrap();
+    let entries = support::stripe::ledger_entries(&world.app.pool).await;
     assert_eq!(entries, 1);
 }
 

@@ -194,11 +194,13 @@ async fn a_signed_completed_event_grants_the_credits_once() {
         assert_eq!(response.status(), 200);
     }
     assert_eq!(world.balance(user).await, 1_000);
-    let entries: i64 = sqlx::query_scalar("select count(*) from credit_ledger")
-        .fetch_one(&world.app.pool)
+    let entries = support::stripe::ledger_entries(&world.app.pool).await;
+    assert_eq!(entries, 1);
+    let recorded: Vec<String> = sqlx::query_scalar("select event_type from stripe_webhook_events")
+        .fetch_all(&world.app.pool)
         .await
         .unwrap();
-    assert_eq!(entries, 1);
+    assert_eq!(recorded, ["checkout.session.completed"]);
 }
 
 #[tokio::test]

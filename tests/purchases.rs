@@ -139,10 +139,7 @@ async fn fifty_concurrent_fulfilments_grant_exactly_once() {
         .count();
     assert_eq!(applied, 1, "{results:?}");
 
-    let entries: i64 = sqlx::query_scalar("select count(*) from credit_ledger")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let entries = support::stripe::ledger_entries(&pool).await;
     assert_eq!(entries, 1);
     assert_eq!(balance(&pool, alice).await, 10_000);
     assert_ledger_invariant(&pool).await;
@@ -228,10 +225,7 @@ async fn unknown_sessions_change_nothing() {
     .await
     .unwrap();
     assert_eq!(result, Settlement::UnknownSession);
-    let entries: i64 = sqlx::query_scalar("select count(*) from credit_ledger")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let entries = support::stripe::ledger_entries(&pool).await;
     assert_eq!(entries, 0);
 }
 

@@ -1,4 +1,5 @@
-//! The credit ledger: balances (and, later, the functions that write it).
+//! The credit ledger: reading balances. Entries are written only inside the
+//! settlement transactions of `purchases`, next to the status change they record.
 
 use domain::Credits;
 use sqlx::PgPool;

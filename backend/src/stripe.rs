@@ -268,6 +268,8 @@ fn outcome(session: &CheckoutSession) -> Result<CheckoutOutcome, StripeError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreditsEvent {
     pub id: String,
+    /// Stripe's type, e.g. `checkout.session.completed`.
+    pub event_type: String,
     pub kind: CreditsEventKind,
 }
 
@@ -285,7 +287,7 @@ pub enum CreditsEventKind {
         amount_refunded: Cents,
     },
     /// Anything else: acknowledged and ignored.
-    Ignored { event_type: String },
+    Ignored,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -323,6 +325,7 @@ pub fn verify_credits_event(
 
 fn translate(event: stripe_webhook::Event) -> Result<CreditsEvent, SignatureError> {
     let id = event.id.to_string();
+    let event_type = event.type_.to_string();
     let bad = |e: StripeError| SignatureError::BadPayload(e.to_string());
     let kind = match event.data.object {
         EventObject::CheckoutSessionCompleted(session)
@@ -344,13 +347,13 @@ fn translate(event: stripe_webhook::Event) -> Result<CreditsEvent, SignatureErro
                 amount_refunded: Cents::new(charge.amount_refunded)
                     .map_err(|e| SignatureError::BadPayload(format!("amount_refunded: {e}")))?,
             },
-            None => CreditsEventKind::Ignored {
-                event_type: "charge.refunded".into(),
-            },
+            None => CreditsEventKind::Ignored,
         },
-        _ => CreditsEventKind::Ignored {
-            event_type: event.type_.to_string(),
-        },
+        _ => CreditsEventKind::Ignored,
     };
-    Ok(CreditsEvent { id, kind })
+    Ok(CreditsEvent {
+        id,
+        event_type,
+        kind,
+    })
 }

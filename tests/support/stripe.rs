@@ -53,3 +53,11 @@ pub async fn purchase_status(pool: &PgPool, session: &CheckoutSessionId) -> Stri
         .await
         .unwrap()
 }
+
+/// How many ledger rows exist in this test's database.
+pub async fn ledger_entries(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("select count(*) from credit_ledger")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}

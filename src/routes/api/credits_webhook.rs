@@ -79,8 +79,8 @@ pub async fn receive(
         } => Some(
             purchases::record_refund(&state.pool, payment_intent_id, *amount_refunded, actor).await,
         ),
-        CreditsEventKind::Ignored { event_type } => {
-            tracing::debug!(event = %event.id, event_type, "credits webhook: event type ignored");
+        CreditsEventKind::Ignored => {
+            tracing::debug!(event = %event.id, event_type = %event.event_type, "credits webhook: event type ignored");
             None
         }
     };
@@ -92,7 +92,7 @@ pub async fn receive(
             other => tracing::info!(event = %event.id, outcome = ?other, "credits webhook handled"),
         }
     }
-    remember(&state, &event.id, &event.kind).await?;
+    remember(&state, &event.id, &event.event_type).await?;
     Ok(Json(json!({ "received": true })))
 }
 
@@ -107,18 +107,7 @@ async fn already_handled(state: &AppState, event_id: &str) -> Result<bool, AppEr
 
 /// Records the event after it was handled, so a failure part-way leaves it
 /// to Stripe's retry (handling is idempotent either way).
-async fn remember(
-    state: &AppState,
-    event_id: &str,
-    kind: &CreditsEventKind,
-) -> Result<(), AppError> {
-    let event_type = match kind {
-        CreditsEventKind::CheckoutSettled(_) => "checkout.session.settled",
-        CreditsEventKind::CheckoutPaymentFailed(_) => "checkout.session.async_payment_failed",
-        CreditsEventKind::CheckoutExpired(_) => "checkout.session.expired",
-        CreditsEventKind::ChargeRefunded { .. } => "charge.refunded",
-        CreditsEventKind::Ignored { event_type } => event_type,
-    };
+async fn remember(state: &AppState, event_id: &str, event_type: &str) -> Result<(), AppError> {
     sqlx::query(
         "insert into stripe_webhook_events (event_id, event_type, endpoint) values ($1, $2, $3) \
          on conflict (event_id) do nothing",
