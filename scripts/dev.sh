@@ -14,4 +14,5 @@ sync_stripe_catalogue
 
 say "building and serving the app on http://$LEPTOS_SITE_ADDR (rebuilds on change)"
 cd "$ROOT"
+wait_for_tools
 cargo leptos watch

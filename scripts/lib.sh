@@ -47,7 +47,50 @@ forget_stale_leptos_build() {
     mkdir -p "$CARGO_TARGET_DIR" && touch "$stamp"
 }
 
-# Installs what is missing; quick when everything is present.
+# cargo-leptos and wasm-bindgen-cli compile from crates.io: the slowest part
+# of a new machine. They build in the background (own target directories, so
+# they never wait for cargo's lock on the main one) while fmt, clippy and the
+# Rust tests run; `wait_for_tools` joins them before anything needs them.
+# They are tools, not shipped code: optimised lightly, they build much faster.
+TOOL_PIDS=()
+
+install_tool() {
+    local name=$1; shift
+    say "cargo: installing $name in the background (once; log: $LOG_DIR/install-$name.log)"
+    CARGO_TARGET_DIR="$CACHE_DIR/tools/$name" CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
+        CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+        CARGO_PROFILE_RELEASE_DEBUG=0 CARGO_PROFILE_RELEASE_STRIP=true \
+        cargo install --quiet "$@" >"$LOG_DIR/install-$name.log" 2>&1 &
+    TOOL_PIDS+=("$!:$name")
+}
+
+start_tool_installs() {
+    if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+        install_tool cargo-leptos "cargo-leptos@$CARGO_LEPTOS_VERSION" --locked --no-default-features --features no_downloads
+    fi
+    local wbg
+    wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$ROOT/Cargo.lock")
+    [ -n "$wbg" ] || die "wasm-bindgen not found in Cargo.lock"
+    if ! wasm-bindgen --version 2>/dev/null | grep -q " $wbg\$"; then
+        install_tool wasm-bindgen-cli wasm-bindgen-cli --version "=$wbg"
+    fi
+}
+
+wait_for_tools() {
+    local entry pid name
+    for entry in "${TOOL_PIDS[@]}"; do
+        pid=${entry%%:*} name=${entry#*:}
+        say "waiting for the $name install"
+        if ! wait "$pid"; then
+            tail -n 40 "$LOG_DIR/install-$name.log" >&2 || true
+            die "installing $name failed"
+        fi
+    done
+    TOOL_PIDS=()
+}
+
+# Installs what is missing; quick when everything is present. The cargo tools
+# may still be building when it returns: call `wait_for_tools` before using them.
 bootstrap() {
     local missing=()
     command -v curl >/dev/null || missing+=(curl ca-certificates)
@@ -60,18 +103,7 @@ bootstrap() {
     if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
         say "rustup: adding wasm32-unknown-unknown"; rustup target add wasm32-unknown-unknown
     fi
-    if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
-        say "cargo: installing cargo-leptos $CARGO_LEPTOS_VERSION (no downloads; takes a while once)"
-        cargo install "cargo-leptos@$CARGO_LEPTOS_VERSION" --locked --no-default-features --features no_downloads
-    fi
-    local wbg
-    wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$ROOT/Cargo.lock")
-    [ -n "$wbg" ] || die "wasm-bindgen not found in Cargo.lock"
-    if ! wasm-bindgen --version 2>/dev/null | grep -q " $wbg\$"; then
-        say "cargo: installing wasm-bindgen-cli $wbg (matches Cargo.lock; takes a while once)"
-        cargo install wasm-bindgen-cli --version "=$wbg"
-    fi
-
+    start_tool_installs
     local dir
     for dir in "$ROOT" "$ROOT"/end2end "$ROOT"/tools/*/ "$ROOT"/stripe-emulator/tests/sdk; do
         [ -f "$dir/package-lock.json" ] && npm_ci "$dir"
@@ -109,7 +141,9 @@ SERVICE_PIDS=()
 STOP_HOOKS=()
 
 stop_services() {
-    local pid hook
+    local pid hook entry
+    # An unfinished tool install resumes next time from its target directory.
+    for entry in "${TOOL_PIDS[@]}"; do kill -TERM "${entry%%:*}" 2>/dev/null || true; done
     for pid in "${SERVICE_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${SERVICE_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     for hook in "${STOP_HOOKS[@]}"; do eval "$hook" || true; done

@@ -21,6 +21,7 @@ npm test --prefix tools/dev-idp
 say "Rust tests"
 DATABASE_URL=$PG_URL/postgres cargo_plain test --workspace --exclude frontend --locked
 
+wait_for_tools
 say "building the app with cargo-leptos"
 cargo leptos build
 
