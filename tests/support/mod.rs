@@ -1,12 +1,14 @@
 //! Test harness: a fresh PostgreSQL database per test and the real
 //! application on port 0. The server comes from `DATABASE_URL` (the test
 //! script sets it), defaulting to the local server on 127.0.0.1:5432.
-//! [`DevIdp`] runs the project's dev OpenID provider for identity tests.
+//! [`DevIdp`] runs the project's dev OpenID provider for identity tests;
+//! [`world::World`] puts the app, the Stripe emulator and the provider together.
 
 #![allow(dead_code)]
 
 mod idp;
 pub mod stripe;
+pub mod world;
 
 use std::collections::HashMap;
 
