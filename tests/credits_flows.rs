@@ -1,0 +1,446 @@
+//! Webhook flows end to end: the Stripe emulator delivers signed events to
+//! the real app over HTTP (once, again, or fifty times at once), and the
+//! tests look at what the user sees (balance, history) and at the ledger.
+//! Every test ends by checking the ledger rules across the whole database.
+
+mod support;
+
+use futures_util::future::join_all;
+use serde_json::{Value, json};
+use support::world::{CARD_DELAYED_FAIL, CARD_DELAYED_OK, CARD_OK, World, world};
+
+const COMPLETED: &str = "checkout.session.completed";
+const ASYNC_SUCCEEDED: &str = "checkout.session.async_payment_succeeded";
+const ASYNC_FAILED: &str = "checkout.session.async_payment_failed";
+const EXPIRED: &str = "checkout.session.expired";
+const REFUNDED: &str = "charge.refunded";
+
+fn purchase(amount: i64) -> (String, i64) {
+    ("purchase".to_owned(), amount)
+}
+
+fn refund(amount: i64) -> (String, i64) {
+    ("refund".to_owned(), amount)
+}
+
+/// The payment intent that paid `session_id`, as Stripe knows it.
+async fn payment_intent(world: &World, session_id: &str) -> String {
+    world
+        .stripe_get(&format!("/v1/checkout/sessions/{session_id}"))
+        .await["payment_intent"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_webhook_before_the_return_leaves_one_grant_and_a_completed_purchase() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    let session = world.buy_and_pay(&alice, "starter", CARD_OK).await;
+    let completed = world.event(COMPLETED, "id", &session).await;
+    world.wait_for_delivery(&completed).await;
+    assert_eq!(world.balance(&alice).await, 1_000);
+
+    // The browser comes back to the success page after the webhook did the work.
+    let (status, confirmed) = world.confirm(&alice, &session).await;
+    assert_eq!(status, 200, "{confirmed}");
+    assert_eq!(confirmed["status"], "completed");
+
+    assert_eq!(world.balance(&alice).await, 1_000);
+    assert_eq!(world.ledger_for(&session).await, [purchase(1_000)]);
+    let history = world.history(&alice).await;
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0]["status"], "completed");
+    assert!(history[0]["completed_at"].is_string(), "{}", history[0]);
+    world.assert_ledger_consistent().await;
+}
+
+#[tokio::test]
+async fn a_redelivered_completion_event_grants_nothing_more() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    let session = world.buy_and_pay(&alice, "starter", CARD_OK).await;
+    let completed = world.event(COMPLETED, "id", &session).await;
+    world.wait_for_delivery(&completed).await;
+    assert_eq!(world.balance(&alice).await, 1_000);
+
+    world.redeliver(&completed, 1, false).await;
+    world.redeliver(&completed, 3, false).await;
+
+    assert_eq!(world.balance(&alice).await, 1_000);
+    assert_eq!(world.ledger_for(&session).await, [purchase(1_000)]);
+    assert_eq!(world.status(&session).await, "completed");
+    world.assert_ledger_consistent().await;
+}
+
+#[tokio::test]
+async fn fifty_simultaneous_deliveries_of_one_completion_grant_once() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    // Hold Stripe's own delivery so the fifty copies race for the first grant.
+    world.control("/webhooks/hold", json!({})).await;
+    let session = world.buy_and_pay(&alice, "pro", CARD_OK).await;
+    let completed = world.event(COMPLETED, "id", &session).await;
+    assert_eq!(world.balance(&alice).await, 0, "a webhook was not held");
+
+    world.redeliver(&completed, 50, true).await;
+
+    assert_eq!(world.balance(&alice).await, 10_000);
+    assert_eq!(world.ledger_for(&session).await, [purchase(10_000)]);
+    assert_eq!(world.status(&session).await, "completed");
+
+    // Stripe's own (held) delivery arrives last and changes nothing either.
+    world.control("/webhooks/release", json!({})).await;
+    world.wait_for_delivery(&completed).await;
+    assert_eq!(world.balance(&alice).await, 10_000);
+    assert_eq!(world.grants_for(&session).await, 1);
+    world.assert_ledger_consistent().await;
+}
+
+#[tokio::test]
+async fn completion_and_async_success_delivered_together_many_times_grant_once() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    world.control("/webhooks/hold", json!({})).await;
+    let session = world.buy_and_pay(&alice, "standard", CARD_DELAYED_OK).await;
+    world.settle(&session, "succeeded").await;
+    let completed = world.event(COMPLETED, "id", &session).await;
+    let succeeded = world.event(ASYNC_SUCCEEDED, "id", &session).await;
+
+    // Two different events about the same session, each 25 times, all at once.
+    tokio::join!(
+        world.redeliver(&completed, 25, true),
+        world.redeliver(&succeeded, 25, true),
+    );
+
+    assert_eq!(world.balance(&alice).await, 5_000);
+    assert_eq!(world.ledger_for(&session).await, [purchase(5_000)]);
+    assert_eq!(world.status(&session).await, "completed");
+
+    let released = world.control("/webhooks/release", json!({})).await;
+    assert!(
+        released["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["success"] == true),
+        "{released}"
+    );
+    assert_eq!(world.balance(&alice).await, 5_000);
+    assert_eq!(world.grants_for(&session).await, 1);
+    world.assert_ledger_consistent().await;
+}
+
+#[tokio::test]
+async fn the_return_racing_the_webhooks_grants_once() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    world.control("/webhooks/hold", json!({})).await;
+    let session = world.buy_and_pay(&alice, "starter", CARD_OK).await;
+    let completed = world.event(COMPLETED, "id", &session).await;
+
+    // Twenty webhook copies and ten success-page returns at the same moment.
+    let returns = join_all((0..10).map(|_| world.confirm(&alice, &session)));
+    let ((), returns) = tokio::join!(world.redeliver(&completed, 20, true), returns);
+    for (status, confirmed) in returns {
+        assert_eq!(status, 200, "{confirmed}");
+        assert_eq!(confirmed["status"], "completed");
+    }
+
+    assert_eq!(world.balance(&alice).await, 1_000);
+    assert_eq!(world.ledger_for(&session).await, [purchase(1_000)]);
+    world.assert_ledger_consistent().await;
+}
+
+#[tokio::test]
+async fn a_delayed_payment_grants_nothing_until_it_settles_then_grants_once() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    let session = world.buy_and_pay(&alice, "starter", CARD_DELAYED_OK).await;
+
+    let completed = world.event(COMPLETED, "id", &session).await;
+    let event = world.stripe_get(&format!("/v1/events/{completed}")).await;
+    assert_eq!(event["data"]["object"]["payment_status"], "unpaid");
+    world.wait_for_delivery(&completed).await;
+    assert_eq!(world.status(&session).await, "pending");
+    assert_eq!(world.balance(&alice).await, 0);
+    assert_eq!(world.ledger_for(&session).await, []);
+    // Returning to the success page meanwhile does not grant either.
+    let (status, confirmed) = world.confirm(&alice, &session).await;
+    assert_eq!((status, &confirmed["status"]), (200, &json!("pending")));
+    assert_eq!(world.balance(&alice).await, 0);
+
+    world.settle(&session, "succeeded").await;
+    let succeeded = world.event(ASYNC_SUCCEEDED, "id", &session).await;
+    world.wait_for_delivery(&succeeded).await;
+    assert_eq!(world.balance(&alice).await, 1_000);
+    assert_eq!(world.status(&session).await, "completed");
+    let history = world.history(&alice).await;
+    assert_eq!(history[0]["status"], "completed");
+    assert_eq!(
+        history[0]["stripe_payment_id"],
+        json!(payment_intent(&world, &session).await)
+    );
+
+    // The unpaid completion arriving again after the success changes nothing.
+    world.redeliver(&completed, 2, true).await;
+    world.redeliver(&succeeded, 2, true).await;
+    assert_eq!(world.ledger_for(&session).await, [purchase(1_000)]);
+    world.assert_ledger_consistent().await;
+}
+
+#[tokio::test]
+async fn a_delayed_payment_that_fails_marks_the_purchase_failed_without_credits() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    let session = world
+        .buy_and_pay(&alice, "starter", CARD_DELAYED_FAIL)
+        .await;
+    let completed = world.event(COMPLETED, "id", &session).await;
+    world.wait_for_delivery(&completed).await;
+    assert_eq!(world.status(&session).await, "pending");
+
+    world.settle(&session, "failed").await;
+    let failed = world.event(ASYNC_FAILED, "id", &session).await;
+    world.wait_for_delivery(&failed).await;
+
+    assert_eq!(world.status(&session).await, "failed");
+    assert_eq!(world.balance(&alice).await, 0);
+    assert_eq!(world.ledger_for(&session).await, []);
+    assert_eq!(world.history(&alice).await[0]["status"], "failed");
+    let (status, confirmed) = world.confirm(&alice, &session).await;
+    assert_eq!((status, &confirmed["status"]), (200, &json!("failed")));
+
+    world.redeliver(&completed, 3, true).await;
+    world.redeliver(&failed, 3, true).await;
+    assert_eq!(world.status(&session).await, "failed");
+    assert_eq!(world.balance(&alice).await, 0);
+    world.assert_ledger_consistent().await;
+}
+
+#[tokio::test]
+async fn an_expired_checkout_is_marked_expired_without_credits() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    let (checkout_url, session) = world.buy(&alice, "standard").await;
+
+    let session_now = world
+        .stripe_post(&format!("/v1/checkout/sessions/{session}/expire"), &[])
+        .await;
+    assert_eq!(session_now["status"], "expired");
+    let expired = world.event(EXPIRED, "id", &session).await;
+    world.wait_for_delivery(&expired).await;
+
+    assert_eq!(world.status(&session).await, "expired");
+    assert_eq!(world.history(&alice).await[0]["status"], "expired");
+    assert_eq!(world.balance(&alice).await, 0);
+    assert_eq!(world.ledger_for(&session).await, []);
+    // The pay page no longer takes money, and a late return grants nothing.
+    assert_ne!(world.pay(&checkout_url, CARD_OK).await.status(), 303);
+    let (status, confirmed) = world.confirm(&alice, &session).await;
+    assert_eq!((status, &confirmed["status"]), (200, &json!("expired")));
+    assert_eq!(world.balance(&alice).await, 0);
+    world.assert_ledger_consistent().await;
+}
+
+#[tokio::test]
+async fn a_full_refund_takes_every_credit_back_once() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    let session = world.buy_and_pay(&alice, "starter", CARD_OK).await;
+    world.wait_for_balance(&alice, 1_000).await;
+
+    let stripe_refund = world.refund(&session, None).await;
+    assert_eq!(stripe_refund["amount"], 1_000);
+    let intent = payment_intent(&world, &session).await;
+    let refunded = world.event(REFUNDED, "payment_intent", &intent).await;
+    world.wait_for_delivery(&refunded).await;
+
+    assert_eq!(world.balance(&alice).await, 0);
+    assert_eq!(world.status(&session).await, "refunded");
+    assert_eq!(world.history(&alice).await[0]["status"], "refunded");
+    assert_eq!(
+        world.ledger_for(&session).await,
+        [purchase(1_000), refund(-1_000)]
+    );
+
+    world.redeliver(&refunded, 1, false).await;
+    world.redeliver(&refunded, 10, true).await;
+    assert_eq!(world.balance(&alice).await, 0);
+    assert_eq!(
+        world.ledger_for(&session).await,
+        [purchase(1_000), refund(-1_000)]
+    );
+    world.assert_ledger_consistent().await;
+}
+
+#[tokio::test]
+async fn partial_refunds_take_back_their_share_and_add_up_to_the_purchase() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    // Standard: 5,000 credits for $45.00, so a third of the money is 1,666.67 credits.
+    let session = world.buy_and_pay(&alice, "standard", CARD_OK).await;
+    world.wait_for_balance(&alice, 5_000).await;
+    let intent = payment_intent(&world, &session).await;
+
+    world.refund(&session, Some(1_500)).await;
+    let first = world.event(REFUNDED, "payment_intent", &intent).await;
+    world.wait_for_delivery(&first).await;
+    assert_eq!(
+        world.balance(&alice).await,
+        3_334,
+        "rounded down per refund"
+    );
+    assert_eq!(world.status(&session).await, "partially_refunded");
+    assert_eq!(
+        world.history(&alice).await[0]["status"],
+        "partially_refunded"
+    );
+
+    // The rest of the money: the rest of the credits, whatever the rounding was.
+    world.refund(&session, None).await;
+    let both = world.events(REFUNDED, "payment_intent", &intent).await;
+    assert_eq!(both.len(), 2, "{both:?}");
+    let second = both[1].clone();
+    assert_eq!(both[0], first);
+    world.wait_for_delivery(&second).await;
+    assert_eq!(world.balance(&alice).await, 0);
+    assert_eq!(world.status(&session).await, "refunded");
+    let ledger = world.ledger_for(&session).await;
+    assert_eq!(ledger, [purchase(5_000), refund(-1_666), refund(-3_334)]);
+
+    // Both refund events again, the older one last: nothing moves.
+    tokio::join!(
+        world.redeliver(&first, 5, true),
+        world.redeliver(&second, 5, true),
+    );
+    world.redeliver(&first, 1, false).await;
+    assert_eq!(world.balance(&alice).await, 0);
+    assert_eq!(world.status(&session).await, "refunded");
+    assert_eq!(world.ledger_for(&session).await, ledger);
+    world.assert_ledger_consistent().await;
+}
+
+#[tokio::test]
+#[ignore = "app bug: a charge.refunded handled before the purchase is completed is acknowledged \
+            and dropped (record_refund finds no purchase by payment intent), so the later \
+            completion grants credits for refunded money"]
+async fn a_refund_reported_before_the_completion_still_takes_the_credits_back() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    world.control("/webhooks/hold", json!({})).await;
+    let session = world.buy_and_pay(&alice, "starter", CARD_OK).await;
+    world.refund(&session, None).await;
+    let intent = payment_intent(&world, &session).await;
+    let refunded = world.event(REFUNDED, "payment_intent", &intent).await;
+    let completed = world.event(COMPLETED, "id", &session).await;
+
+    // Stripe does not promise an order: the refund's event comes first.
+    world
+        .control(
+            "/webhooks/release",
+            json!({ "order": [refunded.clone(), completed.clone()] }),
+        )
+        .await;
+    world.wait_for_delivery(&refunded).await;
+    world.wait_for_delivery(&completed).await;
+
+    assert_eq!(
+        world.balance(&alice).await,
+        0,
+        "credits kept for money that went back"
+    );
+    assert_eq!(world.status(&session).await, "refunded");
+    world.assert_ledger_consistent().await;
+}
+
+/// Every credits event the emulator emitted so far.
+async fn all_credit_events(world: &World) -> Vec<String> {
+    let mut ids = Vec::new();
+    for event_type in ["checkout.session.*", REFUNDED] {
+        let list = world
+            .stripe_get(&format!("/v1/events?type={event_type}&limit=100"))
+            .await;
+        let data = list["data"].as_array().unwrap();
+        assert!(
+            list["has_more"] == false,
+            "more than 100 {event_type} events"
+        );
+        ids.extend(data.iter().map(|e| e["id"].as_str().unwrap().to_owned()));
+    }
+    ids
+}
+
+/// Alice: a purchase kept, one partly refunded, a delayed payment that fails.
+async fn alices_day(world: &World, token: &str) -> Vec<String> {
+    let kept = world.buy_and_pay(token, "starter", CARD_OK).await;
+    let refunded = world.buy_and_pay(token, "standard", CARD_OK).await;
+    world.wait_for_status(&refunded, "completed").await;
+    world.refund(&refunded, Some(1_500)).await;
+    let failed = world.buy_and_pay(token, "pro", CARD_DELAYED_FAIL).await;
+    world.settle(&failed, "failed").await;
+    world.wait_for_status(&kept, "completed").await;
+    world.wait_for_status(&refunded, "partially_refunded").await;
+    world.wait_for_status(&failed, "failed").await;
+    vec![kept, refunded, failed]
+}
+
+/// Bob: a delayed payment that succeeds, an abandoned checkout, a full refund.
+async fn bobs_day(world: &World, token: &str) -> Vec<String> {
+    let delayed = world.buy_and_pay(token, "pro", CARD_DELAYED_OK).await;
+    let (_, abandoned) = world.buy(token, "starter").await;
+    let refunded = world.buy_and_pay(token, "standard", CARD_OK).await;
+    world.settle(&delayed, "succeeded").await;
+    world
+        .stripe_post(&format!("/v1/checkout/sessions/{abandoned}/expire"), &[])
+        .await;
+    world.wait_for_status(&refunded, "completed").await;
+    world.refund(&refunded, None).await;
+    world.wait_for_status(&delayed, "completed").await;
+    world.wait_for_status(&abandoned, "expired").await;
+    world.wait_for_status(&refunded, "refunded").await;
+    vec![delayed, abandoned, refunded]
+}
+
+#[tokio::test]
+async fn every_balance_equals_its_ledger_after_a_busy_day_for_two_users() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    let bob = world.token("bob").await;
+
+    let (alices, bobs) = tokio::join!(alices_day(&world, &alice), bobs_day(&world, &bob));
+
+    // Alice keeps 1,000 and 5,000 - 1,666; Bob keeps his 10,000.
+    assert_eq!(world.balance(&alice).await, 4_334);
+    assert_eq!(world.balance(&bob).await, 10_000);
+    world.assert_ledger_consistent().await;
+
+    // Every event of the day delivered again, three times each, all at once.
+    let events = all_credit_events(&world).await;
+    for event in &events {
+        world.wait_for_delivery(event).await;
+    }
+    join_all(events.iter().map(|event| world.redeliver(event, 3, true))).await;
+
+    assert_eq!(world.balance(&alice).await, 4_334);
+    assert_eq!(world.balance(&bob).await, 10_000);
+    let statuses: Vec<String> = join_all(alices.iter().chain(&bobs).map(|s| world.status(s))).await;
+    assert_eq!(
+        statuses,
+        [
+            "completed",
+            "partially_refunded",
+            "failed",
+            "completed",
+            "expired",
+            "refunded"
+        ]
+    );
+    for session in alices.iter().chain(&bobs) {
+        assert!(world.grants_for(session).await <= 1, "{session}");
+    }
+    let history: Vec<Value> = world.history(&bob).await;
+    assert_eq!(history.len(), 3);
+    world.assert_ledger_consistent().await;
+}
