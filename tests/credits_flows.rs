@@ -323,9 +323,6 @@ async fn partial_refunds_take_back_their_share_and_add_up_to_the_purchase() {
 }
 
 #[tokio::test]
-#[ignore = "app bug: a charge.refunded handled before the purchase is completed is acknowledged \
-            and dropped (record_refund finds no purchase by payment intent), so the later \
-            completion grants credits for refunded money"]
 async fn a_refund_reported_before_the_completion_still_takes_the_credits_back() {
     let world = world().await;
     let alice = world.token("alice").await;

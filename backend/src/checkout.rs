@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use url::Url;
 
 use crate::{
-    ids::{CheckoutSessionId, UserId},
+    ids::{CheckoutSessionId, PurchaseId, UserId},
     packages::{self, PackageError},
     purchases::{self, Actor, PurchaseError, Settlement},
     stripe::{CheckoutRedirect, CreditCheckout, StripeError, StripeGateway},
@@ -59,11 +59,10 @@ pub async fn start_credit_purchase(
     urls: ReturnUrls<'_>,
 ) -> Result<CheckoutRedirect, CheckoutError> {
     let success_url = success_url(base_url, urls.success)?;
-    let cancel_url = same_origin(
-        base_url,
-        "cancel_url",
-        urls.cancel.unwrap_or("/credits?checkout=cancelled"),
-    )?;
+    let requested_cancel = urls
+        .cancel
+        .map(|url| same_origin(base_url, "cancel_url", url))
+        .transpose()?;
     let package = packages::find_active(pool, code)
         .await?
         .ok_or_else(|| CheckoutError::UnknownPackage(code.to_string()))?;
@@ -73,6 +72,15 @@ pub async fn start_credit_purchase(
         .ok_or_else(|| CheckoutError::NotInStripe(code.to_string()))?;
     let customer = customer_for(pool, stripe, buyer).await?;
     let purchase_id = purchases::create_pending(pool, buyer.id, &package).await?;
+    // Our own cancel page names the purchase, so coming back closes its session.
+    let cancel_url = match requested_cancel {
+        Some(url) => url,
+        None => same_origin(
+            base_url,
+            "cancel_url",
+            &format!("/credits?checkout=cancelled&purchase={purchase_id}"),
+        )?,
+    };
     let redirect = stripe
         .create_credit_checkout(CreditCheckout {
             purchase_id,
@@ -121,6 +129,85 @@ pub async fn confirm_return(
             .ok_or(CheckoutError::UnknownSession);
     }
     Ok(purchase)
+}
+
+/// Stripe reports `refunded_total` refunded on `payment_intent_id` (the
+/// `charge.refunded` webhook). Stripe does not order its events, so the
+/// refund can arrive before the checkout's completion: then our purchase
+/// does not know its payment yet. Stripe is asked which session the payment
+/// belongs to; that session is fulfilled first (it was paid, or it could
+/// not be refunded) and the refund then takes its share back. A payment
+/// that is not one of our checkouts is `UnknownSession`.
+pub async fn apply_stripe_refund(
+    pool: &PgPool,
+    stripe: &StripeGateway,
+    payment_intent_id: &str,
+    refunded_total: domain::Cents,
+    actor: Actor<'_>,
+) -> Result<Settlement, CheckoutError> {
+    let settlement =
+        purchases::record_refund(pool, payment_intent_id, refunded_total, actor).await?;
+    let waiting_for_payment = match &settlement {
+        Settlement::UnknownSession => true,
+        Settlement::AlreadySettled { status, .. } => *status == domain::PurchaseStatus::Pending,
+        _ => false,
+    };
+    if !waiting_for_payment {
+        return Ok(settlement);
+    }
+    let Some(checkout) = stripe.checkout_for_payment(payment_intent_id).await? else {
+        return Ok(settlement);
+    };
+    let fulfilled = purchases::fulfil(
+        pool,
+        &checkout.session_id,
+        checkout.payment_status,
+        Some(payment_intent_id),
+        actor,
+    )
+    .await?;
+    if matches!(fulfilled, Settlement::UnknownSession | Settlement::NotPaid) {
+        return Ok(settlement);
+    }
+    Ok(purchases::record_refund(pool, payment_intent_id, refunded_total, actor).await?)
+}
+
+/// The buyer left Checkout without paying (our cancel URL): close the
+/// session at Stripe so it can no longer be paid, and mark the purchase
+/// expired (Stripe's `checkout.session.expired` webhook then changes
+/// nothing). Stripe refuses if the session was paid meanwhile (another tab):
+/// then the purchase is left for the webhook to complete. Returns the
+/// purchase as it stands, `None` if it is not this user's.
+pub async fn abandon(
+    pool: &PgPool,
+    stripe: &StripeGateway,
+    user: UserId,
+    purchase: PurchaseId,
+) -> Result<Option<purchases::PurchaseRecord>, CheckoutError> {
+    let Some(record) = purchases::find_by_id_for_user(pool, user, purchase).await? else {
+        return Ok(None);
+    };
+    if record.status != domain::PurchaseStatus::Pending {
+        return Ok(Some(record));
+    }
+    let Some(session) = record
+        .stripe_session_id
+        .as_deref()
+        .and_then(|id| CheckoutSessionId::parse(id).ok())
+    else {
+        return Ok(Some(record));
+    };
+    if let Err(error) = stripe.expire_checkout(&session).await {
+        tracing::warn!(
+            error = &error as &dyn std::error::Error,
+            session = %session,
+            "Stripe did not expire the abandoned session"
+        );
+        return Ok(Some(record));
+    }
+    purchases::mark_expired(pool, &session, Actor::Buyer(user)).await?;
+    tracing::info!(purchase = %purchase, session = %session, "checkout abandoned");
+    Ok(purchases::find_by_id_for_user(pool, user, purchase).await?)
 }
 
 /// The user's Stripe customer, created (once) when they first buy.

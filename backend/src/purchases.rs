@@ -33,6 +33,8 @@ pub enum Actor<'a> {
     StripeEvent(&'a str),
     /// The user returning from Checkout to the success page.
     SuccessReturn,
+    /// The buyer, by user id (e.g. cancelling their checkout).
+    Buyer(UserId),
     /// An admin, by user id.
     Admin(UserId),
     System,
@@ -43,6 +45,7 @@ impl Actor<'_> {
         match self {
             Actor::StripeEvent(_) => "stripe_webhook".into(),
             Actor::SuccessReturn => "success_return".into(),
+            Actor::Buyer(id) => format!("user:{id}"),
             Actor::Admin(id) => format!("admin:{id}"),
             Actor::System => "system".into(),
         }
@@ -602,6 +605,23 @@ pub async fn find_for_user(
     );
     sqlx::query_as::<_, RecordRow>(&sql)
         .bind(session.as_str())
+        .bind(user)
+        .fetch_optional(pool)
+        .await?
+        .map(record)
+        .transpose()
+}
+
+/// The purchase `id`, only if it belongs to `user`.
+pub async fn find_by_id_for_user(
+    pool: &PgPool,
+    user: UserId,
+    id: PurchaseId,
+) -> Result<Option<PurchaseRecord>, PurchaseError> {
+    let sql =
+        format!("select {RECORD_COLUMNS} from credit_purchases where id = $1 and user_id = $2");
+    sqlx::query_as::<_, RecordRow>(&sql)
+        .bind(id)
         .bind(user)
         .fetch_optional(pool)
         .await?

@@ -8,7 +8,7 @@ use domain::{Cents, Credits};
 use stripe::StripeRequest;
 use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionPaymentIntentData,
-    RetrieveCheckoutSession,
+    ExpireCheckoutSession, ListCheckoutSession, RetrieveCheckoutSession,
 };
 use stripe_core::customer::CreateCustomer;
 use stripe_product::{
@@ -164,6 +164,29 @@ impl StripeGateway {
             .send(&self.client)
             .await?;
         outcome(&session)
+    }
+
+    /// The Checkout Session that created `payment_intent_id`, if any (a
+    /// refund can be reported before the session's completion event).
+    pub async fn checkout_for_payment(
+        &self,
+        payment_intent_id: &str,
+    ) -> Result<Option<CheckoutOutcome>, StripeError> {
+        let sessions = ListCheckoutSession::new()
+            .payment_intent(payment_intent_id)
+            .limit(1)
+            .send(&self.client)
+            .await?;
+        sessions.data.first().map(outcome).transpose()
+    }
+
+    /// Closes an open session so it can no longer be paid (the buyer
+    /// cancelled). Stripe refuses when the session is already complete.
+    pub async fn expire_checkout(&self, id: &CheckoutSessionId) -> Result<(), StripeError> {
+        ExpireCheckoutSession::new(id.as_str())
+            .send(&self.client)
+            .await?;
+        Ok(())
     }
 
     /// Makes sure Stripe has a product and a one-time price matching the

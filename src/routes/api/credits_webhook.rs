@@ -11,7 +11,7 @@ use axum::{
     http::{HeaderMap, StatusCode},
 };
 use backend::{
-    AppState,
+    AppState, checkout,
     purchases::{self, Actor, Settlement},
     stripe::{CreditsEventKind, SignatureError, verify_credits_event},
 };
@@ -65,19 +65,32 @@ pub async fn receive(
                 outcome.payment_intent_id.as_deref(),
                 actor,
             )
-            .await,
+            .await
+            .map_err(webhook_failed),
         ),
-        CreditsEventKind::CheckoutPaymentFailed(session) => {
-            Some(purchases::mark_failed(&state.pool, session, actor).await)
-        }
-        CreditsEventKind::CheckoutExpired(session) => {
-            Some(purchases::mark_expired(&state.pool, session, actor).await)
-        }
+        CreditsEventKind::CheckoutPaymentFailed(session) => Some(
+            purchases::mark_failed(&state.pool, session, actor)
+                .await
+                .map_err(webhook_failed),
+        ),
+        CreditsEventKind::CheckoutExpired(session) => Some(
+            purchases::mark_expired(&state.pool, session, actor)
+                .await
+                .map_err(webhook_failed),
+        ),
         CreditsEventKind::ChargeRefunded {
             payment_intent_id,
             amount_refunded,
         } => Some(
-            purchases::record_refund(&state.pool, payment_intent_id, *amount_refunded, actor).await,
+            checkout::apply_stripe_refund(
+                &state.pool,
+                &state.stripe,
+                payment_intent_id,
+                *amount_refunded,
+                actor,
+            )
+            .await
+            .map_err(webhook_failed),
         ),
         CreditsEventKind::Ignored => {
             tracing::debug!(event = %event.id, event_type = %event.event_type, "credits webhook: event type ignored");
@@ -85,7 +98,7 @@ pub async fn receive(
         }
     };
     if let Some(settlement) = settlement {
-        match settlement.map_err(|e| AppError::internal("webhook_failed", e))? {
+        match settlement? {
             Settlement::UnknownSession => {
                 tracing::info!(event = %event.id, "credits webhook: not one of our purchases")
             }
@@ -119,4 +132,9 @@ async fn remember(state: &AppState, event_id: &str, event_type: &str) -> Result<
     .await
     .map_err(|e| AppError::internal("webhook_failed", e))?;
     Ok(())
+}
+
+/// Database or Stripe trouble: 5xx, so Stripe delivers the event again.
+fn webhook_failed(error: impl std::error::Error + Send + Sync + 'static) -> AppError {
+    AppError::internal("webhook_failed", error)
 }
