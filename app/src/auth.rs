@@ -92,6 +92,11 @@ pub mod ssr {
     /// visitor to log in and come back to `path`.
     pub fn redirect_to_login(path: &str) {
         leptos_axum::redirect(&login_href(path));
+        // leptos_axum only sets 302 when the request says it accepts HTML;
+        // a page is always answered with a real redirect.
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(StatusCode::FOUND);
+        }
     }
 
     fn fail(status: StatusCode, code: &'static str) -> ServerFnError {

@@ -3,17 +3,18 @@
 
 pub mod auth;
 pub mod components;
+pub mod credits;
 pub mod packages;
 pub mod pages;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
-use crate::{components::header::Header, pages::home::HomePage};
+use crate::{components::header::Header, pages::credits::CreditsPage};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -53,8 +54,18 @@ pub fn App() -> impl IntoView {
             <Header />
             <main class="mx-auto max-w-6xl px-4 py-8 sm:px-6">
                 <Routes fallback=pages::not_found::NotFound>
-                    <Route path=StaticSegment("") view=HomePage />
-                    <Route path=StaticSegment("credits") view=HomePage />
+                    // Async: the whole page is rendered before the response
+                    // starts, so `/credits` can still redirect to log in.
+                    <Route
+                        path=StaticSegment("")
+                        view=|| view! { <CreditsPage /> }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=StaticSegment("credits")
+                        view=|| view! { <CreditsPage require_login=true /> }
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </main>
         </Router>

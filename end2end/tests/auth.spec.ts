@@ -1,23 +1,6 @@
-import { expect, type Page, test } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 
-// Logging in through the dev identity provider's page (Keycloak's element
-// ids, so this runs unchanged against a real Keycloak with the same users).
-
-async function hydrated(page: Page) {
-  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
-}
-
-async function logIn(page: Page, username: string, password: string) {
-  await page.goto('/');
-  await hydrated(page);
-  await page.locator('#login').click();
-  await expect(page.locator('#kc-form-login')).toBeVisible();
-  await page.locator('#username').fill(username);
-  await page.locator('#password').fill(password);
-  await page.locator('#kc-login').click();
-  await page.waitForURL((url) => url.pathname === '/' && !url.href.includes('/realms/'));
-  await hydrated(page);
-}
+import { hydrated, logIn } from './support';
 
 test('a user logs in through the provider, stays logged in, and logs out everywhere', async ({ page }) => {
   const errors: string[] = [];

@@ -1,2 +1,6 @@
+pub mod balance_card;
+pub mod checkout_banner;
 pub mod header;
 pub mod package_card;
+pub mod purchase_history;
+pub mod status_chip;

@@ -1,9 +1,19 @@
 use leptos::prelude::*;
 
-use crate::packages::PackageView;
+use crate::{
+    credits::{BuyCredits, error_message},
+    packages::PackageView,
+};
+
+/// What the card's button does: start Checkout, or (anonymous) log in first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardAction {
+    Buy,
+    LogInToBuy,
+}
 
 #[component]
-pub fn PackageCard(package: PackageView) -> impl IntoView {
+pub fn PackageCard(package: PackageView, action: CardAction) -> impl IntoView {
     let per_thousand = package.price_per_thousand();
     let ring = if package.is_popular {
         "ring-2 ring-indigo-600"
@@ -48,6 +58,67 @@ pub fn PackageCard(package: PackageView) -> impl IntoView {
                         <p class="mt-1 text-xs text-slate-500">{format!("{cost} per 1,000 credits")}</p>
                     }
                 })}
+            <div class="mt-auto pt-6">
+                {match action {
+                    CardAction::Buy => view! { <BuyButton code=package.code.clone() /> }.into_any(),
+                    CardAction::LogInToBuy => {
+                        view! {
+                            <a
+                                href="/auth/login?next=/credits"
+                                rel="external"
+                                class="block w-full rounded-lg border border-indigo-600 px-4 py-2 text-center text-sm font-semibold text-indigo-700 hover:bg-indigo-50"
+                            >
+                                "Log in to buy"
+                            </a>
+                        }
+                            .into_any()
+                    }
+                }}
+            </div>
         </article>
+    }
+}
+
+/// Goes straight to Stripe Checkout: pending while the session is created
+/// (and while the browser leaves), the error inline if it could not start.
+#[component]
+fn BuyButton(code: String) -> impl IntoView {
+    let buy = ServerAction::<BuyCredits>::new();
+    let value = buy.value();
+    Effect::new(move |_| {
+        if let Some(Ok(url)) = value.get() {
+            let _ = window().location().set_href(&url);
+        }
+    });
+    let leaving = move || buy.pending().get() || matches!(value.get(), Some(Ok(_)));
+    let error = move || match value.get() {
+        Some(Err(error)) => Some(error_message(&error)),
+        _ => None,
+    };
+    view! {
+        <button
+            type="button"
+            data-role="buy"
+            class="w-full rounded-lg bg-indigo-600 px-4 py-2 text-sm font-semibold text-white shadow-sm hover:bg-indigo-500 disabled:cursor-wait disabled:opacity-60"
+            disabled=leaving
+            aria-busy=move || leaving().to_string()
+            on:click=move |_| {
+                buy.dispatch(BuyCredits {
+                    package_code: code.clone(),
+                });
+            }
+        >
+            {move || if leaving() { "Redirecting to Stripe…" } else { "Buy" }}
+        </button>
+        {move || {
+            error()
+                .map(|message| {
+                    view! {
+                        <p data-role="buy-error" class="mt-2 text-sm text-red-700" role="alert">
+                            {message}
+                        </p>
+                    }
+                })
+        }}
     }
 }

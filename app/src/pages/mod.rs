@@ -1,2 +1,2 @@
-pub mod home;
+pub mod credits;
 pub mod not_found;

@@ -1,0 +1,244 @@
+//! The buyer's side of credits: balance, history, buying a pack and coming
+//! back from Checkout. View types and the server functions that fill them;
+//! the services live in `backend`.
+
+use domain::{Cents, Credits, PurchaseStatus};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// History rows per page.
+pub const HISTORY_PAGE_SIZE: u32 = 10;
+
+/// One purchase as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PurchaseView {
+    pub id: String,
+    pub package_name: String,
+    pub credits: Credits,
+    pub amount_paid: Cents,
+    pub status: PurchaseStatus,
+    /// Formatted on the server (UTC), so server and browser render the same text.
+    pub created_at: String,
+    pub completed_at: Option<String>,
+}
+
+/// How the checkout the buyer just came back from stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CheckoutReturn {
+    /// Paid and granted (now, or already by Stripe's webhook).
+    Completed {
+        package_name: String,
+        credits: Credits,
+    },
+    /// Stripe has not confirmed the payment yet (bank transfers, 3-D Secure…).
+    Processing { package_name: String },
+    /// The payment failed or the session expired.
+    Unsuccessful {
+        package_name: String,
+        status: PurchaseStatus,
+    },
+    /// Not a checkout of this user's (or Stripe could not be asked).
+    Unknown,
+}
+
+/// Everything the credits page shows for the logged-in user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreditsOverview {
+    pub balance: Credits,
+    pub purchases: Vec<PurchaseView>,
+    /// 1-based page of the history.
+    pub page: u32,
+    pub has_more: bool,
+    /// Set when the page was reached from Checkout's success URL.
+    pub checkout: Option<CheckoutReturn>,
+}
+
+/// The caller's balance and a page of their history; `None` for anonymous
+/// visitors. With `session_id` (Checkout's success return) the purchase is
+/// confirmed with Stripe and fulfilled first, so the balance shown already
+/// includes it: the webhook, whenever it comes, is then a no-op. With
+/// `cancelled_purchase` (Checkout's cancel URL) that purchase's session is
+/// closed first, so the history shows it expired rather than pending.
+#[server]
+pub async fn load_credits_page(
+    session_id: Option<String>,
+    cancelled_purchase: Option<String>,
+    page: u32,
+) -> Result<Option<CreditsOverview>, ServerFnError> {
+    use backend::{
+        ids::{CheckoutSessionId, PurchaseId},
+        ledger, purchases,
+    };
+
+    let Some(user) = crate::auth::ssr::optional_user().await? else {
+        return Ok(None);
+    };
+    let state = expect_context::<backend::AppState>();
+    let checkout = match session_id.filter(|s| !s.is_empty()) {
+        Some(raw) => Some(match CheckoutSessionId::parse(raw) {
+            Ok(session) => ssr::confirm(&state, user.id, &session).await,
+            Err(_) => CheckoutReturn::Unknown,
+        }),
+        None => None,
+    };
+    if let Some(id) = cancelled_purchase.and_then(|id| id.parse().ok())
+        && let Err(error) =
+            backend::checkout::abandon(&state.pool, &state.stripe, user.id, PurchaseId(id)).await
+    {
+        // The session expires on its own at Stripe; nothing is lost.
+        tracing::error!(
+            error = &error as &dyn std::error::Error,
+            "closing an abandoned checkout failed"
+        );
+    }
+    let page = page.max(1);
+    let size = i64::from(HISTORY_PAGE_SIZE);
+    let mut records =
+        purchases::history(&state.pool, user.id, size + 1, (i64::from(page) - 1) * size)
+            .await
+            .map_err(|e| ssr::failed("loading your purchases", e))?;
+    let has_more = records.len() > HISTORY_PAGE_SIZE as usize;
+    records.truncate(HISTORY_PAGE_SIZE as usize);
+    let balance = ledger::balance(&state.pool, user.id)
+        .await
+        .map_err(|e| ssr::failed("loading your balance", e))?;
+    Ok(Some(CreditsOverview {
+        balance,
+        purchases: records.into_iter().map(PurchaseView::from).collect(),
+        page,
+        has_more,
+        checkout,
+    }))
+}
+
+/// Starts Checkout for `package_code`; answers the URL to send the buyer to.
+#[server]
+pub async fn buy_credits(package_code: String) -> Result<String, ServerFnError> {
+    use backend::checkout::{self, Buyer, CheckoutError, ReturnUrls};
+
+    let user = crate::auth::ssr::require_user()
+        .await
+        .map_err(|_| ServerFnError::new("Please log in to buy credits."))?;
+    let state = expect_context::<backend::AppState>();
+    let unknown =
+        || ServerFnError::new("This package is not on sale any more. Please reload the page.");
+    let code = domain::PackageCode::parse(package_code).map_err(|_| unknown())?;
+    let redirect = checkout::start_credit_purchase(
+        &state.pool,
+        &state.stripe,
+        &state.config.app_base_url,
+        Buyer {
+            id: user.id,
+            email: user.email.as_deref(),
+            name: user.name.as_deref(),
+        },
+        &code,
+        ReturnUrls::default(),
+    )
+    .await
+    .map_err(|error| match error {
+        CheckoutError::UnknownPackage(_) => unknown(),
+        CheckoutError::Stripe(_) => ssr::failed_with(
+            "starting checkout",
+            error,
+            "Stripe could not be reached. Nothing was charged; please try again in a moment.",
+        ),
+        other => ssr::failed("starting checkout", other),
+    })?;
+    Ok(redirect.url)
+}
+
+/// The human message of a server function error (without the framework's prefix).
+pub fn error_message(error: &ServerFnError) -> String {
+    match error {
+        ServerFnError::ServerError(message) => message.clone(),
+        _ => "Something went wrong. Please check your connection and try again.".into(),
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<backend::purchases::PurchaseRecord> for PurchaseView {
+    fn from(record: backend::purchases::PurchaseRecord) -> Self {
+        PurchaseView {
+            id: record.id.to_string(),
+            package_name: record.package_name,
+            credits: record.amount_credits,
+            amount_paid: record.amount_paid,
+            status: record.status,
+            created_at: ssr::timestamp(record.created_at),
+            completed_at: record.completed_at.map(ssr::timestamp),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use backend::{
+        AppState,
+        checkout::{self, CheckoutError},
+        ids::{CheckoutSessionId, UserId},
+    };
+    use domain::PurchaseStatus;
+    use leptos::prelude::ServerFnError;
+
+    use super::CheckoutReturn;
+
+    pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
+        at.format("%-d %b %Y, %H:%M UTC").to_string()
+    }
+
+    /// Confirms the checkout the user came back from; never fails the page.
+    pub async fn confirm(
+        state: &AppState,
+        user: UserId,
+        session: &CheckoutSessionId,
+    ) -> CheckoutReturn {
+        match checkout::confirm_return(&state.pool, &state.stripe, user, session).await {
+            Ok(purchase) => match purchase.status {
+                PurchaseStatus::Pending => CheckoutReturn::Processing {
+                    package_name: purchase.package_name,
+                },
+                PurchaseStatus::Completed
+                | PurchaseStatus::Refunded
+                | PurchaseStatus::PartiallyRefunded => CheckoutReturn::Completed {
+                    package_name: purchase.package_name,
+                    credits: purchase.amount_credits,
+                },
+                status @ (PurchaseStatus::Failed | PurchaseStatus::Expired) => {
+                    CheckoutReturn::Unsuccessful {
+                        package_name: purchase.package_name,
+                        status,
+                    }
+                }
+            },
+            Err(CheckoutError::UnknownSession) => CheckoutReturn::Unknown,
+            Err(error) => {
+                // Stripe or the database is unavailable: the webhook will
+                // still fulfil it; the page says the payment is being confirmed.
+                tracing::error!(
+                    error = &error as &dyn std::error::Error,
+                    session = %session,
+                    "confirming a checkout on return failed"
+                );
+                CheckoutReturn::Unknown
+            }
+        }
+    }
+
+    pub fn failed(what: &str, error: impl std::error::Error + 'static) -> ServerFnError {
+        failed_with(
+            what,
+            error,
+            "Something went wrong on our side. Please try again.",
+        )
+    }
+
+    pub fn failed_with(
+        what: &str,
+        error: impl std::error::Error + 'static,
+        message: &str,
+    ) -> ServerFnError {
+        tracing::error!(error = &error as &dyn std::error::Error, "{what} failed");
+        ServerFnError::new(message)
+    }
+}

@@ -1,0 +1,164 @@
+//! `/credits` (and `/` for logged-in users): balance, the packs with a Buy
+//! button, the banner after Checkout, and the purchase history. Anonymous
+//! visitors see the packs on `/` and are sent to log in from `/credits`.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use crate::{
+    components::{
+        balance_card::BalanceCard,
+        checkout_banner::{CancelledBanner, CheckoutBanner},
+        package_card::{CardAction, PackageCard},
+        purchase_history::PurchaseHistory,
+    },
+    credits::{CreditsOverview, error_message, load_credits_page},
+    packages::{PackageView, list_packages},
+};
+
+#[component]
+pub fn CreditsPage(
+    /// Send anonymous visitors to log in (on `/credits`; `/` shows them the packs).
+    #[prop(optional)]
+    require_login: bool,
+) -> impl IntoView {
+    let query = use_query_map();
+    let session_id = move || query.with(|q| q.get("session_id"));
+    let cancelled = move || query.with(|q| q.get("checkout").as_deref() == Some("cancelled"));
+    let page = move || {
+        query.with(|q| {
+            q.get("page")
+                .and_then(|p| p.parse::<u32>().ok())
+                .unwrap_or(1)
+        })
+    };
+    let cancelled_purchase = move || {
+        query.with(|q| {
+            (q.get("checkout").as_deref() == Some("cancelled"))
+                .then(|| q.get("purchase"))
+                .flatten()
+        })
+    };
+    let overview = Resource::new(
+        move || (session_id(), cancelled_purchase(), page()),
+        |(session_id, cancelled, page)| load_credits_page(session_id, cancelled, page),
+    );
+    let packages = Resource::new(|| (), |_| list_packages());
+
+    view! {
+        <Suspense fallback=|| view! { <p class="text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let packages = packages.await;
+                match overview.await {
+                    Ok(Some(overview)) => {
+                        view! { <Signed overview packages cancelled=cancelled() /> }.into_any()
+                    }
+                    Ok(None) => {
+                        if require_login {
+                            #[cfg(feature = "ssr")]
+                            crate::auth::ssr::redirect_to_login("/credits");
+                        }
+                        view! { <Anonymous packages /> }.into_any()
+                    }
+                    Err(error) => view! { <Problem message=error_message(&error) /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Signed(
+    overview: CreditsOverview,
+    packages: Result<Vec<PackageView>, ServerFnError>,
+    cancelled: bool,
+) -> impl IntoView {
+    let banner = overview
+        .checkout
+        .clone()
+        .map(|outcome| view! { <CheckoutBanner outcome /> });
+    view! {
+        {banner}
+        {cancelled.then(|| view! { <CancelledBanner /> })}
+        <div class="grid gap-6 lg:grid-cols-3">
+            <div class="lg:col-span-2">
+                <BalanceCard balance=overview.balance />
+            </div>
+            <HowCreditsWork />
+        </div>
+        <section aria-labelledby="packs-heading" class="mt-12">
+            <h2 id="packs-heading" class="text-xl font-semibold tracking-tight">
+                "Buy credits"
+            </h2>
+            <p class="mt-1 text-sm text-slate-600">
+                "Pay securely with Stripe. Bigger packs cost less per credit."
+            </p>
+            <Packages packages action=CardAction::Buy />
+        </section>
+        <PurchaseHistory overview />
+    }
+}
+
+#[component]
+fn Anonymous(packages: Result<Vec<PackageView>, ServerFnError>) -> impl IntoView {
+    view! {
+        <section>
+            <h1 class="text-3xl font-bold tracking-tight">"Credit packs"</h1>
+            <p class="mt-2 text-slate-600">
+                "Credits pay for AI models and services across Ops-Center. Bigger packs cost less per credit."
+            </p>
+            <Packages packages action=CardAction::LogInToBuy />
+        </section>
+        <div class="mt-12 max-w-xl">
+            <HowCreditsWork />
+        </div>
+    }
+}
+
+#[component]
+fn Packages(
+    packages: Result<Vec<PackageView>, ServerFnError>,
+    action: CardAction,
+) -> impl IntoView {
+    match packages {
+        Ok(list) => view! {
+            <div id="packages" class="mt-6 grid gap-6 sm:grid-cols-2 lg:grid-cols-4">
+                {list
+                    .into_iter()
+                    .map(|package| view! { <PackageCard package action /> })
+                    .collect_view()}
+            </div>
+        }
+        .into_any(),
+        Err(error) => view! { <Problem message=error_message(&error) /> }.into_any(),
+    }
+}
+
+#[component]
+fn HowCreditsWork() -> impl IntoView {
+    view! {
+        <aside
+            aria-labelledby="how-heading"
+            class="rounded-2xl bg-white p-6 text-sm text-slate-600 shadow-sm ring-1 ring-slate-200"
+        >
+            <h2 id="how-heading" class="text-base font-semibold text-slate-900">
+                "How credits work"
+            </h2>
+            <ul class="mt-3 list-disc space-y-1.5 pl-5">
+                <li>"Each AI request or service call spends credits from your balance."</li>
+                <li>"Buy a pack once; there is no subscription and credits never expire."</li>
+                <li>"Credits are added the moment Stripe confirms your payment."</li>
+                <li>"Refunded payments take the matching credits back."</li>
+            </ul>
+        </aside>
+    }
+}
+
+#[component]
+fn Problem(message: String) -> impl IntoView {
+    view! {
+        <p class="mt-6 rounded-lg bg-red-50 p-4 text-red-700" role="alert">
+            {message}
+        </p>
+    }
+}

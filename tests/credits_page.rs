@@ -1,0 +1,230 @@
+//! The credits page as the server renders it (`/credits`, `/`): what a
+//! logged-in buyer sees before, during and after Checkout. Pages accept the
+//! same bearer tokens as the API, so no browser is needed here.
+
+mod support;
+
+use serde_json::json;
+use support::world::{CARD_DECLINED, CARD_DELAYED_OK, CARD_OK, World, world};
+
+impl World {
+    /// The page at `path` as `token`'s user sees it: (status, HTML).
+    async fn page(&self, token: &str, path: &str) -> (u16, String) {
+        let response = self
+            .http
+            .get(self.app.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+}
+
+/// The text inside the element with `id`, hydration markers removed.
+fn text_of(html: &str, id: &str) -> String {
+    let start = html
+        .find(&format!(r#"id="{id}""#))
+        .unwrap_or_else(|| panic!("no #{id} on the page"));
+    let open_end = start + html[start..].find('>').unwrap() + 1;
+    let close = open_end + html[open_end..].find("</").unwrap();
+    html[open_end..close]
+        .replace("<!-- -->", "")
+        .replace("<!>", "")
+        .trim()
+        .to_owned()
+}
+
+fn banner_kind(html: &str) -> Option<String> {
+    let start = html.find(r#"id="checkout-banner""#)?;
+    let kind = html[start..].find(r#"data-kind=""#)? + start + r#"data-kind=""#.len();
+    Some(html[kind..kind + html[kind..].find('"').unwrap()].to_owned())
+}
+
+fn count(html: &str, needle: &str) -> usize {
+    html.matches(needle).count()
+}
+
+#[tokio::test]
+async fn anonymous_visitors_see_the_packs_and_are_sent_to_log_in_from_credits() {
+    let world = world().await;
+    let home = world.app.get("/").await;
+    assert_eq!(home.status(), 200);
+    let html = home.text().await.unwrap();
+    assert_eq!(count(&html, "Log in to buy"), 4);
+    assert!(!html.contains(r#"id="balance""#));
+
+    let credits = world
+        .http
+        .get(world.app.url("/credits"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert!(credits.status().is_redirection(), "{}", credits.status());
+    assert_eq!(credits.headers()["location"], "/auth/login?next=/credits");
+}
+
+#[tokio::test]
+async fn a_buyer_sees_balance_packs_with_buy_buttons_and_an_empty_history() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    for path in ["/credits", "/"] {
+        let (status, html) = world.page(&alice, path).await;
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(text_of(&html, "balance"), "0", "{path}");
+        assert_eq!(count(&html, r#"data-role="buy""#), 4, "{path}");
+        assert!(html.contains("No purchases yet"), "{path}");
+        assert!(html.contains("How credits work"), "{path}");
+        assert!(html.contains("Popular"), "{path}");
+        assert!(html.contains("$8.00 per 1,000 credits"), "{path}");
+        assert_eq!(banner_kind(&html), None, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn the_success_return_shows_the_new_balance_before_the_webhook_arrives() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    world.control("/webhooks/hold", json!({})).await;
+    let session = world.buy_and_pay(&alice, "starter", CARD_OK).await;
+
+    let (status, html) = world
+        .page(&alice, &format!("/credits?session_id={session}"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(banner_kind(&html).as_deref(), Some("success"));
+    assert_eq!(text_of(&html, "balance"), "1,000");
+    assert!(html.contains(r#"data-status="completed""#));
+    assert_eq!(world.status(&session).await, "completed");
+
+    // Stripe's webhook comes later and grants nothing more; reloading the
+    // success page does not either.
+    world.control("/webhooks/release", json!({})).await;
+    let (_, again) = world
+        .page(&alice, &format!("/credits?session_id={session}"))
+        .await;
+    assert_eq!(text_of(&again, "balance"), "1,000");
+    assert_eq!(world.grants_for(&session).await, 1);
+    world.assert_ledger_consistent().await;
+}
+
+#[tokio::test]
+async fn a_payment_still_processing_shows_a_pending_note_and_no_credits() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    let session = world.buy_and_pay(&alice, "standard", CARD_DELAYED_OK).await;
+
+    let (_, html) = world
+        .page(&alice, &format!("/credits?session_id={session}"))
+        .await;
+    assert_eq!(banner_kind(&html).as_deref(), Some("processing"));
+    assert_eq!(text_of(&html, "balance"), "0");
+    assert!(html.contains(r#"data-status="pending""#));
+
+    world.settle(&session, "succeeded").await;
+    world.wait_for_balance(&alice, 5_000).await;
+    let (_, html) = world
+        .page(&alice, &format!("/credits?session_id={session}"))
+        .await;
+    assert_eq!(banner_kind(&html).as_deref(), Some("success"));
+}
+
+#[tokio::test]
+async fn cancelling_checkout_closes_the_session_and_changes_no_balance() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    let (checkout_url, session) = world.buy(&alice, "starter").await;
+    // A declined card first, then "Cancel and go back".
+    let declined = world.pay(&checkout_url, CARD_DECLINED).await;
+    assert_eq!(declined.status(), 200);
+    let stripe_session = world
+        .stripe_get(&format!("/v1/checkout/sessions/{session}"))
+        .await;
+    let cancel_url = stripe_session["cancel_url"].as_str().unwrap().to_owned();
+    assert!(
+        cancel_url.starts_with(&world.app.url("/credits?checkout=cancelled&purchase=")),
+        "{cancel_url}"
+    );
+    let path = cancel_url.trim_start_matches(&world.app.address).to_owned();
+
+    // Someone else following the link changes nothing.
+    let bob = world.token("bob").await;
+    let (status, _) = world.page(&bob, &path).await;
+    assert_eq!(status, 200);
+    assert_eq!(world.status(&session).await, "pending");
+
+    let (status, html) = world.page(&alice, &path).await;
+    assert_eq!(status, 200);
+    assert_eq!(banner_kind(&html).as_deref(), Some("cancelled"));
+    assert_eq!(text_of(&html, "balance"), "0");
+    assert!(html.contains(r#"data-status="expired""#));
+    assert_eq!(world.status(&session).await, "expired");
+    let at_stripe = world
+        .stripe_get(&format!("/v1/checkout/sessions/{session}"))
+        .await;
+    assert_eq!(at_stripe["status"], "expired");
+
+    // The paying page refuses the closed session; Stripe's expired webhook is a no-op.
+    let late = world.pay(&checkout_url, CARD_OK).await;
+    assert_ne!(late.status(), 303, "an expired session was paid");
+    let expired_event = world
+        .event("checkout.session.expired", "id", &session)
+        .await;
+    world.wait_for_delivery(&expired_event).await;
+    assert_eq!(world.status(&session).await, "expired");
+    assert_eq!(world.balance(&alice).await, 0);
+    world.assert_ledger_consistent().await;
+}
+
+#[tokio::test]
+async fn history_is_paginated_newest_first_with_a_chip_per_status() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    // The first authenticated request records alice.
+    let (_, me) = world
+        .api(&alice, reqwest::Method::GET, "/credits/balance", None)
+        .await;
+    let alice_id: uuid::Uuid = me["user_id"].as_str().unwrap().parse().unwrap();
+    let statuses = [
+        "completed",
+        "pending",
+        "failed",
+        "expired",
+        "refunded",
+        "partially_refunded",
+    ];
+    for n in 0..12_i64 {
+        sqlx::query(
+            "insert into credit_purchases (user_id, package_code, package_name, amount_credits,
+                 amount_paid_cents, discount_percentage, status, created_at)
+             values ($1, 'starter', $2, 1000, 1000, 0, $3, now() - make_interval(hours => $4::int))",
+        )
+        .bind(alice_id)
+        .bind(format!("Pack number {n}"))
+        .bind(statuses[n as usize % statuses.len()])
+        .bind(n)
+        .execute(&world.app.pool)
+        .await
+        .unwrap();
+    }
+
+    let (_, first) = world.page(&alice, "/credits").await;
+    assert_eq!(count(&first, "<tr data-purchase="), 10);
+    assert!(first.find("Pack number 0").unwrap() < first.find("Pack number 9").unwrap());
+    assert!(!first.contains("Pack number 10"));
+    for status in statuses {
+        assert!(
+            first.contains(&format!(r#"data-status="{status}""#)),
+            "no {status} chip"
+        );
+    }
+    assert!(first.contains(r#"href="/credits?page=2""#));
+    assert!(!first.contains(r#"data-role="newer""#));
+
+    let (_, second) = world.page(&alice, "/credits?page=2").await;
+    assert_eq!(count(&second, "<tr data-purchase="), 2);
+    assert!(second.contains("Pack number 11"));
+    assert!(second.contains(r#"href="/credits?page=1""#));
+    assert!(!second.contains(r#"data-role="older""#));
+}
