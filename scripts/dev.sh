@@ -11,6 +11,13 @@ source "$ROOT/scripts/app-env.sh"
 start_stripe_emulator
 start_dev_idp
 sync_stripe_catalogue
+# SEED_DEMO=1 bash scripts/dev.sh: demo users and purchases for the admin
+# dashboard (development only; does nothing when demo data exists).
+if [ -n "${SEED_DEMO:-}" ]; then
+    cargo_plain build -q -p ops-center-credits
+    say "seeding demo data"
+    env -C "$CACHE_DIR" "$CARGO_TARGET_DIR/debug/ops-center-credits" seed-demo --yes-this-is-dev
+fi
 
 say "building and serving the app on http://$LEPTOS_SITE_ADDR (rebuilds on change)"
 cd "$ROOT"

@@ -3,9 +3,13 @@ use std::process::ExitCode;
 use backend::Config;
 use ops_center_credits::{Application, startup, telemetry};
 
-const USAGE: &str = "usage: ops-center-credits [serve | sync-stripe-catalogue]
+const USAGE: &str =
+    "usage: ops-center-credits [serve | sync-stripe-catalogue | seed-demo --yes-this-is-dev]
   serve                   run the web server (the default)
-  sync-stripe-catalogue   create or update a Stripe product and price for every package";
+  sync-stripe-catalogue   create or update a Stripe product and price for every package
+  seed-demo               development only: demo users and a few hundred purchases over 90 days
+                          (refuses without --yes-this-is-dev, unless APP_BASE_URL is on localhost,
+                          or with a live Stripe key; does nothing if demo data exists)";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -16,7 +20,7 @@ async fn main() -> ExitCode {
     let command = std::env::args().nth(1);
     if !matches!(
         command.as_deref(),
-        None | Some("serve" | "sync-stripe-catalogue")
+        None | Some("serve" | "sync-stripe-catalogue" | "seed-demo")
     ) {
         eprintln!("{USAGE}");
         return ExitCode::from(64);
@@ -30,6 +34,12 @@ async fn main() -> ExitCode {
     };
     if command.as_deref() == Some("sync-stripe-catalogue") {
         return sync_catalogue(config).await;
+    }
+    if command.as_deref() == Some("seed-demo") {
+        let confirmed = std::env::args()
+            .skip(2)
+            .any(|arg| arg == backend::demo::CONFIRM_FLAG);
+        return seed_demo(config, confirmed).await;
     }
     let app = match Application::build(config).await {
         Ok(app) => app,
@@ -69,6 +79,40 @@ async fn sync_catalogue(config: Config) -> ExitCode {
         }
         Err(error) => {
             eprintln!("sync failed: {}", ops_center_credits::error_chain(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn seed_demo(config: Config, confirmed: bool) -> ExitCode {
+    if let Err(refusal) = backend::demo::refuse_unless_dev(&config, confirmed) {
+        eprintln!("seed-demo refused: {refusal}");
+        return ExitCode::from(2);
+    }
+    let state = match startup::connect(config).await {
+        Ok(state) => state,
+        Err(error) => {
+            eprintln!("startup failed: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match backend::demo::seed(&state.pool, chrono::Utc::now()).await {
+        Ok(report) if report.seeded => {
+            println!(
+                "seeded {} users, {} purchases and {} ledger entries",
+                report.users, report.purchases, report.ledger_entries
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(_) => {
+            println!("demo data exists already; nothing written");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!(
+                "seeding failed: {}",
+                ops_center_credits::error_chain(&error)
+            );
             ExitCode::FAILURE
         }
     }

@@ -29,6 +29,25 @@ pub struct StripeConfig {
     pub webhook_secrets_subscriptions: Vec<Secret>,
 }
 
+impl StripeConfig {
+    /// Where Stripe's dashboard shows this account's objects: `…/test` for
+    /// test keys, none when talking to the emulator (`STRIPE_API_BASE` set).
+    /// Payments are at `{base}/payments/{payment_intent_id}`.
+    pub fn dashboard_base(&self) -> Option<&'static str> {
+        if self.api_base.is_some() {
+            return None;
+        }
+        let key = self.secret_key.expose();
+        if key.starts_with("sk_live_") || key.starts_with("rk_live_") {
+            Some("https://dashboard.stripe.com")
+        } else if key.starts_with("sk_test_") || key.starts_with("rk_test_") {
+            Some("https://dashboard.stripe.com/test")
+        } else {
+            None
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct OidcConfig {
     pub issuer_url: Url,

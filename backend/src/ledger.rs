@@ -1,5 +1,7 @@
-//! The credit ledger: reading balances. Entries are written only inside the
-//! settlement transactions of `purchases`, next to the status change they record.
+//! The credit ledger: reading balances. Entries are written only inside
+//! transactions next to the change they record: the settlement transactions of
+//! `purchases` (grants and refunds) and admin adjustments
+//! (`admin::adjust_credits`), all through `purchases::append_ledger`.
 
 use domain::Credits;
 use sqlx::PgPool;

@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod checkout;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod ids;
 pub mod ledger;
 pub mod packages;

@@ -431,24 +431,46 @@ async fn lock_where(
     .transpose()
 }
 
-#[derive(Debug, Clone, Copy)]
-enum LedgerSource {
+/// Why a ledger entry exists (`credit_ledger.source`, a checked text column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LedgerSource {
+    /// A completed purchase granted its credits.
     Purchase,
+    /// A refund took (a share of) them back.
     Refund,
+    /// An admin changed the balance by hand, with a reason.
+    Adjustment,
+    /// Credits were spent.
+    Usage,
 }
 
 impl LedgerSource {
-    fn as_str(self) -> &'static str {
+    pub const ALL: [LedgerSource; 4] = [
+        LedgerSource::Purchase,
+        LedgerSource::Refund,
+        LedgerSource::Adjustment,
+        LedgerSource::Usage,
+    ];
+
+    pub fn as_str(self) -> &'static str {
         match self {
             LedgerSource::Purchase => "purchase",
             LedgerSource::Refund => "refund",
+            LedgerSource::Adjustment => "adjustment",
+            LedgerSource::Usage => "usage",
         }
+    }
+
+    /// The source stored as `text`, if it is one we know.
+    pub fn parse(text: &str) -> Option<Self> {
+        LedgerSource::ALL.into_iter().find(|s| s.as_str() == text)
     }
 }
 
 /// Appends a ledger row; `None` when one with `reference` exists already
-/// (the transaction is then rolled back by the caller dropping it).
-async fn append_ledger(
+/// (the transaction is then rolled back by the caller dropping it). The
+/// balance trigger updates `credit_balances` in the same transaction.
+pub(crate) async fn append_ledger(
     tx: &mut Transaction<'_, Postgres>,
     user_id: UserId,
     amount: Credits,
@@ -478,7 +500,8 @@ async fn append_ledger(
     }
 }
 
-async fn audit(
+/// Writes one `audit_log` row inside the caller's transaction.
+pub(crate) async fn audit(
     tx: &mut Transaction<'_, Postgres>,
     actor: Actor<'_>,
     action: &str,

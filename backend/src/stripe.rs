@@ -10,7 +10,7 @@ use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionPaymentIntentData,
     ExpireCheckoutSession, ListCheckoutSession, RetrieveCheckoutSession,
 };
-use stripe_core::customer::CreateCustomer;
+use stripe_core::{customer::CreateCustomer, refund::CreateRefund};
 use stripe_product::{
     price::{CreatePrice, ListPrice, UpdatePrice},
     product::{CreateProduct, UpdateProduct},
@@ -32,12 +32,47 @@ pub enum StripeError {
     Api(String),
     #[error("Stripe returned an unexpected response: {0}")]
     Unexpected(String),
+    /// Stripe refused the request itself (4xx other than authentication and
+    /// rate limiting), e.g. refunding more than is left. The message is
+    /// Stripe's own and safe to show an admin.
+    #[error("Stripe refused the request: {message}")]
+    Rejected {
+        status: u16,
+        code: Option<String>,
+        message: String,
+    },
 }
 
 impl From<stripe::StripeError> for StripeError {
     fn from(error: stripe::StripeError) -> Self {
-        StripeError::Api(error.to_string())
+        match error {
+            stripe::StripeError::Stripe(errors, status)
+                if (400..500).contains(&status) && !matches!(status, 401 | 403 | 429) =>
+            {
+                StripeError::Rejected {
+                    status,
+                    code: errors.code.as_ref().map(|c| c.as_str().to_owned()),
+                    message: errors
+                        .message
+                        .clone()
+                        .unwrap_or_else(|| format!("Stripe answered {status}")),
+                }
+            }
+            other => StripeError::Api(other.to_string()),
+        }
     }
+}
+
+/// A refund Stripe made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundReceipt {
+    /// `re_…`
+    pub refund_id: String,
+    /// This refund's amount.
+    pub amount: Cents,
+    /// Everything refunded on the charge so far, this refund included, when
+    /// Stripe said (the same figure `charge.refunded` carries).
+    pub charge_refunded_total: Option<Cents>,
 }
 
 #[derive(Clone)]
@@ -248,6 +283,40 @@ impl StripeGateway {
 }
 
 impl StripeGateway {
+    /// Refunds `amount` (everything left when `None`) of the payment. The
+    /// same `idempotency_key` with the same request never refunds twice.
+    pub async fn create_refund(
+        &self,
+        payment_intent_id: &str,
+        amount: Option<Cents>,
+        idempotency_key: &str,
+    ) -> Result<RefundReceipt, StripeError> {
+        let mut request = CreateRefund::new()
+            .payment_intent(payment_intent_id)
+            .expand(vec!["charge".to_owned()]);
+        if let Some(amount) = amount {
+            request = request.amount(amount.get());
+        }
+        let refund = request
+            .customize()
+            .request_strategy(idempotent(idempotency_key)?)
+            .send(&self.client)
+            .await?;
+        let charge_refunded_total = match &refund.charge {
+            Some(stripe_types::Expandable::Object(charge)) => Some(
+                Cents::new(charge.amount_refunded)
+                    .map_err(|e| StripeError::Unexpected(format!("charge amount_refunded: {e}")))?,
+            ),
+            _ => None,
+        };
+        Ok(RefundReceipt {
+            refund_id: refund.id.to_string(),
+            amount: Cents::new(refund.amount)
+                .map_err(|e| StripeError::Unexpected(format!("refund amount: {e}")))?,
+            charge_refunded_total,
+        })
+    }
+
     /// Stops a price from being sold (Stripe prices are never deleted).
     pub async fn archive_price(&self, price_id: &str) -> Result<(), StripeError> {
         UpdatePrice::new(price_id)

@@ -71,6 +71,26 @@ impl PurchaseStatus {
         )
     }
 
+    /// Whether the buyer paid (the purchase completed), whatever was
+    /// refunded since: these are the purchases revenue figures count.
+    pub fn was_paid(self) -> bool {
+        matches!(
+            self,
+            PurchaseStatus::Completed
+                | PurchaseStatus::Refunded
+                | PurchaseStatus::PartiallyRefunded
+        )
+    }
+
+    /// The statuses of purchases that were paid, for `status = any($1)` in SQL.
+    pub fn paid_statuses() -> Vec<&'static str> {
+        PurchaseStatus::ALL
+            .into_iter()
+            .filter(|s| s.was_paid())
+            .map(PurchaseStatus::as_str)
+            .collect()
+    }
+
     /// Money went back. `fully` says whether the whole amount is now refunded.
     pub fn refund(self, fully: bool) -> Result<Self, InvalidTransition> {
         let to = if fully {
@@ -133,6 +153,17 @@ mod tests {
         assert_eq!(PartiallyRefunded.refund(true), Ok(Refunded));
         for status in [Pending, Failed, Expired, Refunded] {
             assert!(status.refund(true).is_err(), "{status} refunded");
+        }
+    }
+
+    #[test]
+    fn paid_means_completed_at_some_point() {
+        assert_eq!(
+            PurchaseStatus::paid_statuses(),
+            ["completed", "refunded", "partially_refunded"]
+        );
+        for status in [Pending, Failed, Expired] {
+            assert!(!status.was_paid(), "{status}");
         }
     }
 

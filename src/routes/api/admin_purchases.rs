@@ -1,28 +1,71 @@
-//! `GET /credits/admin/purchases`: every user's purchases, newest first (admins).
+//! The admin purchase table (admins only):
+//!
+//! - `GET /credits/admin/purchases`: a page, as a JSON array (DESIGN.md §4:
+//!   `?limit=100&offset=0&status=`), plus filters `package`, `from`, `to`
+//!   (`YYYY-MM-DD`, UTC, inclusive), `user` (e-mail, name or id substring),
+//!   `sort=created_at|amount`, `order=desc|asc`, and `cursor` (keyset
+//!   paging, from the previous page's `X-Next-Cursor`). Headers:
+//!   `X-Total-Count` (rows matching the filters), `X-Next-Cursor` (absent on
+//!   the last page).
+//! - `GET /credits/admin/purchases/export`: the same filters and sort, every
+//!   matching row as streamed CSV.
+//! - `GET /credits/admin/purchases/{id}`: one purchase, audit trail, ledger.
+//! - `POST /credits/admin/purchases/{id}/refund`: `{"amount_cents": 900}`
+//!   (omit for everything left) refunds through Stripe.
 
 use axum::{
     Json,
-    extract::{Query, State, rejection::QueryRejection},
-    http::StatusCode,
+    body::Body,
+    extract::{
+        Path, Query, State,
+        rejection::{JsonRejection, PathRejection, QueryRejection},
+    },
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
 };
 use backend::{
     AppState,
-    admin::{AdminPurchase, PurchaseFilter},
+    admin::{
+        self, AdminError, AdminPurchase, AuditEntry, Cursor, LedgerEntry, Page, PurchaseDetail,
+        PurchaseFilter, PurchaseQuery, PurchaseSort, RefundError, UserSearch,
+    },
     ids::{PurchaseId, UserId},
 };
-use chrono::{DateTime, Utc};
-use domain::PurchaseStatus;
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::{Cents, PackageCode, PurchaseStatus};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::{auth::AdminUser, error::AppError};
 
 const MAX_LIMIT: i64 = 500;
 
+/// Filters and sort shared by the list and the CSV export.
+#[derive(Deserialize)]
+pub struct FilterQuery {
+    status: Option<String>,
+    package: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    user: Option<String>,
+    sort: Option<String>,
+    order: Option<String>,
+}
+
+/// The list's parameters (not `#[serde(flatten)]`ed: query strings lose
+/// their number types through flatten).
 #[derive(Deserialize)]
 pub struct ListQuery {
     limit: Option<i64>,
     offset: Option<i64>,
+    cursor: Option<String>,
     status: Option<String>,
+    package: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    user: Option<String>,
+    sort: Option<String>,
+    order: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -30,26 +73,39 @@ pub struct AdminPurchaseView {
     id: PurchaseId,
     user_id: UserId,
     user_email: Option<String>,
+    user_name: Option<String>,
+    package_code: String,
     package_name: String,
     amount_credits: i64,
     /// Dollars, as a JSON number.
     amount_paid: f64,
+    amount_paid_cents: i64,
+    refunded_cents: i64,
     status: PurchaseStatus,
     created_at: DateTime<Utc>,
     completed_at: Option<DateTime<Utc>>,
     stripe_session_id: Option<String>,
     stripe_payment_id: Option<String>,
+    /// The payment in Stripe's dashboard, when the app uses real Stripe keys.
+    stripe_payment_url: Option<String>,
 }
 
-impl From<AdminPurchase> for AdminPurchaseView {
-    fn from(p: AdminPurchase) -> Self {
+impl AdminPurchaseView {
+    fn new(p: AdminPurchase, dashboard: Option<&str>) -> Self {
         AdminPurchaseView {
+            stripe_payment_url: dashboard
+                .zip(p.stripe_payment_id.as_deref())
+                .map(|(base, id)| format!("{base}/payments/{id}")),
             id: p.id,
             user_id: p.user_id,
             user_email: p.user_email,
+            user_name: p.user_name,
+            package_code: p.package_code,
             package_name: p.package_name,
             amount_credits: p.amount_credits.get(),
             amount_paid: p.amount_paid.get() as f64 / 100.0,
+            amount_paid_cents: p.amount_paid.get(),
+            refunded_cents: p.refunded.get(),
             status: p.status,
             created_at: p.created_at,
             completed_at: p.completed_at,
@@ -63,38 +119,353 @@ pub async fn list(
     State(state): State<AppState>,
     AdminUser(_admin): AdminUser,
     query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<Vec<AdminPurchaseView>>, AppError> {
+) -> Result<(HeaderMap, Json<Vec<AdminPurchaseView>>), AppError> {
     let Query(query) = query.map_err(|e| invalid(format!("Bad query parameters: {e}")))?;
-    let filter = parse_filter(query)?;
-    let purchases = backend::admin::list_purchases(&state.pool, &filter)
+    let limit = match query.limit {
+        None => 100,
+        Some(limit) if (1..=MAX_LIMIT).contains(&limit) => limit,
+        Some(_) => return Err(invalid(format!("limit must be between 1 and {MAX_LIMIT}."))),
+    };
+    let page = match (query.cursor.as_deref().map(str::trim), query.offset) {
+        (Some(cursor), offset) if !cursor.is_empty() => {
+            if offset.is_some_and(|o| o != 0) {
+                return Err(invalid("Use either cursor or offset, not both.".into()));
+            }
+            let after = cursor
+                .parse::<Cursor>()
+                .map_err(|_| invalid("cursor is not a page cursor from this list.".into()))?;
+            Page::Keyset {
+                limit,
+                after: Some(after),
+            }
+        }
+        (_, offset) => {
+            let offset = offset.unwrap_or(0);
+            if offset < 0 {
+                return Err(invalid("offset must not be negative.".into()));
+            }
+            Page::Offset { limit, offset }
+        }
+    };
+    let (filter, sort) = parse_filter(FilterQuery {
+        status: query.status,
+        package: query.package,
+        from: query.from,
+        to: query.to,
+        user: query.user,
+        sort: query.sort,
+        order: query.order,
+    })?;
+    let total = admin::count_purchases(&state.pool, &filter)
         .await
-        .map_err(|e| AppError::internal("admin_purchases_failed", e))?;
-    Ok(Json(purchases.into_iter().map(Into::into).collect()))
+        .map_err(admin_error)?;
+    let result = admin::list_purchases(&state.pool, &PurchaseQuery { filter, sort, page })
+        .await
+        .map_err(admin_error)?;
+    let mut headers = HeaderMap::new();
+    headers.insert(X_TOTAL_COUNT, HeaderValue::from(total));
+    if let Some(next) = result.next_cursor
+        && let Ok(value) = HeaderValue::from_str(&next.to_string())
+    {
+        headers.insert(X_NEXT_CURSOR, value);
+    }
+    let dashboard = state.config.stripe.dashboard_base();
+    Ok((
+        headers,
+        Json(
+            result
+                .rows
+                .into_iter()
+                .map(|p| AdminPurchaseView::new(p, dashboard))
+                .collect(),
+        ),
+    ))
 }
 
-fn parse_filter(query: ListQuery) -> Result<PurchaseFilter, AppError> {
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(invalid(format!("limit must be between 1 and {MAX_LIMIT}.")));
-    }
-    let offset = query.offset.unwrap_or(0);
-    if offset < 0 {
-        return Err(invalid("offset must not be negative.".into()));
-    }
-    let status = match query.status.as_deref().map(str::trim) {
-        None | Some("") => None,
+const X_TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
+const X_NEXT_CURSOR: HeaderName = HeaderName::from_static("x-next-cursor");
+
+/// `GET /credits/admin/purchases/export`: `text/csv`, streamed.
+pub async fn export(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    query: Result<Query<FilterQuery>, QueryRejection>,
+) -> Result<Response, AppError> {
+    let Query(query) = query.map_err(|e| invalid(format!("Bad query parameters: {e}")))?;
+    let (filter, sort) = parse_filter(query)?;
+    tracing::info!(admin = %admin.id, "purchases exported as CSV");
+    let filename = format!(
+        "attachment; filename=\"purchases-{}.csv\"",
+        Utc::now().format("%Y%m%d-%H%M%S")
+    );
+    let body = Body::from_stream(admin::export_csv(state.pool.clone(), filter, sort));
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&filename).expect("an ASCII file name"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// Query parameters → filter and sort (422 `invalid_query` with the reason).
+pub fn parse_filter(query: FilterQuery) -> Result<(PurchaseFilter, PurchaseSort), AppError> {
+    let given =
+        |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let status = match given(query.status) {
+        None => None,
         Some(text) => Some(text.parse::<PurchaseStatus>().map_err(|_| {
             let known: Vec<_> = PurchaseStatus::ALL.iter().map(|s| s.as_str()).collect();
             invalid(format!("status must be one of: {}.", known.join(", ")))
         })?),
     };
-    Ok(PurchaseFilter {
-        limit,
-        offset,
-        status,
-    })
+    let package = given(query.package)
+        .map(PackageCode::parse)
+        .transpose()
+        .map_err(|_| invalid("package must be a package code such as starter.".into()))?;
+    let date = |name: &str, value: Option<String>| {
+        given(value)
+            .map(|text| text.parse::<NaiveDate>())
+            .transpose()
+            .map_err(|_| invalid(format!("{name} must be a date as YYYY-MM-DD.")))
+    };
+    let created_from = date("from", query.from)?;
+    let created_to = date("to", query.to)?;
+    if let (Some(from), Some(to)) = (created_from, created_to)
+        && to < from
+    {
+        return Err(invalid("to must not be before from.".into()));
+    }
+    let user = given(query.user)
+        .map(|text| UserSearch::parse(&text))
+        .transpose()
+        .map_err(|e| invalid(format!("user: {e}.")))?;
+    let key = match given(query.sort) {
+        None => Default::default(),
+        Some(text) => text
+            .parse()
+            .map_err(|_| invalid("sort must be created_at or amount.".into()))?,
+    };
+    let direction = match given(query.order) {
+        None => Default::default(),
+        Some(text) => text
+            .parse()
+            .map_err(|_| invalid("order must be asc or desc.".into()))?,
+    };
+    Ok((
+        PurchaseFilter {
+            status,
+            package,
+            created_from,
+            created_to,
+            user,
+        },
+        PurchaseSort { key, direction },
+    ))
 }
 
-fn invalid(detail: String) -> AppError {
+#[derive(Serialize)]
+pub struct PurchaseDetailView {
+    purchase: AdminPurchaseView,
+    discount_percentage: i32,
+    currency: String,
+    stripe_customer_id: Option<String>,
+    audit: Vec<AuditView>,
+    ledger: Vec<LedgerView>,
+}
+
+#[derive(Serialize)]
+pub struct AuditView {
+    id: i64,
+    occurred_at: DateTime<Utc>,
+    actor: String,
+    action: String,
+    ledger_id: Option<i64>,
+    stripe_event_id: Option<String>,
+    stripe_object_id: Option<String>,
+    details: serde_json::Value,
+}
+
+#[derive(Serialize)]
+pub struct LedgerView {
+    id: i64,
+    created_at: DateTime<Utc>,
+    user_id: UserId,
+    amount: i64,
+    source: Option<&'static str>,
+    reference: String,
+    description: String,
+    balance_after: i64,
+}
+
+impl From<AuditEntry> for AuditView {
+    fn from(a: AuditEntry) -> Self {
+        AuditView {
+            id: a.id,
+            occurred_at: a.occurred_at,
+            actor: a.actor,
+            action: a.action,
+            ledger_id: a.ledger_id,
+            stripe_event_id: a.stripe_event_id,
+            stripe_object_id: a.stripe_object_id,
+            details: a.details,
+        }
+    }
+}
+
+impl From<LedgerEntry> for LedgerView {
+    fn from(l: LedgerEntry) -> Self {
+        LedgerView {
+            id: l.id,
+            created_at: l.created_at,
+            user_id: l.user_id,
+            amount: l.amount.get(),
+            source: l.source.map(|s| s.as_str()),
+            reference: l.reference,
+            description: l.description,
+            balance_after: l.balance_after.get(),
+        }
+    }
+}
+
+/// `GET /credits/admin/purchases/{id}`
+pub async fn detail(
+    State(state): State<AppState>,
+    AdminUser(_admin): AdminUser,
+    id: Result<Path<Uuid>, PathRejection>,
+) -> Result<Json<PurchaseDetailView>, AppError> {
+    let id = purchase_id(id)?;
+    let PurchaseDetail {
+        purchase,
+        discount_percentage,
+        currency,
+        stripe_customer_id,
+        audit,
+        ledger,
+    } = admin::purchase_detail(&state.pool, id)
+        .await
+        .map_err(admin_error)?
+        .ok_or_else(unknown_purchase)?;
+    Ok(Json(PurchaseDetailView {
+        purchase: AdminPurchaseView::new(purchase, state.config.stripe.dashboard_base()),
+        discount_percentage,
+        currency,
+        stripe_customer_id,
+        audit: audit.into_iter().map(Into::into).collect(),
+        ledger: ledger.into_iter().map(Into::into).collect(),
+    }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RefundRequest {
+    /// Omitted or null: refund everything that is left.
+    amount_cents: Option<i64>,
+}
+
+#[derive(Serialize)]
+pub struct RefundView {
+    refund_id: String,
+    amount_cents: i64,
+    refunded_total_cents: i64,
+    status: PurchaseStatus,
+}
+
+/// `POST /credits/admin/purchases/{id}/refund`
+pub async fn refund(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    id: Result<Path<Uuid>, PathRejection>,
+    body: Result<Json<RefundRequest>, JsonRejection>,
+) -> Result<Json<RefundView>, AppError> {
+    let id = purchase_id(id)?;
+    let request = match body {
+        Ok(Json(request)) => request,
+        // An empty body means "refund everything left".
+        Err(JsonRejection::MissingJsonContentType(_)) => RefundRequest::default(),
+        Err(e) => return Err(invalid_body(e)),
+    };
+    let amount = request
+        .amount_cents
+        .map(|cents| {
+            Cents::new(cents).map_err(|_| {
+                AppError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_amount",
+                    "amount_cents must be a positive number of cents.",
+                )
+            })
+        })
+        .transpose()?;
+    let outcome = admin::refund_purchase(&state.pool, &state.stripe, admin.id, id, amount)
+        .await
+        .map_err(refund_error)?;
+    Ok(Json(RefundView {
+        refund_id: outcome.refund_id,
+        amount_cents: outcome.amount.get(),
+        refunded_total_cents: outcome.refunded_total.get(),
+        status: outcome.status,
+    }))
+}
+
+fn refund_error(error: RefundError) -> AppError {
+    let detail = error.to_string();
+    match error {
+        RefundError::NotFound(_) => unknown_purchase(),
+        RefundError::NotRefundable(_) | RefundError::NoPayment => {
+            AppError::new(StatusCode::CONFLICT, "not_refundable", detail)
+        }
+        RefundError::ZeroAmount | RefundError::TooMuch { .. } => {
+            AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount", detail)
+        }
+        RefundError::StripeRefused { .. } => {
+            AppError::new(StatusCode::CONFLICT, "stripe_refused", detail)
+        }
+        RefundError::Stripe(_) => {
+            AppError::internal("stripe_unavailable", error).with_status(StatusCode::BAD_GATEWAY)
+        }
+        other => AppError::internal("refund_failed", other),
+    }
+}
+
+fn purchase_id(id: Result<Path<Uuid>, PathRejection>) -> Result<PurchaseId, AppError> {
+    id.map(|Path(id)| PurchaseId(id))
+        .map_err(|_| unknown_purchase())
+}
+
+fn unknown_purchase() -> AppError {
+    AppError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_purchase",
+        "There is no such purchase.",
+    )
+}
+
+pub(super) fn admin_error(error: AdminError) -> AppError {
+    match error {
+        AdminError::CursorMismatch => {
+            invalid("cursor belongs to another sort order; start again from the first page.".into())
+        }
+        other => AppError::internal("admin_query_failed", other),
+    }
+}
+
+pub(super) fn invalid(detail: String) -> AppError {
     AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query", detail)
+}
+
+pub(super) fn invalid_body(rejection: JsonRejection) -> AppError {
+    AppError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+        format!("The request body is not valid: {}", rejection.body_text()),
+    )
 }

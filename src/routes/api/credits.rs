@@ -30,6 +30,7 @@ pub struct PackageJson {
     discount_percentage: u8,
     is_active: bool,
     is_popular: bool,
+    display_order: i32,
     stripe_price_id: Option<String>,
     stripe_product_id: Option<String>,
 }
@@ -46,6 +47,7 @@ impl From<CreditPackage> for PackageJson {
             discount_percentage: p.discount_percentage,
             is_active: p.is_active,
             is_popular: p.is_popular,
+            display_order: p.display_order,
             stripe_price_id: p.stripe_price_id,
             stripe_product_id: p.stripe_product_id,
         }

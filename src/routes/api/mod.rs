@@ -2,7 +2,10 @@
 //! handlers authenticate with `CurrentUser` / `AdminUser` (session cookie or
 //! bearer token) and answer errors as `{"detail", "code"}`.
 
+mod admin_packages;
 mod admin_purchases;
+mod admin_stats;
+mod admin_users;
 mod balance;
 mod credits;
 mod credits_webhook;
@@ -10,7 +13,7 @@ mod credits_webhook;
 use axum::{
     Router,
     http::StatusCode,
-    routing::{get, post},
+    routing::{get, patch, post, put},
 };
 
 use crate::{error::AppError, startup::ServerState};
@@ -22,6 +25,39 @@ pub fn router() -> Router<ServerState> {
     Router::new()
         .route("/credits/balance", get(balance::balance))
         .route("/credits/admin/purchases", get(admin_purchases::list))
+        .route(
+            "/credits/admin/purchases/export",
+            get(admin_purchases::export),
+        )
+        .route(
+            "/credits/admin/purchases/{id}",
+            get(admin_purchases::detail),
+        )
+        .route(
+            "/credits/admin/purchases/{id}/refund",
+            post(admin_purchases::refund),
+        )
+        .route("/credits/admin/stats", get(admin_stats::stats))
+        .route(
+            "/credits/admin/users/{user_id}/adjustments",
+            post(admin_users::adjust),
+        )
+        .route(
+            "/credits/admin/packages",
+            get(admin_packages::list).post(admin_packages::create),
+        )
+        .route(
+            "/credits/admin/packages/order",
+            put(admin_packages::reorder),
+        )
+        .route(
+            "/credits/admin/packages/{id}",
+            patch(admin_packages::update),
+        )
+        .route(
+            "/credits/admin/packages/{id}/deactivate",
+            post(admin_packages::deactivate),
+        )
         .route("/credits/webhook", post(credits_webhook::receive))
         .route("/credits/packages", get(credits::list_packages))
         .route("/credits/purchase", post(credits::purchase))

@@ -1,4 +1,11 @@
-//! The credit package catalogue.
+//! The credit package catalogue: reading it here, changing it in [`manage`].
+
+pub mod manage;
+
+pub use manage::{
+    CatalogueError, PackageChanges, PackageInput, PackageProblem, create_package,
+    deactivate_package, reorder_packages, update_package,
+};
 
 use domain::{Cents, Credits, PackageCode};
 use sqlx::PgPool;
@@ -89,6 +96,20 @@ pub async fn find_active(
         format!("select {COLUMNS} from credit_packages where package_code = $1 and is_active");
     sqlx::query_as::<_, PackageRow>(&sql)
         .bind(code.as_str())
+        .fetch_optional(pool)
+        .await?
+        .map(CreditPackage::try_from)
+        .transpose()
+}
+
+/// Any package (active or not) by id.
+pub async fn find(
+    pool: &PgPool,
+    id: crate::ids::PackageId,
+) -> Result<Option<CreditPackage>, PackageError> {
+    let sql = format!("select {COLUMNS} from credit_packages where id = $1");
+    sqlx::query_as::<_, PackageRow>(&sql)
+        .bind(id)
         .fetch_optional(pool)
         .await?
         .map(CreditPackage::try_from)

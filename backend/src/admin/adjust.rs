@@ -1,0 +1,177 @@
+//! Manual credit adjustments: an admin adds or removes credits with a
+//! reason. One ledger row (source `adjustment`, reference
+//! `adjustment:<request id>`) and one audit row, in one transaction; the
+//! balance trigger keeps the balance equal to the sum of the ledger.
+
+use domain::Credits;
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::{
+    ids::UserId,
+    purchases::{self, Actor, LedgerSource, PurchaseError},
+};
+
+/// Why the balance changes: trimmed, 3 to 500 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdjustmentReason(String);
+
+impl AdjustmentReason {
+    pub const MIN_CHARS: usize = 3;
+    pub const MAX_CHARS: usize = 500;
+
+    pub fn parse(text: &str) -> Result<Self, AdjustmentError> {
+        let text = text.trim();
+        let chars = text.chars().count();
+        if chars < Self::MIN_CHARS {
+            return Err(AdjustmentError::ReasonRequired);
+        }
+        if chars > Self::MAX_CHARS {
+            return Err(AdjustmentError::ReasonTooLong);
+        }
+        Ok(AdjustmentReason(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An admin's change to a user's balance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreditAdjustment {
+    pub user: UserId,
+    /// Positive adds credits, negative removes them; never zero.
+    pub amount: Credits,
+    pub reason: AdjustmentReason,
+    /// Makes the adjustment idempotent: the same request id is applied once
+    /// (a form can send a fresh UUID with each submission).
+    pub request_id: Uuid,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdjustmentError {
+    #[error("there is no user {0}")]
+    UnknownUser(UserId),
+    #[error("the adjustment must add or remove at least one credit")]
+    ZeroAmount,
+    #[error(
+        "a reason is required (at least {} characters)",
+        AdjustmentReason::MIN_CHARS
+    )]
+    ReasonRequired,
+    #[error(
+        "the reason must be at most {} characters",
+        AdjustmentReason::MAX_CHARS
+    )]
+    ReasonTooLong,
+    #[error("the balance is {balance} credits; adjusting by {amount} would make it negative")]
+    WouldGoNegative { balance: Credits, amount: Credits },
+    #[error(transparent)]
+    Ledger(#[from] PurchaseError),
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+}
+
+/// What the adjustment did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdjustmentOutcome {
+    pub ledger_id: i64,
+    /// The balance right after this entry.
+    pub balance_after: Credits,
+    /// `false` when this request id had been applied before (nothing changed now).
+    pub applied: bool,
+}
+
+/// Applies `adjustment` as `admin`. Refuses to take a balance below zero.
+pub async fn adjust_credits(
+    pool: &PgPool,
+    admin: UserId,
+    adjustment: &CreditAdjustment,
+) -> Result<AdjustmentOutcome, AdjustmentError> {
+    if adjustment.amount == Credits::ZERO {
+        return Err(AdjustmentError::ZeroAmount);
+    }
+    let reference = format!("adjustment:{}", adjustment.request_id);
+    let mut tx = pool.begin().await?;
+    let exists: bool = sqlx::query_scalar("select exists (select 1 from users where id = $1)")
+        .bind(adjustment.user)
+        .fetch_one(&mut *tx)
+        .await?;
+    if !exists {
+        return Err(AdjustmentError::UnknownUser(adjustment.user));
+    }
+    if let Some(done) = existing(&mut tx, &reference).await? {
+        return Ok(done);
+    }
+    // Lock the balance so a concurrent removal cannot slip below zero.
+    let balance: i64 =
+        sqlx::query_scalar("select balance from credit_balances where user_id = $1 for update")
+            .bind(adjustment.user)
+            .fetch_optional(&mut *tx)
+            .await?
+            .unwrap_or(0);
+    if balance + adjustment.amount.get() < 0 {
+        return Err(AdjustmentError::WouldGoNegative {
+            balance: Credits::signed(balance),
+            amount: adjustment.amount,
+        });
+    }
+    let Some(ledger_id) = purchases::append_ledger(
+        &mut tx,
+        adjustment.user,
+        adjustment.amount,
+        LedgerSource::Adjustment,
+        &reference,
+        None,
+        adjustment.reason.as_str(),
+    )
+    .await?
+    else {
+        // The same request id won a race with us: report its entry.
+        drop(tx);
+        let mut tx = pool.begin().await?;
+        return existing(&mut tx, &reference)
+            .await?
+            .ok_or(AdjustmentError::Database(sqlx::Error::RowNotFound));
+    };
+    purchases::audit(
+        &mut tx,
+        Actor::Admin(admin),
+        "credits.adjusted",
+        Some(adjustment.user),
+        None,
+        Some(ledger_id),
+        json!({ "amount": adjustment.amount.get(), "reason": adjustment.reason.as_str(), "request_id": adjustment.request_id }),
+    )
+    .await?;
+    let balance_after: i64 =
+        sqlx::query_scalar("select balance_after from credit_ledger where id = $1")
+            .bind(ledger_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    tracing::info!(user = %adjustment.user, admin = %admin, amount = adjustment.amount.get(), "credits adjusted");
+    Ok(AdjustmentOutcome {
+        ledger_id,
+        balance_after: Credits::signed(balance_after),
+        applied: true,
+    })
+}
+
+async fn existing(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    reference: &str,
+) -> Result<Option<AdjustmentOutcome>, sqlx::Error> {
+    let row: Option<(i64, i64)> =
+        sqlx::query_as("select id, balance_after from credit_ledger where reference = $1")
+            .bind(reference)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(row.map(|(ledger_id, balance_after)| AdjustmentOutcome {
+        ledger_id,
+        balance_after: Credits::signed(balance_after),
+        applied: false,
+    }))
+}

@@ -1,0 +1,101 @@
+//! `POST /credits/admin/users/{user_id}/adjustments` (admins):
+//! `{"amount": -500, "reason": "Goodwill for the outage", "request_id": "<uuid>"}`
+//! adds (positive) or removes (negative) credits with a required reason; a
+//! ledger entry and an audit row. `request_id` (optional, a UUID) makes a
+//! retry apply once: the same id answers with the first result, `applied: false`.
+
+use axum::{
+    Json,
+    extract::{
+        Path, State,
+        rejection::{JsonRejection, PathRejection},
+    },
+    http::StatusCode,
+};
+use backend::{
+    AppState,
+    admin::{self, AdjustmentError, AdjustmentReason, CreditAdjustment},
+    ids::UserId,
+};
+use domain::Credits;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::admin_purchases::invalid_body;
+use crate::{auth::AdminUser, error::AppError};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustmentRequest {
+    amount: i64,
+    reason: String,
+    request_id: Option<Uuid>,
+}
+
+#[derive(Serialize)]
+pub struct AdjustmentView {
+    ledger_id: i64,
+    balance_after: i64,
+    applied: bool,
+}
+
+pub async fn adjust(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    user: Result<Path<Uuid>, PathRejection>,
+    body: Result<Json<AdjustmentRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<AdjustmentView>), AppError> {
+    let user = user
+        .map(|Path(id)| UserId(id))
+        .map_err(|_| unknown_user())?;
+    let Json(request) = body.map_err(invalid_body)?;
+    let reason = AdjustmentReason::parse(&request.reason).map_err(adjustment_error)?;
+    let adjustment = CreditAdjustment {
+        user,
+        amount: Credits::signed(request.amount),
+        reason,
+        request_id: request.request_id.unwrap_or_else(Uuid::new_v4),
+    };
+    let outcome = admin::adjust_credits(&state.pool, admin.id, &adjustment)
+        .await
+        .map_err(adjustment_error)?;
+    let status = if outcome.applied {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(AdjustmentView {
+            ledger_id: outcome.ledger_id,
+            balance_after: outcome.balance_after.get(),
+            applied: outcome.applied,
+        }),
+    ))
+}
+
+fn unknown_user() -> AppError {
+    AppError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_user",
+        "There is no such user.",
+    )
+}
+
+fn adjustment_error(error: AdjustmentError) -> AppError {
+    let detail = error.to_string();
+    match error {
+        AdjustmentError::UnknownUser(_) => unknown_user(),
+        AdjustmentError::ZeroAmount
+        | AdjustmentError::ReasonRequired
+        | AdjustmentError::ReasonTooLong => AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_adjustment",
+            detail,
+        ),
+        AdjustmentError::WouldGoNegative { .. } => {
+            AppError::new(StatusCode::CONFLICT, "balance_too_low", detail)
+        }
+        other => AppError::internal("adjustment_failed", other),
+    }
+}

@@ -1,0 +1,980 @@
+//! The admin API over HTTP: the real app, the Stripe emulator (checkout,
+//! refunds, signed webhooks) and the dev identity provider (admin, alice).
+
+mod support;
+
+use std::time::Duration;
+
+use backend::catalogue;
+use reqwest::Method;
+use serde_json::{Value, json};
+use stripe_emulator::Emulator;
+use support::{DevIdp, TestApp, spawn_app_with};
+
+const KEY: &str = "sk_test_admin_api";
+const WEBHOOK_SECRET: &str = "whsec_admin_api";
+const API: &str = "/api/v1/billing";
+
+struct World {
+    app: TestApp,
+    emulator: Emulator,
+    idp: DevIdp,
+    http: reqwest::Client,
+}
+
+async fn world() -> World {
+    let emulator = support::stripe::start_emulator().await;
+    let idp = DevIdp::start();
+    let base = emulator.base_url.clone();
+    let app = spawn_app_with(|env| {
+        env.insert("STRIPE_SECRET_KEY".into(), KEY.into());
+        env.insert("STRIPE_API_BASE".into(), base.clone());
+        env.insert(
+            "STRIPE_WEBHOOK_SECRET_CREDITS".into(),
+            WEBHOOK_SECRET.into(),
+        );
+        idp.configure(env);
+    })
+    .await;
+    let stripe = support::stripe::gateway(&emulator, KEY);
+    catalogue::sync(&app.pool, &stripe).await.unwrap();
+    let world = World {
+        app,
+        emulator,
+        idp,
+        http: support::http_client(),
+    };
+    world
+        .control(
+            "/webhooks",
+            json!({ "url": world.app.url("/api/v1/billing/credits/webhook"), "secret": WEBHOOK_SECRET }),
+        )
+        .await;
+    world
+}
+
+impl World {
+    async fn control(&self, path: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}/_emulator{path}", self.emulator.base_url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap_or(Value::Null)
+    }
+
+    async fn token(&self, user: &str) -> String {
+        self.idp
+            .password_token(user, &format!("{user}-password"))
+            .await
+    }
+
+    async fn call(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .http
+            .request(method, self.app.url(&format!("{API}{path}")));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn api(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let response = self.call(Some(token), method, path, body).await;
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn balance(&self, token: &str) -> i64 {
+        self.api(token, Method::GET, "/credits/balance", None)
+            .await
+            .1["balance"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// `token`'s user buys `code` and pays on the emulator; returns the session id.
+    async fn buy_and_pay(&self, token: &str, code: &str) -> String {
+        let session = self.buy(token, code).await;
+        let paid = self
+            .http
+            .post(format!(
+                "{}/_emulator/checkout/sessions/{session}/pay",
+                self.emulator.base_url
+            ))
+            .form(&[("card", "4242424242424242")])
+            .send()
+            .await
+            .unwrap();
+        assert!(paid.status().is_success(), "pay: {}", paid.status());
+        session
+    }
+
+    async fn buy(&self, token: &str, code: &str) -> String {
+        let (status, body) = self
+            .api(
+                token,
+                Method::POST,
+                "/credits/purchase",
+                Some(json!({ "package_code": code })),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["session_id"].as_str().unwrap().to_owned()
+    }
+
+    async fn wait_for<F: Fn(i64) -> bool>(&self, what: &str, sql: &str, done: F) {
+        for _ in 0..100 {
+            let value: i64 = sqlx::query_scalar(sql)
+                .fetch_one(&self.app.pool)
+                .await
+                .unwrap();
+            if done(value) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    async fn purchase_id(&self, session: &str) -> String {
+        sqlx::query_scalar::<_, uuid::Uuid>(
+            "select id from credit_purchases where stripe_checkout_session_id = $1",
+        )
+        .bind(session)
+        .fetch_one(&self.app.pool)
+        .await
+        .unwrap()
+        .to_string()
+    }
+}
+
+#[tokio::test]
+async fn every_admin_endpoint_refuses_anonymous_callers_and_non_admins() {
+    let world = world().await;
+    let admin = world.token("admin").await;
+    let alice = world.token("alice").await;
+    // Alice exists (first request) and has a pending purchase.
+    let session = world.buy(&alice, "starter").await;
+    let purchase = world.purchase_id(&session).await;
+    let alice_id = world
+        .api(&alice, Method::GET, "/credits/balance", None)
+        .await
+        .1["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let starter: String = sqlx::query_scalar::<_, uuid::Uuid>(
+        "select id from credit_packages where package_code = 'starter'",
+    )
+    .fetch_one(&world.app.pool)
+    .await
+    .unwrap()
+    .to_string();
+    let all_packages: Vec<String> = sqlx::query_scalar::<_, uuid::Uuid>(
+        "select id from credit_packages order by display_order",
+    )
+    .fetch_all(&world.app.pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|id| id.to_string())
+    .collect();
+
+    // (method, path, body, what the admin gets)
+    let endpoints: Vec<(Method, String, Option<Value>, u16)> = vec![
+        (Method::GET, "/credits/admin/purchases".into(), None, 200),
+        (
+            Method::GET,
+            "/credits/admin/purchases?limit=10&offset=0&status=pending".into(),
+            None,
+            200,
+        ),
+        (
+            Method::GET,
+            "/credits/admin/purchases/export?status=pending".into(),
+            None,
+            200,
+        ),
+        (
+            Method::GET,
+            format!("/credits/admin/purchases/{purchase}"),
+            None,
+            200,
+        ),
+        (Method::GET, "/credits/admin/stats".into(), None, 200),
+        (Method::GET, "/credits/admin/packages".into(), None, 200),
+        (
+            Method::GET,
+            "/credits/packages?include_inactive=true".into(),
+            None,
+            200,
+        ),
+        (
+            Method::POST,
+            format!("/credits/admin/users/{alice_id}/adjustments"),
+            Some(json!({ "amount": 100, "reason": "Welcome bonus" })),
+            201,
+        ),
+        (
+            Method::PUT,
+            "/credits/admin/packages/order".into(),
+            Some(json!({ "ids": all_packages })),
+            200,
+        ),
+        (
+            Method::POST,
+            "/credits/admin/packages".into(),
+            Some(
+                json!({ "package_code": "team", "package_name": "Team Pack", "credits": 20000, "price_cents": 15000 }),
+            ),
+            201,
+        ),
+        (
+            Method::PATCH,
+            format!("/credits/admin/packages/{starter}"),
+            Some(json!({ "description": "Start here." })),
+            200,
+        ),
+        (
+            Method::POST,
+            format!("/credits/admin/packages/{starter}/deactivate"),
+            None,
+            200,
+        ),
+        // A pending purchase cannot be refunded: the admin gets past authorization to a 409.
+        (
+            Method::POST,
+            format!("/credits/admin/purchases/{purchase}/refund"),
+            Some(json!({})),
+            409,
+        ),
+    ];
+    for (method, path, body, _) in &endpoints {
+        let anonymous = world.call(None, method.clone(), path, body.clone()).await;
+        assert_eq!(anonymous.status(), 401, "anonymous {method} {path}");
+        let refused = world
+            .call(Some(&alice), method.clone(), path, body.clone())
+            .await;
+        assert_eq!(refused.status(), 403, "alice {method} {path}");
+        let error: Value = refused.json().await.unwrap();
+        assert_eq!(error["code"], "forbidden", "{path}");
+        assert!(error["detail"].is_string());
+    }
+    // Nothing the refused callers sent changed anything.
+    assert_eq!(world.balance(&alice).await, 0);
+    let (_, packages) = world
+        .api(&admin, Method::GET, "/credits/admin/packages", None)
+        .await;
+    assert_eq!(packages.as_array().unwrap().len(), 4);
+
+    for (method, path, body, admin_status) in &endpoints {
+        let response = world
+            .call(Some(&admin), method.clone(), path, body.clone())
+            .await;
+        let status = response.status().as_u16();
+        assert_eq!(
+            status,
+            *admin_status,
+            "admin {method} {path}: {}",
+            response.text().await.unwrap()
+        );
+    }
+    assert_eq!(world.balance(&alice).await, 100);
+}
+
+#[tokio::test]
+async fn an_admin_refund_and_stripes_refund_webhook_take_credits_back_once() {
+    let world = world().await;
+    let admin = world.token("admin").await;
+    let alice = world.token("alice").await;
+    let session = world.buy_and_pay(&alice, "standard").await; // 5,000 credits for $45.00
+    world
+        .wait_for(
+            "the grant",
+            "select coalesce(sum(balance), 0)::bigint from credit_balances",
+            |b| b == 5_000,
+        )
+        .await;
+    let purchase = world.purchase_id(&session).await;
+
+    // The admin refunds $9.00: a fifth of the credits go back.
+    let (status, refund) = world
+        .api(
+            &admin,
+            Method::POST,
+            &format!("/credits/admin/purchases/{purchase}/refund"),
+            Some(json!({ "amount_cents": 900 })),
+        )
+        .await;
+    assert_eq!(status, 200, "{refund}");
+    assert_eq!(refund["status"], "partially_refunded");
+    assert_eq!(refund["amount_cents"], 900);
+    assert_eq!(refund["refunded_total_cents"], 900);
+    assert!(refund["refund_id"].as_str().unwrap().starts_with("re_"));
+    assert_eq!(world.balance(&alice).await, 4_000);
+
+    // Stripe's charge.refunded for the same refund arrives and is handled: nothing more.
+    let refunded_events =
+        "select count(*) from stripe_webhook_events where event_type = 'charge.refunded'";
+    world
+        .wait_for("the refund webhook", refunded_events, |n| n == 1)
+        .await;
+    assert_eq!(world.balance(&alice).await, 4_000);
+
+    // A refund made in Stripe's dashboard (not through us) of the rest: only its webhook reports it.
+    let intent: String = sqlx::query_scalar(
+        "select stripe_payment_intent_id from credit_purchases where id = $1::uuid",
+    )
+    .bind(&purchase)
+    .fetch_one(&world.app.pool)
+    .await
+    .unwrap();
+    let dashboard_refund = world
+        .http
+        .post(format!("{}/v1/refunds", world.emulator.base_url))
+        .bearer_auth(KEY)
+        .form(&[("payment_intent", intent.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(dashboard_refund.status().is_success());
+    world
+        .wait_for("the second refund webhook", refunded_events, |n| n == 2)
+        .await;
+    assert_eq!(world.balance(&alice).await, 0);
+
+    // Fully refunded: a further admin refund is refused before reaching Stripe.
+    let (status, body) = world
+        .api(
+            &admin,
+            Method::POST,
+            &format!("/credits/admin/purchases/{purchase}/refund"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("not_refundable")),
+        "{body}"
+    );
+
+    // The detail shows the whole story: one grant, two take-backs (1,000 + 4,000), the audit trail.
+    let (status, detail) = world
+        .api(
+            &admin,
+            Method::GET,
+            &format!("/credits/admin/purchases/{purchase}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(detail["purchase"]["status"], "refunded");
+    assert_eq!(detail["purchase"]["refunded_cents"], 4_500);
+    assert_eq!(detail["purchase"]["user_email"], "alice@example.com");
+    let amounts: Vec<i64> = detail["ledger"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["amount"].as_i64().unwrap())
+        .collect();
+    assert_eq!(amounts, [5_000, -1_000, -4_000]);
+    // (The webhook may record the first refund before the admin path does: compare as a set.)
+    let mut actions: Vec<&str> = detail["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    actions.sort();
+    assert_eq!(
+        actions,
+        [
+            "purchase.completed",
+            "purchase.created",
+            "purchase.refund_requested",
+            "purchase.refunded",
+            "purchase.refunded"
+        ]
+    );
+    let requested = detail["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["action"] == "purchase.refund_requested")
+        .unwrap();
+    assert!(
+        requested["actor"].as_str().unwrap().starts_with("admin:"),
+        "{requested}"
+    );
+    let balances_match: bool = sqlx::query_scalar(
+        "select bool_and(b.balance = (select sum(amount) from credit_ledger l where l.user_id = b.user_id)) from credit_balances b",
+    )
+    .fetch_one(&world.app.pool)
+    .await
+    .unwrap();
+    assert!(balances_match);
+
+    // Unknown and malformed purchase ids are 404; bad amounts are 422.
+    let (status, _) = world
+        .api(
+            &admin,
+            Method::POST,
+            &format!("/credits/admin/purchases/{}/refund", uuid::Uuid::new_v4()),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        world
+            .api(
+                &admin,
+                Method::GET,
+                "/credits/admin/purchases/not-a-uuid",
+                None
+            )
+            .await
+            .0,
+        404
+    );
+    let other = world.buy_and_pay(&alice, "starter").await;
+    world
+        .wait_for(
+            "the second grant",
+            "select coalesce(sum(balance), 0)::bigint from credit_balances",
+            |b| b == 1_000,
+        )
+        .await;
+    let other = world.purchase_id(&other).await;
+    for (body, code) in [
+        (json!({ "amount_cents": 1001 }), "invalid_amount"),
+        (json!({ "amount_cents": 0 }), "invalid_amount"),
+        (json!({ "amount_cents": -5 }), "invalid_amount"),
+        (json!({ "amount": 5 }), "invalid_body"),
+    ] {
+        let (status, error) = world
+            .api(
+                &admin,
+                Method::POST,
+                &format!("/credits/admin/purchases/{other}/refund"),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(
+            (status, error["code"].as_str()),
+            (422, Some(code)),
+            "{body}: {error}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_refund_webhook_held_until_after_the_admin_refund_takes_nothing_more() {
+    let world = world().await;
+    let admin = world.token("admin").await;
+    let alice = world.token("alice").await;
+    let session = world.buy_and_pay(&alice, "pro").await; // 10,000 credits for $80.00
+    world
+        .wait_for(
+            "the grant",
+            "select coalesce(sum(balance), 0)::bigint from credit_balances",
+            |b| b == 10_000,
+        )
+        .await;
+    let purchase = world.purchase_id(&session).await;
+
+    // Stripe's webhook for the admin's refund is held back until the admin path has recorded
+    // the refund, then delivered: it finds the same cumulative total and changes nothing.
+    world.control("/webhooks/hold", json!({})).await;
+    let (status, refund) = world
+        .api(
+            &admin,
+            Method::POST,
+            &format!("/credits/admin/purchases/{purchase}/refund"),
+            Some(json!({ "amount_cents": 2_000 })),
+        )
+        .await;
+    assert_eq!(status, 200, "{refund}");
+    assert_eq!(world.balance(&alice).await, 7_500);
+    world.control("/webhooks/release", json!({})).await;
+    world
+        .wait_for(
+            "the held refund webhook",
+            "select count(*) from stripe_webhook_events where event_type = 'charge.refunded'",
+            |n| n == 1,
+        )
+        .await;
+    assert_eq!(world.balance(&alice).await, 7_500);
+    let refunds: i64 =
+        sqlx::query_scalar("select count(*) from credit_ledger where source = 'refund'")
+            .fetch_one(&world.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(refunds, 1);
+}
+
+#[tokio::test]
+async fn catalogue_input_is_validated_with_clear_messages() {
+    let world = world().await;
+    let admin = world.token("admin").await;
+    let create =
+        |body: Value| world.api(&admin, Method::POST, "/credits/admin/packages", Some(body));
+
+    let (status, error) = create(json!({
+        "package_code": "Team Pack", "package_name": " ", "credits": 0, "price_cents": -1, "discount_percentage": 101
+    }))
+    .await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (422, Some("invalid_package"))
+    );
+    let detail = error["detail"].as_str().unwrap();
+    for message in [
+        "The code must be 1–64 lowercase letters",
+        "The name is required.",
+        "Credits must be a positive whole number.",
+        "The price must be more than $0.00.",
+        "The discount must be between 0 and 100 percent.",
+    ] {
+        assert!(
+            detail.contains(message),
+            "{message:?} missing from {detail:?}"
+        );
+    }
+    let (status, error) = create(json!({ "package_code": "pro", "package_name": "Another Pro", "credits": 1, "price_cents": 100 })).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (409, Some("duplicate_code"))
+    );
+    assert_eq!(
+        error["detail"],
+        "A package with the code \"pro\" exists already."
+    );
+    let (status, error) = create(json!({ "package_code": "x", "credits": 1 })).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (422, Some("invalid_body")),
+        "{error}"
+    );
+
+    // A valid one is created at the end of the order, with a Stripe price.
+    let (status, team) = create(json!({
+        "package_code": "team", "package_name": "Team Pack", "description": "For small teams.",
+        "credits": 20000, "price_cents": 15000, "discount_percentage": 25, "is_popular": true
+    }))
+    .await;
+    assert_eq!(status, 201, "{team}");
+    assert_eq!(
+        (team["display_order"].as_i64(), team["price_usd"].as_f64()),
+        (Some(5), Some(150.0))
+    );
+    assert!(
+        team["stripe_price_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("price_")
+    );
+
+    // Updates are validated the same way; the code cannot be changed; unknown ids are 404.
+    let id = team["id"].as_str().unwrap();
+    let (status, error) = world
+        .api(
+            &admin,
+            Method::PATCH,
+            &format!("/credits/admin/packages/{id}"),
+            Some(json!({ "discount_percentage": -1 })),
+        )
+        .await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (422, Some("invalid_package"))
+    );
+    assert_eq!(
+        error["detail"],
+        "The discount must be between 0 and 100 percent."
+    );
+    let (status, _) = world
+        .api(
+            &admin,
+            Method::PATCH,
+            &format!("/credits/admin/packages/{id}"),
+            Some(json!({ "package_code": "crew" })),
+        )
+        .await;
+    assert_eq!(status, 422);
+    let (status, _) = world
+        .api(
+            &admin,
+            Method::PATCH,
+            &format!("/credits/admin/packages/{}", uuid::Uuid::new_v4()),
+            Some(json!({ "credits": 5 })),
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    // Reordering must name every package once.
+    let (status, error) = world
+        .api(
+            &admin,
+            Method::PUT,
+            "/credits/admin/packages/order",
+            Some(json!({ "ids": [id] })),
+        )
+        .await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (422, Some("invalid_order"))
+    );
+    let (_, all) = world
+        .api(&admin, Method::GET, "/credits/admin/packages", None)
+        .await;
+    let mut ids: Vec<Value> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].clone())
+        .collect();
+    ids.reverse();
+    let (status, reordered) = world
+        .api(
+            &admin,
+            Method::PUT,
+            "/credits/admin/packages/order",
+            Some(json!({ "ids": ids })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let codes: Vec<&str> = reordered
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["package_code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["team", "enterprise", "pro", "standard", "starter"]);
+
+    // Deactivated packages leave the public list and their Stripe price is archived.
+    let price = team["stripe_price_id"].as_str().unwrap().to_owned();
+    let (status, team) = world
+        .api(
+            &admin,
+            Method::POST,
+            &format!("/credits/admin/packages/{id}/deactivate"),
+            None,
+        )
+        .await;
+    assert_eq!((status, team["is_active"].as_bool()), (200, Some(false)));
+    let alice = world.token("alice").await;
+    let (_, public) = world
+        .api(&alice, Method::GET, "/credits/packages", None)
+        .await;
+    assert!(
+        public
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["package_code"] != "team")
+    );
+    let stripe_price: Value = world
+        .http
+        .get(format!("{}/v1/prices/{price}", world.emulator.base_url))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stripe_price["active"], false);
+}
+
+#[tokio::test]
+async fn a_price_change_makes_a_new_stripe_price_and_leaves_existing_purchases_untouched() {
+    let world = world().await;
+    let admin = world.token("admin").await;
+    let alice = world.token("alice").await;
+    // Alice starts buying Pro at $80.00 for 10,000 credits, and has not paid yet.
+    let old_session = world.buy(&alice, "pro").await;
+    let (_, packages) = world
+        .api(&admin, Method::GET, "/credits/admin/packages", None)
+        .await;
+    let pro = packages
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["package_code"] == "pro")
+        .unwrap()
+        .clone();
+    let old_price = pro["stripe_price_id"].as_str().unwrap().to_owned();
+
+    let (status, changed) = world
+        .api(
+            &admin,
+            Method::PATCH,
+            &format!("/credits/admin/packages/{}", pro["id"].as_str().unwrap()),
+            Some(json!({ "price_cents": 7500, "credits": 12000, "package_name": "Pro Pack+" })),
+        )
+        .await;
+    assert_eq!(status, 200, "{changed}");
+    let new_price = changed["stripe_price_id"].as_str().unwrap().to_owned();
+    assert_ne!(new_price, old_price);
+    let price = |id: String| {
+        let world = &world;
+        async move {
+            world
+                .http
+                .get(format!("{}/v1/prices/{id}", world.emulator.base_url))
+                .bearer_auth(KEY)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        price(old_price).await["active"],
+        false,
+        "the old price was not archived"
+    );
+    let fresh = price(new_price).await;
+    assert_eq!(
+        (fresh["active"].as_bool(), fresh["unit_amount"].as_i64()),
+        (Some(true), Some(7500))
+    );
+
+    // The purchase started before keeps its snapshot, and paying it grants the old credits.
+    let snapshot: (i64, i64, String) = sqlx::query_as(
+        "select amount_paid_cents, amount_credits, package_name from credit_purchases where stripe_checkout_session_id = $1",
+    )
+    .bind(&old_session)
+    .fetch_one(&world.app.pool)
+    .await
+    .unwrap();
+    assert_eq!(snapshot, (8_000, 10_000, "Pro Pack".to_owned()));
+    let paid = world
+        .http
+        .post(format!(
+            "{}/_emulator/checkout/sessions/{old_session}/pay",
+            world.emulator.base_url
+        ))
+        .form(&[("card", "4242424242424242")])
+        .send()
+        .await
+        .unwrap();
+    assert!(paid.status().is_success());
+    world
+        .wait_for(
+            "the grant",
+            "select coalesce(sum(balance), 0)::bigint from credit_balances",
+            |b| b == 10_000,
+        )
+        .await;
+
+    // A purchase started now takes the new package.
+    let new_session = world.buy(&alice, "pro").await;
+    let snapshot: (i64, i64, String) = sqlx::query_as(
+        "select amount_paid_cents, amount_credits, package_name from credit_purchases where stripe_checkout_session_id = $1",
+    )
+    .bind(&new_session)
+    .fetch_one(&world.app.pool)
+    .await
+    .unwrap();
+    assert_eq!(snapshot, (7_500, 12_000, "Pro Pack+".to_owned()));
+}
+
+#[tokio::test]
+async fn the_list_filters_pages_and_exports_over_http() {
+    let world = world().await;
+    let admin = world.token("admin").await;
+    let alice = world.token("alice").await;
+    let bob = world.token("bob").await;
+    for (token, code) in [
+        (&alice, "starter"),
+        (&alice, "pro"),
+        (&bob, "standard"),
+        (&bob, "starter"),
+        (&alice, "enterprise"),
+    ] {
+        world.buy(token, code).await;
+    }
+
+    let list = |query: &str| {
+        let world = &world;
+        let admin = admin.clone();
+        let query = query.to_owned();
+        async move {
+            let response = world
+                .call(
+                    Some(&admin),
+                    Method::GET,
+                    &format!("/credits/admin/purchases{query}"),
+                    None,
+                )
+                .await;
+            assert_eq!(response.status(), 200, "{query}");
+            let total = response.headers()["x-total-count"]
+                .to_str()
+                .unwrap()
+                .parse::<i64>()
+                .unwrap();
+            let next = response
+                .headers()
+                .get("x-next-cursor")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let rows: Vec<Value> = response.json().await.unwrap();
+            (rows, total, next)
+        }
+    };
+    let (rows, total, next) = list("?user=bob&sort=amount&order=asc").await;
+    assert_eq!((rows.len(), total, next), (2, 2, None));
+    assert_eq!(
+        rows.iter()
+            .map(|r| r["amount_paid_cents"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        [1_000, 4_500]
+    );
+    assert_eq!(rows[0]["user_name"], "Bob Brown");
+    assert!(
+        rows[0]["stripe_payment_url"].is_null(),
+        "no dashboard links with the emulator"
+    );
+
+    // Keyset pages of two through all five, newest first.
+    let (first, total, next) = list("?limit=2").await;
+    assert_eq!((first.len(), total), (2, 5));
+    let (second, _, next) = list(&format!("?limit=2&cursor={}", next.unwrap())).await;
+    let (third, _, last) = list(&format!("?limit=2&cursor={}", next.unwrap())).await;
+    assert_eq!((second.len(), third.len(), last), (2, 1, None));
+    let (everything, _, _) = list("").await;
+    let walked: Vec<&Value> = first
+        .iter()
+        .chain(&second)
+        .chain(&third)
+        .map(|r| &r["id"])
+        .collect();
+    assert_eq!(
+        walked,
+        everything.iter().map(|r| &r["id"]).collect::<Vec<_>>()
+    );
+
+    for bad in [
+        "?sort=price",
+        "?order=up",
+        "?from=yesterday",
+        "?from=2026-03-02&to=2026-03-01",
+        "?package=Pro!",
+        "?cursor=nope",
+        "?cursor=t1.00000000000000000000000000000000&offset=2",
+    ] {
+        let (status, error) = world
+            .api(
+                &admin,
+                Method::GET,
+                &format!("/credits/admin/purchases{bad}"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, error["code"].as_str()),
+            (422, Some("invalid_query")),
+            "{bad}"
+        );
+    }
+
+    // The CSV has exactly the rows of the same filter and sort.
+    let response = world
+        .call(
+            Some(&admin),
+            Method::GET,
+            "/credits/admin/purchases/export?user=alice&sort=amount&order=desc",
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    let disposition = response.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        disposition.starts_with("attachment; filename=\"purchases-"),
+        "{disposition}"
+    );
+    let csv = response.text().await.unwrap();
+    let csv_ids: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    let (table, _, _) = list("?user=alice&sort=amount&order=desc").await;
+    assert_eq!(
+        csv_ids,
+        table
+            .iter()
+            .map(|r| r["id"].as_str().unwrap())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(csv_ids.len(), 3);
+    assert!(csv.starts_with("purchase_id,created_at,completed_at,user_id,user_email,user_name,"));
+
+    // Stats over HTTP: today's checkouts, nothing paid yet.
+    let (status, stats) = world
+        .api(&admin, Method::GET, "/credits/admin/stats", None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(stats["period"]["days"], 30);
+    assert_eq!(stats["current"]["checkouts_started"], 5);
+    assert_eq!(stats["current"]["revenue_cents"], 0);
+    assert_eq!(stats["daily"].as_array().unwrap().len(), 30);
+    let (status, _) = world
+        .api(
+            &admin,
+            Method::GET,
+            "/credits/admin/stats?from=2026-03-02&to=2026-03-01",
+            None,
+        )
+        .await;
+    assert_eq!(status, 422);
+    let (status, stats) = world
+        .api(
+            &admin,
+            Method::GET,
+            "/credits/admin/stats?from=2026-03-01&to=2026-03-07",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (
+            stats["previous_period"]["from"].as_str(),
+            stats["previous_period"]["to"].as_str()
+        ),
+        (Some("2026-02-22"), Some("2026-02-28"))
+    );
+}
