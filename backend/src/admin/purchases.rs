@@ -589,3 +589,74 @@ mod tests {
         assert!(!UserSearch::parse("alice").unwrap().could_be_id());
     }
 }
+
+/// The table's filters and sort as text (a query string, a form), parsed
+/// once for the API, the CSV export and the dashboard page alike. Empty
+/// values mean "not filtered"; an error is a message for the user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FilterParams {
+    pub status: Option<String>,
+    pub package: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub user: Option<String>,
+    pub sort: Option<String>,
+    pub order: Option<String>,
+}
+
+impl FilterParams {
+    pub fn parse(self) -> Result<(PurchaseFilter, PurchaseSort), String> {
+        let given =
+            |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let status = match given(self.status) {
+            None => None,
+            Some(text) => Some(text.parse::<PurchaseStatus>().map_err(|_| {
+                let known: Vec<_> = PurchaseStatus::ALL.iter().map(|s| s.as_str()).collect();
+                format!("status must be one of: {}.", known.join(", "))
+            })?),
+        };
+        let package = given(self.package)
+            .map(PackageCode::parse)
+            .transpose()
+            .map_err(|_| "package must be a package code such as starter.".to_owned())?;
+        let date = |name: &str, value: Option<String>| {
+            given(value)
+                .map(|text| text.parse::<NaiveDate>())
+                .transpose()
+                .map_err(|_| format!("{name} must be a date as YYYY-MM-DD."))
+        };
+        let created_from = date("from", self.from)?;
+        let created_to = date("to", self.to)?;
+        if let (Some(from), Some(to)) = (created_from, created_to)
+            && to < from
+        {
+            return Err("to must not be before from.".into());
+        }
+        let user = given(self.user)
+            .map(|text| UserSearch::parse(&text))
+            .transpose()
+            .map_err(|e| format!("user: {e}."))?;
+        let key = match given(self.sort) {
+            None => Default::default(),
+            Some(text) => text
+                .parse()
+                .map_err(|_| "sort must be created_at or amount.".to_owned())?,
+        };
+        let direction = match given(self.order) {
+            None => Default::default(),
+            Some(text) => text
+                .parse()
+                .map_err(|_| "order must be asc or desc.".to_owned())?,
+        };
+        Ok((
+            PurchaseFilter {
+                status,
+                package,
+                created_from,
+                created_to,
+                user,
+            },
+            PurchaseSort { key, direction },
+        ))
+    }
+}

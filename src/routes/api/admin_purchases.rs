@@ -26,13 +26,13 @@ use axum::{
 use backend::{
     AppState,
     admin::{
-        self, AdminError, AdminPurchase, AuditEntry, Cursor, LedgerEntry, Page, PurchaseDetail,
-        PurchaseFilter, PurchaseQuery, PurchaseSort, RefundError, UserSearch,
+        self, AdminError, AdminPurchase, AuditEntry, Cursor, FilterParams, LedgerEntry, Page,
+        PurchaseDetail, PurchaseFilter, PurchaseQuery, PurchaseSort, RefundError,
     },
     ids::{PurchaseId, UserId},
 };
-use chrono::{DateTime, NaiveDate, Utc};
-use domain::{Cents, PackageCode, PurchaseStatus};
+use chrono::{DateTime, Utc};
+use domain::{Cents, PurchaseStatus};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -218,58 +218,17 @@ pub async fn export(
 
 /// Query parameters → filter and sort (422 `invalid_query` with the reason).
 pub fn parse_filter(query: FilterQuery) -> Result<(PurchaseFilter, PurchaseSort), AppError> {
-    let given =
-        |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-    let status = match given(query.status) {
-        None => None,
-        Some(text) => Some(text.parse::<PurchaseStatus>().map_err(|_| {
-            let known: Vec<_> = PurchaseStatus::ALL.iter().map(|s| s.as_str()).collect();
-            invalid(format!("status must be one of: {}.", known.join(", ")))
-        })?),
-    };
-    let package = given(query.package)
-        .map(PackageCode::parse)
-        .transpose()
-        .map_err(|_| invalid("package must be a package code such as starter.".into()))?;
-    let date = |name: &str, value: Option<String>| {
-        given(value)
-            .map(|text| text.parse::<NaiveDate>())
-            .transpose()
-            .map_err(|_| invalid(format!("{name} must be a date as YYYY-MM-DD.")))
-    };
-    let created_from = date("from", query.from)?;
-    let created_to = date("to", query.to)?;
-    if let (Some(from), Some(to)) = (created_from, created_to)
-        && to < from
-    {
-        return Err(invalid("to must not be before from.".into()));
+    FilterParams {
+        status: query.status,
+        package: query.package,
+        from: query.from,
+        to: query.to,
+        user: query.user,
+        sort: query.sort,
+        order: query.order,
     }
-    let user = given(query.user)
-        .map(|text| UserSearch::parse(&text))
-        .transpose()
-        .map_err(|e| invalid(format!("user: {e}.")))?;
-    let key = match given(query.sort) {
-        None => Default::default(),
-        Some(text) => text
-            .parse()
-            .map_err(|_| invalid("sort must be created_at or amount.".into()))?,
-    };
-    let direction = match given(query.order) {
-        None => Default::default(),
-        Some(text) => text
-            .parse()
-            .map_err(|_| invalid("order must be asc or desc.".into()))?,
-    };
-    Ok((
-        PurchaseFilter {
-            status,
-            package,
-            created_from,
-            created_to,
-            user,
-        },
-        PurchaseSort { key, direction },
-    ))
+    .parse()
+    .map_err(invalid)
 }
 
 #[derive(Serialize)]
