@@ -11,9 +11,9 @@ source "$ROOT/scripts/app-env.sh"
 start_stripe_emulator
 start_dev_idp
 sync_stripe_catalogue
-# SEED_DEMO=1 bash scripts/dev.sh: demo users and purchases for the admin
-# dashboard (development only; does nothing when demo data exists).
-if [ -n "${SEED_DEMO:-}" ]; then
+# Demo users and purchases so the admin dashboard looks alive (development
+# only; does nothing when demo data exists). SEED_DEMO=0 skips it.
+if [ "${SEED_DEMO:-1}" != 0 ]; then
     cargo_plain build -q -p ops-center-credits
     say "seeding demo data"
     env -C "$CACHE_DIR" "$CARGO_TARGET_DIR/debug/ops-center-credits" seed-demo --yes-this-is-dev

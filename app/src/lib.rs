@@ -1,6 +1,7 @@
 //! Leptos components and server functions, compiled twice: for the server
 //! (`ssr`, with access to `backend`) and for the browser (`hydrate`).
 
+pub mod admin;
 pub mod auth;
 pub mod components;
 pub mod credits;
@@ -12,9 +13,18 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
     SsrMode, StaticSegment,
     components::{Route, Router, Routes},
+    path,
 };
 
-use crate::{components::header::Header, pages::credits::CreditsPage};
+use crate::{
+    components::header::Header,
+    pages::{
+        admin::{
+            dashboard::AdminDashboardPage, packages::AdminPackagesPage, purchase::AdminPurchasePage,
+        },
+        credits::CreditsPage,
+    },
+};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -64,6 +74,21 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=StaticSegment("credits")
                         view=|| view! { <CreditsPage require_login=true /> }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/admin/credits")
+                        view=AdminDashboardPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/admin/credits/purchases/:id")
+                        view=AdminPurchasePage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/admin/credits/packages")
+                        view=AdminPackagesPage
                         ssr=SsrMode::Async
                     />
                 </Routes>

@@ -1,24 +1,9 @@
-import { expect, type Page, test } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 
-import { hydrated, logIn } from './support';
+import { hydrated, logIn, payWith, startCheckout } from './support';
 
 // Buying credits through the Stripe emulator's hosted Checkout page (its
 // element ids follow Stripe's: #cardNumber, #submit, …).
-
-async function startCheckout(page: Page, packageCode: string) {
-  await page.locator(`[data-package="${packageCode}"] [data-role="buy"]`).click();
-  await page.waitForURL((url) => url.pathname.startsWith('/c/pay/'));
-  await expect(page.locator('#submit')).toBeVisible();
-}
-
-async function payWith(page: Page, card: string) {
-  await page.locator('#email').fill('alice@example.com');
-  await page.locator('#cardNumber').fill(card);
-  await page.locator('#cardExpiry').fill('12 / 34');
-  await page.locator('#cardCvc').fill('123');
-  await page.locator('#billingName').fill('Alice Anderson');
-  await page.locator('#submit').click();
-}
 
 test('a user buys the Starter Pack, then gives up after a declined card', async ({ page }) => {
   const errors: string[] = [];

@@ -20,3 +20,30 @@ export async function logIn(page: Page, username: string, password: string) {
   await page.waitForURL((url) => url.pathname === '/' && !url.href.includes('/realms/'));
   await hydrated(page);
 }
+
+/** Starts Checkout for a pack from the credits page and waits for the pay page. */
+export async function startCheckout(page: Page, packageCode: string) {
+  await page.locator(`[data-package="${packageCode}"] [data-role="buy"]`).click();
+  await page.waitForURL((url) => url.pathname.startsWith('/c/pay/'));
+  await expect(page.locator('#submit')).toBeVisible();
+}
+
+/**
+ * Fills and submits the emulator's (Stripe-shaped) pay page. The e-mail is
+ * the Stripe customer's, shown read-only, as on Stripe's page.
+ */
+export async function payWith(page: Page, card: string) {
+  const email = page.locator('#email');
+  await expect(email).toBeVisible();
+  if (await email.isEditable()) await email.fill('buyer@example.com');
+  await page.locator('#cardNumber').fill(card);
+  await page.locator('#cardExpiry').fill('12 / 34');
+  await page.locator('#cardCvc').fill('123');
+  await page.locator('#billingName').fill('Test Buyer');
+  await page.locator('#submit').click();
+}
+
+export async function logOut(page: Page) {
+  await page.locator('#logout').click();
+  await page.waitForURL((url) => url.pathname === '/' && !url.href.includes('/realms/'));
+}

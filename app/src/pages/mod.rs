@@ -1,2 +1,3 @@
+pub mod admin;
 pub mod credits;
 pub mod not_found;

@@ -1,0 +1,261 @@
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use super::{AdminNav, refusal};
+use crate::{
+    admin::{AdminRow, DashboardView, PERIODS, TableParams, admin_dashboard},
+    components::{revenue_chart::RevenueChart, status_chip::StatusChip},
+};
+
+#[component]
+pub fn AdminDashboardPage() -> impl IntoView {
+    let query = use_query_map();
+    let request = move || {
+        query.with(|q| {
+            let get = |key: &str| q.get(key).filter(|v| !v.is_empty());
+            (
+                get("days").and_then(|d| d.parse::<u32>().ok()),
+                TableParams {
+                    status: get("status"),
+                    package: get("package"),
+                    from: get("from"),
+                    to: get("to"),
+                    user: get("user"),
+                    sort: get("sort"),
+                    order: get("order"),
+                    cursor: get("cursor"),
+                },
+            )
+        })
+    };
+    let dashboard = Resource::new(request, |(days, params)| admin_dashboard(days, params));
+    view! {
+        <Suspense fallback=|| view! { <p class="text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match dashboard.await {
+                    Ok(view) => view! { <Dashboard view /> }.into_any(),
+                    Err(error) => refusal(&error, "/admin/credits"),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Dashboard(view: DashboardView) -> impl IntoView {
+    let DashboardView {
+        days,
+        period,
+        figures,
+        bars,
+        by_package,
+        params,
+        filter_error,
+        rows,
+        total,
+        packages,
+        csv_href,
+        next_href,
+        first_href,
+        sort_created_href,
+        sort_amount_href,
+    } = view;
+    let max_revenue = by_package
+        .iter()
+        .map(|p| p.revenue.get())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    view! {
+        <AdminNav active="dashboard" />
+        <div class="flex flex-wrap items-end justify-between gap-4">
+            <div>
+                <h1 class="text-3xl font-bold tracking-tight">"Credits dashboard"</h1>
+                <p class="mt-1 text-sm text-slate-600">{format!("Figures for {period} (UTC), beside the {days} days before.")}</p>
+            </div>
+            <nav aria-label="Period" class="flex gap-1 rounded-lg bg-white p-1 shadow-sm ring-1 ring-slate-200">
+                {PERIODS
+                    .iter()
+                    .map(|&d| {
+                        let class = if d == days {
+                            "rounded-md bg-slate-900 px-3 py-1 text-sm font-semibold text-white"
+                        } else {
+                            "rounded-md px-3 py-1 text-sm text-slate-700 hover:bg-slate-100"
+                        };
+                        view! { <a href=format!("/admin/credits?days={d}") class=class>{format!("{d} days")}</a> }
+                    })
+                    .collect_view()}
+            </nav>
+        </div>
+
+        <dl id="figures" class="mt-6 grid grid-cols-2 gap-4 md:grid-cols-3 lg:grid-cols-6">
+            {figures
+                .into_iter()
+                .map(|figure| {
+                    view! {
+                        <div data-figure=figure.key class="rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200">
+                            <dt class="text-xs font-medium uppercase tracking-wide text-slate-500">{figure.label}</dt>
+                            <dd class="mt-1 text-2xl font-bold tabular-nums" data-role="current">{figure.current}</dd>
+                            <dd class="text-xs text-slate-500" data-role="previous">{format!("previous: {}", figure.previous)}</dd>
+                        </div>
+                    }
+                })
+                .collect_view()}
+        </dl>
+
+        <div class="mt-6 grid gap-6 lg:grid-cols-3">
+            <section class="rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200 lg:col-span-2">
+                <h2 class="text-sm font-semibold">"Revenue per day"</h2>
+                <RevenueChart bars caption="Revenue from completed purchases" />
+            </section>
+            <section class="rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200">
+                <h2 class="text-sm font-semibold">"Purchases by package"</h2>
+                <ul id="by-package" class="mt-3 space-y-3 text-sm">
+                    {by_package
+                        .into_iter()
+                        .map(|p| {
+                            let width = p.revenue.get() * 100 / max_revenue;
+                            view! {
+                                <li>
+                                    <div class="flex justify-between">
+                                        <span class="font-medium">{p.name}</span>
+                                        <span class="tabular-nums text-slate-600">
+                                            {format!("{} · {} · {}", p.purchases, p.credits, p.revenue)}
+                                        </span>
+                                    </div>
+                                    <div class="mt-1 h-2 rounded-full bg-slate-100">
+                                        <div class="h-2 rounded-full bg-indigo-500" style=format!("width: {width}%")></div>
+                                    </div>
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ul>
+            </section>
+        </div>
+
+        <section class="mt-10">
+            <div class="flex flex-wrap items-end justify-between gap-2">
+                <h2 class="text-xl font-semibold tracking-tight">"All purchases"</h2>
+                <a id="export-csv" href=csv_href rel="external" download class="rounded-lg border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium hover:bg-slate-50">
+                    "Export CSV"
+                </a>
+            </div>
+            <Filters params=params.clone() packages />
+            {filter_error.map(|message| view! {
+                <p class="mt-3 rounded-lg bg-amber-50 p-3 text-sm text-amber-900" role="alert">{message}</p>
+            })}
+            <p id="purchase-count" class="mt-3 text-sm text-slate-600">{if total == 1 { "1 purchase matches".to_owned() } else { format!("{total} purchases match") }}</p>
+            <div class="mt-2 overflow-x-auto rounded-xl bg-white shadow-sm ring-1 ring-slate-200">
+                <table id="purchases" class="min-w-full divide-y divide-slate-200 text-sm">
+                    <thead class="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
+                        <tr>
+                            <th scope="col" class="px-3 py-2">"User"</th>
+                            <th scope="col" class="px-3 py-2">"Package"</th>
+                            <th scope="col" class="px-3 py-2 text-right">"Credits"</th>
+                            <th scope="col" class="px-3 py-2 text-right">
+                                <a id="sort-amount" href=sort_amount_href class="hover:underline">"Amount ↕"</a>
+                            </th>
+                            <th scope="col" class="px-3 py-2">"Status"</th>
+                            <th scope="col" class="px-3 py-2">
+                                <a id="sort-created" href=sort_created_href class="hover:underline">"Created ↕"</a>
+                            </th>
+                            <th scope="col" class="px-3 py-2">"Completed"</th>
+                            <th scope="col" class="px-3 py-2">"Stripe"</th>
+                        </tr>
+                    </thead>
+                    <tbody class="divide-y divide-slate-100">
+                        {rows.into_iter().map(|row| view! { <Row row /> }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+            <nav aria-label="Pages" class="mt-3 flex justify-between text-sm">
+                {first_href.map(|href| view! { <a data-role="first" href=href class="font-medium text-indigo-600 hover:underline">"← First page"</a> })}
+                <span></span>
+                {next_href.map(|href| view! { <a data-role="next" href=href class="font-medium text-indigo-600 hover:underline">"Next page →"</a> })}
+            </nav>
+        </section>
+    }
+}
+
+#[component]
+fn Filters(params: TableParams, packages: Vec<(String, String)>) -> impl IntoView {
+    let status = params.status.clone().unwrap_or_default();
+    let package = params.package.clone().unwrap_or_default();
+    let input = "mt-1 block w-full rounded-lg border border-slate-300 px-2 py-1.5 text-sm";
+    view! {
+        <form id="filters" method="get" action="/admin/credits" class="mt-4 grid gap-3 rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200 sm:grid-cols-3 lg:grid-cols-6">
+            <label class="text-xs font-medium text-slate-600">"Status"
+                <select name="status" class=input>
+                    <option value="" selected=status.is_empty()>"Any"</option>
+                    {domain::PurchaseStatus::ALL
+                        .iter()
+                        .map(|s| {
+                            let value = s.as_str();
+                            view! { <option value=value selected=status == value>{value.replace('_', " ")}</option> }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+            <label class="text-xs font-medium text-slate-600">"Package"
+                <select name="package" class=input>
+                    <option value="" selected=package.is_empty()>"Any"</option>
+                    {packages
+                        .into_iter()
+                        .map(|(code, name)| {
+                            let selected = package == code;
+                            view! { <option value=code selected=selected>{name}</option> }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+            <label class="text-xs font-medium text-slate-600">"From"
+                <input type="date" name="from" value=params.from.clone().unwrap_or_default() class=input />
+            </label>
+            <label class="text-xs font-medium text-slate-600">"To"
+                <input type="date" name="to" value=params.to.clone().unwrap_or_default() class=input />
+            </label>
+            <label class="text-xs font-medium text-slate-600">"User (e-mail or id)"
+                <input type="search" name="user" value=params.user.clone().unwrap_or_default() class=input />
+            </label>
+            <input type="hidden" name="sort" value=params.sort.clone().unwrap_or_default() />
+            <input type="hidden" name="order" value=params.order.clone().unwrap_or_default() />
+            <div class="flex items-end gap-2">
+                <button id="apply-filters" type="submit" class="rounded-lg bg-indigo-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-indigo-500">
+                    "Filter"
+                </button>
+                <a href="/admin/credits" class="px-2 py-1.5 text-sm text-slate-600 hover:underline">"Reset"</a>
+            </div>
+        </form>
+    }
+}
+
+#[component]
+fn Row(row: AdminRow) -> impl IntoView {
+    let detail = format!("/admin/credits/purchases/{}", row.id);
+    view! {
+        <tr data-purchase=row.id.clone()>
+            <td class="px-3 py-2">
+                <div class="font-medium">{row.user_email.clone().unwrap_or_else(|| row.user_id.clone())}</div>
+                <div class="text-xs text-slate-500">{row.user_name.clone().unwrap_or_default()}</div>
+            </td>
+            <td class="px-3 py-2">
+                <a data-role="open" href=detail class="font-medium text-indigo-600 hover:underline">{row.package_name.clone()}</a>
+            </td>
+            <td class="whitespace-nowrap px-3 py-2 text-right tabular-nums">{row.credits.to_string()}</td>
+            <td class="whitespace-nowrap px-3 py-2 text-right tabular-nums">{row.amount.to_string()}</td>
+            <td class="px-3 py-2"><StatusChip status=row.status /></td>
+            <td class="whitespace-nowrap px-3 py-2 text-slate-600">{row.created_at.clone()}</td>
+            <td class="whitespace-nowrap px-3 py-2 text-slate-600">{row.completed_at.clone().unwrap_or_default()}</td>
+            <td class="px-3 py-2 font-mono text-xs text-slate-500">
+                <div>{row.session_id.clone().unwrap_or_default()}</div>
+                <div>
+                    {match (row.payment_url.clone(), row.payment_id.clone()) {
+                        (Some(url), Some(id)) => view! { <a href=url rel="external" target="_blank" class="text-indigo-600 hover:underline">{id}</a> }.into_any(),
+                        (_, id) => view! { <span>{id.unwrap_or_default()}</span> }.into_any(),
+                    }}
+                </div>
+            </td>
+        </tr>
+    }
+}

@@ -1,0 +1,59 @@
+//! `/admin/credits…`: admins only. Each page's data comes from a server
+//! function that checks the admin role itself; these helpers turn its
+//! refusal into a login redirect (anonymous) or a 403 page (everyone else).
+
+pub mod dashboard;
+pub mod packages;
+pub mod purchase;
+
+use leptos::prelude::*;
+
+use crate::credits::error_message;
+
+/// What to show when an admin server function refused or failed.
+pub fn refusal(error: &ServerFnError, path: &str) -> AnyView {
+    match error_message(error).as_str() {
+        "not_authenticated" => {
+            #[cfg(feature = "ssr")]
+            crate::auth::ssr::redirect_to_login(path);
+            let _ = path;
+            view! { <p class="text-slate-600">"Please log in."</p> }.into_any()
+        }
+        "forbidden" => view! {
+            <section id="forbidden" class="mx-auto max-w-lg rounded-2xl bg-white p-8 text-center shadow-sm ring-1 ring-slate-200">
+                <p class="text-sm font-semibold text-red-600">"403"</p>
+                <h1 class="mt-2 text-2xl font-bold tracking-tight">"Admins only"</h1>
+                <p class="mt-2 text-slate-600">
+                    "This page is for administrators. If you need access, ask one to give you the admin role."
+                </p>
+                <a href="/credits" class="mt-6 inline-block font-medium text-indigo-600 hover:underline">
+                    "Back to your credits"
+                </a>
+            </section>
+        }
+        .into_any(),
+        message => view! {
+            <p class="rounded-lg bg-red-50 p-4 text-red-700" role="alert">{message.to_owned()}</p>
+        }
+        .into_any(),
+    }
+}
+
+/// The admin section's tabs.
+#[component]
+pub fn AdminNav(active: &'static str) -> impl IntoView {
+    let tab = move |href: &'static str, key: &'static str, label: &'static str| {
+        let class = if key == active {
+            "rounded-lg bg-indigo-600 px-3 py-1.5 text-sm font-semibold text-white"
+        } else {
+            "rounded-lg px-3 py-1.5 text-sm font-medium text-slate-700 hover:bg-slate-100"
+        };
+        view! { <a href=href class=class>{label}</a> }
+    };
+    view! {
+        <nav aria-label="Admin" class="mb-6 flex flex-wrap gap-2">
+            {tab("/admin/credits", "dashboard", "Dashboard")}
+            {tab("/admin/credits/packages", "packages", "Packages")}
+        </nav>
+    }
+}

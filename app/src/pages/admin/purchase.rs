@@ -1,0 +1,184 @@
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use super::{AdminNav, refusal};
+use crate::{
+    admin::{AdjustCredits, PurchaseDetailView, RefundPurchase, admin_purchase},
+    components::status_chip::StatusChip,
+    credits::error_message,
+};
+
+/// `/admin/credits/purchases/:id`: one purchase, its audit trail and ledger
+/// entries, an admin refund and a manual credit adjustment for its buyer.
+#[component]
+pub fn AdminPurchasePage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let refund = ServerAction::<RefundPurchase>::new();
+    let adjust = ServerAction::<AdjustCredits>::new();
+    let detail = Resource::new(
+        move || (id(), refund.version().get(), adjust.version().get()),
+        |(id, _, _)| admin_purchase(id),
+    );
+    view! {
+        <AdminNav active="dashboard" />
+        <a href="/admin/credits" class="text-sm font-medium text-indigo-600 hover:underline">"← All purchases"</a>
+        <Suspense fallback=|| view! { <p class="text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Ok(view) => view! { <Detail view refund adjust /> }.into_any(),
+                    Err(error) => refusal(&error, &format!("/admin/credits/purchases/{}", id())),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Detail(
+    view: PurchaseDetailView,
+    refund: ServerAction<RefundPurchase>,
+    adjust: ServerAction<AdjustCredits>,
+) -> impl IntoView {
+    let PurchaseDetailView {
+        row,
+        discount_percentage,
+        stripe_customer_id,
+        refundable,
+        user_balance,
+        audit,
+        ledger,
+        adjustment_request_id,
+    } = view;
+    let field = |label: &'static str, value: String| {
+        view! {
+            <div>
+                <dt class="text-xs font-medium uppercase tracking-wide text-slate-500">{label}</dt>
+                <dd class="mt-0.5 break-all">{value}</dd>
+            </div>
+        }
+    };
+    let can_refund = refundable.get() > 0 && row.payment_id.is_some();
+    let input = "mt-1 block w-full rounded-lg border border-slate-300 px-2 py-1.5 text-sm";
+    view! {
+        <div class="mt-4 flex flex-wrap items-center gap-3">
+            <h1 class="text-2xl font-bold tracking-tight">{format!("{} for {}", row.package_name, row.user_email.clone().unwrap_or_else(|| row.user_id.clone()))}</h1>
+            <span id="purchase-status"><StatusChip status=row.status /></span>
+        </div>
+        <dl id="purchase-detail" class="mt-4 grid gap-4 rounded-xl bg-white p-4 text-sm shadow-sm ring-1 ring-slate-200 sm:grid-cols-2 lg:grid-cols-4">
+            {field("Purchase", row.id.clone())}
+            {field("User", format!("{} {}", row.user_name.clone().unwrap_or_default(), row.user_email.clone().unwrap_or_default()))}
+            {field("Credits", row.credits.to_string())}
+            {field("Amount", format!("{} ({}% discount)", row.amount, discount_percentage))}
+            {field("Refunded", row.refunded.to_string())}
+            {field("Created", row.created_at.clone())}
+            {field("Completed", row.completed_at.clone().unwrap_or_else(|| "–".into()))}
+            {field("User's balance", format!("{user_balance} credits"))}
+            {field("Checkout session", row.session_id.clone().unwrap_or_else(|| "–".into()))}
+            {field("Payment", row.payment_id.clone().unwrap_or_else(|| "–".into()))}
+            {field("Stripe customer", stripe_customer_id.unwrap_or_else(|| "–".into()))}
+            {row.payment_url.clone().map(|url| view! {
+                <div><a href=url rel="external" target="_blank" class="font-medium text-indigo-600 hover:underline">"Open in Stripe"</a></div>
+            })}
+        </dl>
+
+        <div class="mt-6 grid gap-6 lg:grid-cols-2">
+            <section class="rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200">
+                <h2 class="font-semibold">"Refund"</h2>
+                {if can_refund {
+                    view! {
+                        <ActionForm action=refund attr:id="refund-form" attr:class="mt-3 flex flex-wrap items-end gap-3">
+                            <input type="hidden" name="id" value=row.id.clone() />
+                            <label class="text-xs font-medium text-slate-600">
+                                {format!("Amount in dollars (blank: all {refundable} left)")}
+                                <input name="amount" inputmode="decimal" placeholder=refundable.to_string() class=input />
+                            </label>
+                            <button type="submit" class="rounded-lg bg-red-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-red-500">
+                                "Refund through Stripe"
+                            </button>
+                        </ActionForm>
+                    }.into_any()
+                } else {
+                    view! { <p class="mt-2 text-sm text-slate-600">"Nothing to refund: the purchase is not paid or is fully refunded."</p> }.into_any()
+                }}
+                <Outcome value=Signal::derive(move || refund.value().get()) id="refund-result" />
+            </section>
+            <section class="rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200">
+                <h2 class="font-semibold">"Adjust this user's credits"</h2>
+                <ActionForm action=adjust attr:id="adjust-form" attr:class="mt-3 grid gap-3 sm:grid-cols-3">
+                    <input type="hidden" name="user_id" value=row.user_id.clone() />
+                    <input type="hidden" name="request_id" value=adjustment_request_id />
+                    <label class="text-xs font-medium text-slate-600">"Credits (+/−)"
+                        <input name="amount" inputmode="numeric" placeholder="500 or -200" required class=input />
+                    </label>
+                    <label class="text-xs font-medium text-slate-600 sm:col-span-2">"Reason (required)"
+                        <input name="reason" required class=input />
+                    </label>
+                    <div>
+                        <button type="submit" class="rounded-lg bg-slate-900 px-3 py-1.5 text-sm font-semibold text-white hover:bg-slate-700">
+                            "Adjust"
+                        </button>
+                    </div>
+                </ActionForm>
+                <Outcome value=Signal::derive(move || adjust.value().get()) id="adjust-result" />
+            </section>
+        </div>
+
+        <section class="mt-6">
+            <h2 class="font-semibold">"Ledger entries"</h2>
+            <div class="mt-2 overflow-x-auto rounded-xl bg-white shadow-sm ring-1 ring-slate-200">
+                <table id="ledger" class="min-w-full divide-y divide-slate-200 text-sm">
+                    <thead class="bg-slate-50 text-left text-xs font-semibold uppercase text-slate-500">
+                        <tr>
+                            <th class="px-3 py-2">"When"</th>
+                            <th class="px-3 py-2 text-right">"Credits"</th>
+                            <th class="px-3 py-2">"Reference"</th>
+                            <th class="px-3 py-2">"Description"</th>
+                            <th class="px-3 py-2 text-right">"Balance after"</th>
+                        </tr>
+                    </thead>
+                    <tbody class="divide-y divide-slate-100">
+                        {ledger.into_iter().map(|entry| view! {
+                            <tr>
+                                <td class="whitespace-nowrap px-3 py-2">{entry.at}</td>
+                                <td class="px-3 py-2 text-right tabular-nums">{entry.amount.to_string()}</td>
+                                <td class="px-3 py-2 font-mono text-xs">{entry.reference}</td>
+                                <td class="px-3 py-2">{entry.description}</td>
+                                <td class="px-3 py-2 text-right tabular-nums">{entry.balance_after.to_string()}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+
+        <section class="mt-6">
+            <h2 class="font-semibold">"Audit trail"</h2>
+            <ol id="audit" class="mt-2 space-y-2 text-sm">
+                {audit.into_iter().map(|entry| view! {
+                    <li class="rounded-lg bg-white p-3 shadow-sm ring-1 ring-slate-200">
+                        <div class="flex flex-wrap justify-between gap-2">
+                            <span class="font-medium">{entry.action}</span>
+                            <span class="text-slate-500">{format!("{} · {}", entry.at, entry.actor)}</span>
+                        </div>
+                        <pre class="mt-1 overflow-x-auto whitespace-pre-wrap break-all text-xs text-slate-500">{entry.details}</pre>
+                    </li>
+                }).collect_view()}
+            </ol>
+        </section>
+    }
+}
+
+/// The last result of an admin action: a confirmation or the error inline.
+#[component]
+fn Outcome(
+    value: Signal<Option<Result<String, ServerFnError>>>,
+    id: &'static str,
+) -> impl IntoView {
+    move || {
+        value.get().map(|result| match result {
+            Ok(message) => view! { <p id=id data-ok="true" class="mt-3 text-sm text-emerald-700" role="status">{message}</p> }.into_any(),
+            Err(error) => view! { <p id=id data-ok="false" class="mt-3 text-sm text-red-700" role="alert">{error_message(&error)}</p> }.into_any(),
+        })
+    }
+}

@@ -1,0 +1,388 @@
+//! The admin pages and their server functions over HTTP: who may see and
+//! call them, and what they show and do. Pages take the same bearer tokens
+//! as the API, so no browser is needed here.
+
+mod support;
+
+use support::world::{CARD_OK, World, world};
+
+const PAGES: [&str; 2] = ["/admin/credits", "/admin/credits/packages"];
+
+impl World {
+    async fn admin_page(&self, token: Option<&str>, path: &str) -> (u16, String, Option<String>) {
+        let mut request = self
+            .http
+            .get(self.app.url(path))
+            .header("accept", "text/html");
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
+        (status, response.text().await.unwrap(), location)
+    }
+
+    /// Calls a server function as a form post; (status, body).
+    async fn server_fn(
+        &self,
+        token: Option<&str>,
+        name: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, String) {
+        let mut request = self
+            .http
+            .post(self.app.url(&format!("/api/{name}")))
+            .form(form);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    /// Calls a server function that takes JSON; (status, body).
+    async fn server_fn_json(
+        &self,
+        token: Option<&str>,
+        name: &str,
+        body: serde_json::Value,
+    ) -> (u16, String) {
+        let mut request = self
+            .http
+            .post(self.app.url(&format!("/api/{name}")))
+            .json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    async fn purchase_id(&self, session: &str) -> String {
+        sqlx::query_scalar::<_, uuid::Uuid>(
+            "select id from credit_purchases where stripe_checkout_session_id = $1",
+        )
+        .bind(session)
+        .fetch_one(&self.app.pool)
+        .await
+        .unwrap()
+        .to_string()
+    }
+
+    async fn user_id(&self, token: &str) -> String {
+        let (_, me) = self
+            .api(token, reqwest::Method::GET, "/credits/balance", None)
+            .await;
+        me["user_id"].as_str().unwrap().to_owned()
+    }
+}
+
+#[tokio::test]
+async fn admin_pages_and_server_functions_refuse_everyone_but_admins() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    let admin = world.token("admin").await;
+    let session = world.buy_and_pay(&alice, "starter", CARD_OK).await;
+    world.wait_for_balance(&alice, 1_000).await;
+    let purchase = world.purchase_id(&session).await;
+    let alice_id = world.user_id(&alice).await;
+    let detail = format!("/admin/credits/purchases/{purchase}");
+    let pages: Vec<&str> = PAGES.iter().copied().chain([detail.as_str()]).collect();
+
+    for path in &pages {
+        let (status, _, location) = world.admin_page(None, path).await;
+        assert_eq!(status, 302, "anonymous {path}");
+        assert!(
+            location
+                .as_deref()
+                .is_some_and(|l| l.starts_with("/auth/login?next=")),
+            "{location:?}"
+        );
+        let (status, html, _) = world.admin_page(Some(&alice), path).await;
+        assert_eq!(status, 403, "alice {path}");
+        assert!(html.contains("Admins only"), "{path}");
+        assert!(
+            !html.contains("Alice Anderson</div>"),
+            "{path} leaks the table"
+        );
+        let (status, html, _) = world.admin_page(Some(&admin), path).await;
+        assert_eq!(status, 200, "admin {path}");
+        assert!(!html.contains("Admins only"), "{path}");
+    }
+
+    let calls: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("admin_purchase", vec![("id", &purchase)]),
+        ("admin_packages", vec![]),
+        (
+            "refund_purchase",
+            vec![("id", &purchase), ("amount", "1.00")],
+        ),
+        (
+            "adjust_credits",
+            vec![
+                ("user_id", &alice_id),
+                ("amount", "100"),
+                ("reason", "goodwill gesture"),
+                ("request_id", "6d1f4a52-5b8b-4c59-9a43-0d2f2f7a9b10"),
+            ],
+        ),
+        (
+            "move_package",
+            vec![
+                ("id", "00000000-0000-0000-0000-000000000000"),
+                ("direction", "up"),
+            ],
+        ),
+        (
+            "save_package",
+            vec![
+                ("id", ""),
+                ("package_code", "sneaky"),
+                ("package_name", "Sneaky"),
+                ("description", ""),
+                ("credits", "1"),
+                ("price", "1.00"),
+                ("discount_percentage", "0"),
+            ],
+        ),
+    ];
+    let dashboard = serde_json::json!({ "days": 30, "params": { "status": "completed" } });
+    let (status, _) = world
+        .server_fn_json(None, "admin_dashboard", dashboard.clone())
+        .await;
+    assert_eq!(status, 401, "anonymous admin_dashboard");
+    let (status, _) = world
+        .server_fn_json(Some(&alice), "admin_dashboard", dashboard.clone())
+        .await;
+    assert_eq!(status, 403, "alice admin_dashboard");
+    let (status, body) = world
+        .server_fn_json(Some(&admin), "admin_dashboard", dashboard)
+        .await;
+    assert_eq!(status, 200, "admin admin_dashboard: {body}");
+    assert!(body.contains("Starter Pack"), "{body}");
+    for (name, form) in &calls {
+        let (status, _) = world.server_fn(None, name, form).await;
+        assert_eq!(status, 401, "anonymous {name}");
+        let (status, body) = world.server_fn(Some(&alice), name, form).await;
+        assert_eq!(status, 403, "alice {name}: {body}");
+    }
+    // Nothing the refused calls asked for happened.
+    assert_eq!(world.balance(&alice).await, 1_000);
+    assert_eq!(world.status(&session).await, "completed");
+    let sneaky: i64 =
+        sqlx::query_scalar("select count(*) from credit_packages where package_code = 'sneaky'")
+            .fetch_one(&world.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(sneaky, 0);
+
+    for name in ["admin_purchase", "admin_packages"] {
+        let form = &calls.iter().find(|(n, _)| *n == name).unwrap().1;
+        let (status, body) = world.server_fn(Some(&admin), name, form).await;
+        assert_eq!(status, 200, "admin {name}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_the_figures_chart_and_the_filtered_table() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    let admin = world.token("admin").await;
+    world.buy_and_pay(&alice, "starter", CARD_OK).await;
+    world.buy_and_pay(&alice, "standard", CARD_OK).await;
+    world.buy(&alice, "pro").await; // started, never paid
+    world.wait_for_balance(&alice, 6_000).await;
+
+    let (status, html, _) = world.admin_page(Some(&admin), "/admin/credits").await;
+    assert_eq!(status, 200);
+    for (figure, value) in [
+        ("revenue", "$55.00"),
+        ("net", "$55.00"),
+        ("purchases", "2"),
+        ("credits", "6,000"),
+        ("conversion", "66.7%"),
+    ] {
+        let at = html
+            .find(&format!(r#"data-figure="{figure}""#))
+            .unwrap_or_else(|| panic!("no {figure} figure"));
+        let current = &html[at..at + html[at..].find("</dd>").unwrap()];
+        assert!(current.contains(value), "{figure}: {current}");
+    }
+    assert!(html.contains(r#"<svg id="revenue-chart""#));
+    assert!(html.contains(r#"data-cents="5500""#), "today's bar");
+    assert_eq!(html.matches("<tr data-purchase=").count(), 3);
+
+    let (_, filtered, _) = world
+        .admin_page(
+            Some(&admin),
+            "/admin/credits?status=completed&package=starter",
+        )
+        .await;
+    assert_eq!(filtered.matches("<tr data-purchase=").count(), 1);
+    assert!(filtered.contains("Starter Pack"));
+    assert!(filtered.contains("1 purchase matches"));
+    assert!(
+        filtered.contains(
+            "/api/v1/billing/credits/admin/purchases/export?status=completed&amp;package=starter"
+        ) || filtered.contains(
+            "/api/v1/billing/credits/admin/purchases/export?status=completed&package=starter"
+        ),
+        "the CSV link carries the filters"
+    );
+
+    let (_, bad, _) = world
+        .admin_page(Some(&admin), "/admin/credits?from=yesterday")
+        .await;
+    assert!(bad.contains("from must be a date as YYYY-MM-DD."));
+}
+
+#[tokio::test]
+async fn an_admin_refund_and_stripes_webhook_take_credits_back_once_and_adjustments_need_a_reason()
+{
+    let world = world().await;
+    let alice = world.token("alice").await;
+    let admin = world.token("admin").await;
+    let session = world.buy_and_pay(&alice, "starter", CARD_OK).await;
+    world.wait_for_balance(&alice, 1_000).await;
+    let purchase = world.purchase_id(&session).await;
+
+    let (status, body) = world
+        .server_fn(
+            Some(&admin),
+            "refund_purchase",
+            &[("id", &purchase), ("amount", "2.50")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(world.status(&session).await, "partially_refunded");
+    assert_eq!(world.balance(&alice).await, 750);
+    // Stripe's charge.refunded for the same refund arrives and changes nothing.
+    let refunded = world
+        .event("charge.refunded", "payment_intent", &{
+            let s = world
+                .stripe_get(&format!("/v1/checkout/sessions/{session}"))
+                .await;
+            s["payment_intent"].as_str().unwrap().to_owned()
+        })
+        .await;
+    world.wait_for_delivery(&refunded).await;
+    assert_eq!(world.balance(&alice).await, 750);
+
+    let (status, body) = world
+        .server_fn(
+            Some(&admin),
+            "refund_purchase",
+            &[("id", &purchase), ("amount", "9.00")],
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("too much"), "{body}");
+
+    let alice_id = world.user_id(&alice).await;
+    let request = "0b7c4f0e-8d7e-4a43-9df1-5d1f7e3c2a01";
+    let adjust = |reason: &'static str| {
+        [
+            ("user_id", alice_id.as_str()),
+            ("amount", "250"),
+            ("reason", reason),
+            ("request_id", request),
+        ]
+    };
+    let (status, body) = world
+        .server_fn(Some(&admin), "adjust_credits", &adjust(""))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("reason is required"), "{body}");
+    assert_eq!(world.balance(&alice).await, 750);
+
+    for _ in 0..2 {
+        // The same form sent twice (a double click) counts once.
+        let (status, body) = world
+            .server_fn(Some(&admin), "adjust_credits", &adjust("support ticket 42"))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(world.balance(&alice).await, 1_000);
+    world.assert_ledger_consistent().await;
+}
+
+#[tokio::test]
+async fn the_catalogue_editor_validates_input_and_reorders() {
+    let world = world().await;
+    let admin = world.token("admin").await;
+    let (status, body) = world
+        .server_fn(
+            Some(&admin),
+            "save_package",
+            &[
+                ("id", ""),
+                ("package_code", "mega"),
+                ("package_name", "Mega Pack"),
+                ("description", ""),
+                ("credits", "0"),
+                ("price", "12.50"),
+                ("discount_percentage", "150"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.contains("Credits must be a positive whole number."),
+        "{body}"
+    );
+    assert!(
+        body.contains("The discount must be between 0 and 100 percent."),
+        "{body}"
+    );
+
+    let (status, body) = world
+        .server_fn(
+            Some(&admin),
+            "save_package",
+            &[
+                ("id", ""),
+                ("package_code", "starter"),
+                ("package_name", "Another Starter"),
+                ("description", ""),
+                ("credits", "10"),
+                ("price", "1"),
+                ("discount_percentage", ""),
+                ("is_active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("exists already"), "{body}");
+
+    let order = || async {
+        sqlx::query_scalar::<_, String>(
+            "select package_code from credit_packages order by display_order, package_code",
+        )
+        .fetch_all(&world.app.pool)
+        .await
+        .unwrap()
+    };
+    let enterprise: uuid::Uuid =
+        sqlx::query_scalar("select id from credit_packages where package_code = 'enterprise'")
+            .fetch_one(&world.app.pool)
+            .await
+            .unwrap();
+    let (status, body) = world
+        .server_fn(
+            Some(&admin),
+            "move_package",
+            &[("id", &enterprise.to_string()), ("direction", "up")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(order().await, ["starter", "standard", "enterprise", "pro"]);
+
+    let (_, html, _) = world
+        .admin_page(Some(&admin), "/admin/credits/packages")
+        .await;
+    assert!(html.find(r#"data-package="enterprise""#) < html.find(r#"data-package="pro""#));
+}
