@@ -5,77 +5,13 @@ mod support;
 
 use std::time::Duration;
 
-use backend::catalogue;
 use reqwest::Method;
 use serde_json::{Value, json};
-use stripe_emulator::Emulator;
-use support::{DevIdp, TestApp, spawn_app_with};
+use support::world::{CARD_OK, KEY, World, world};
 
-const KEY: &str = "sk_test_admin_api";
-const WEBHOOK_SECRET: &str = "whsec_admin_api";
 const API: &str = "/api/v1/billing";
 
-struct World {
-    app: TestApp,
-    emulator: Emulator,
-    idp: DevIdp,
-    http: reqwest::Client,
-}
-
-async fn world() -> World {
-    let emulator = support::stripe::start_emulator().await;
-    let idp = DevIdp::start();
-    let base = emulator.base_url.clone();
-    let app = spawn_app_with(|env| {
-        env.insert("STRIPE_SECRET_KEY".into(), KEY.into());
-        env.insert("STRIPE_API_BASE".into(), base.clone());
-        env.insert(
-            "STRIPE_WEBHOOK_SECRET_CREDITS".into(),
-            WEBHOOK_SECRET.into(),
-        );
-        idp.configure(env);
-    })
-    .await;
-    let stripe = support::stripe::gateway(&emulator, KEY);
-    catalogue::sync(&app.pool, &stripe).await.unwrap();
-    let world = World {
-        app,
-        emulator,
-        idp,
-        http: support::http_client(),
-    };
-    world
-        .control(
-            "/webhooks",
-            json!({ "url": world.app.url("/api/v1/billing/credits/webhook"), "secret": WEBHOOK_SECRET }),
-        )
-        .await;
-    world
-}
-
 impl World {
-    async fn control(&self, path: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .post(format!("{}/_emulator{path}", self.emulator.base_url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
-        response.json().await.unwrap_or(Value::Null)
-    }
-
-    async fn token(&self, user: &str) -> String {
-        self.idp
-            .password_token(user, &format!("{user}-password"))
-            .await
-    }
-
     async fn call(
         &self,
         token: Option<&str>,
@@ -95,56 +31,6 @@ impl World {
         request.send().await.unwrap()
     }
 
-    async fn api(
-        &self,
-        token: &str,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let response = self.call(Some(token), method, path, body).await;
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn balance(&self, token: &str) -> i64 {
-        self.api(token, Method::GET, "/credits/balance", None)
-            .await
-            .1["balance"]
-            .as_i64()
-            .unwrap()
-    }
-
-    /// `token`'s user buys `code` and pays on the emulator; returns the session id.
-    async fn buy_and_pay(&self, token: &str, code: &str) -> String {
-        let session = self.buy(token, code).await;
-        let paid = self
-            .http
-            .post(format!(
-                "{}/_emulator/checkout/sessions/{session}/pay",
-                self.emulator.base_url
-            ))
-            .form(&[("card", "4242424242424242")])
-            .send()
-            .await
-            .unwrap();
-        assert!(paid.status().is_success(), "pay: {}", paid.status());
-        session
-    }
-
-    async fn buy(&self, token: &str, code: &str) -> String {
-        let (status, body) = self
-            .api(
-                token,
-                Method::POST,
-                "/credits/purchase",
-                Some(json!({ "package_code": code })),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        body["session_id"].as_str().unwrap().to_owned()
-    }
-
     async fn wait_for<F: Fn(i64) -> bool>(&self, what: &str, sql: &str, done: F) {
         for _ in 0..100 {
             let value: i64 = sqlx::query_scalar(sql)
@@ -158,17 +44,6 @@ impl World {
         }
         panic!("timed out waiting for {what}");
     }
-
-    async fn purchase_id(&self, session: &str) -> String {
-        sqlx::query_scalar::<_, uuid::Uuid>(
-            "select id from credit_purchases where stripe_checkout_session_id = $1",
-        )
-        .bind(session)
-        .fetch_one(&self.app.pool)
-        .await
-        .unwrap()
-        .to_string()
-    }
 }
 
 #[tokio::test]
@@ -177,15 +52,9 @@ async fn every_admin_endpoint_refuses_anonymous_callers_and_non_admins() {
     let admin = world.token("admin").await;
     let alice = world.token("alice").await;
     // Alice exists (first request) and has a pending purchase.
-    let session = world.buy(&alice, "starter").await;
+    let session = world.buy(&alice, "starter").await.1;
     let purchase = world.purchase_id(&session).await;
-    let alice_id = world
-        .api(&alice, Method::GET, "/credits/balance", None)
-        .await
-        .1["user_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let alice_id = world.user_id(&alice).await;
     let starter: String = sqlx::query_scalar::<_, uuid::Uuid>(
         "select id from credit_packages where package_code = 'starter'",
     )
@@ -310,7 +179,7 @@ async fn an_admin_refund_and_stripes_refund_webhook_take_credits_back_once() {
     let world = world().await;
     let admin = world.token("admin").await;
     let alice = world.token("alice").await;
-    let session = world.buy_and_pay(&alice, "standard").await; // 5,000 credits for $45.00
+    let session = world.buy_and_pay(&alice, "standard", CARD_OK).await; // 5,000 credits for $45.00
     world
         .wait_for(
             "the grant",
@@ -459,7 +328,7 @@ async fn an_admin_refund_and_stripes_refund_webhook_take_credits_back_once() {
             .0,
         404
     );
-    let other = world.buy_and_pay(&alice, "starter").await;
+    let other = world.buy_and_pay(&alice, "starter", CARD_OK).await;
     world
         .wait_for(
             "the second grant",
@@ -495,7 +364,7 @@ async fn a_refund_webhook_held_until_after_the_admin_refund_takes_nothing_more()
     let world = world().await;
     let admin = world.token("admin").await;
     let alice = world.token("alice").await;
-    let session = world.buy_and_pay(&alice, "pro").await; // 10,000 credits for $80.00
+    let session = world.buy_and_pay(&alice, "pro", CARD_OK).await; // 10,000 credits for $80.00
     world
         .wait_for(
             "the grant",
@@ -715,7 +584,7 @@ async fn a_price_change_makes_a_new_stripe_price_and_leaves_existing_purchases_u
     let admin = world.token("admin").await;
     let alice = world.token("alice").await;
     // Alice starts buying Pro at $80.00 for 10,000 credits, and has not paid yet.
-    let old_session = world.buy(&alice, "pro").await;
+    let old_session = world.buy(&alice, "pro").await.1;
     let (_, packages) = world
         .api(&admin, Method::GET, "/credits/admin/packages", None)
         .await;
@@ -794,7 +663,7 @@ async fn a_price_change_makes_a_new_stripe_price_and_leaves_existing_purchases_u
         .await;
 
     // A purchase started now takes the new package.
-    let new_session = world.buy(&alice, "pro").await;
+    let new_session = world.buy(&alice, "pro").await.1;
     let snapshot: (i64, i64, String) = sqlx::query_as(
         "select amount_paid_cents, amount_credits, package_name from credit_purchases where stripe_checkout_session_id = $1",
     )

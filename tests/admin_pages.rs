@@ -61,24 +61,6 @@ impl World {
         let response = request.send().await.unwrap();
         (response.status().as_u16(), response.text().await.unwrap())
     }
-
-    async fn purchase_id(&self, session: &str) -> String {
-        sqlx::query_scalar::<_, uuid::Uuid>(
-            "select id from credit_purchases where stripe_checkout_session_id = $1",
-        )
-        .bind(session)
-        .fetch_one(&self.app.pool)
-        .await
-        .unwrap()
-        .to_string()
-    }
-
-    async fn user_id(&self, token: &str) -> String {
-        let (_, me) = self
-            .api(token, reqwest::Method::GET, "/credits/balance", None)
-            .await;
-        me["user_id"].as_str().unwrap().to_owned()
-    }
 }
 
 #[tokio::test]

@@ -182,10 +182,7 @@ async fn history_is_paginated_newest_first_with_a_chip_per_status() {
     let world = world().await;
     let alice = world.token("alice").await;
     // The first authenticated request records alice.
-    let (_, me) = world
-        .api(&alice, reqwest::Method::GET, "/credits/balance", None)
-        .await;
-    let alice_id: uuid::Uuid = me["user_id"].as_str().unwrap().parse().unwrap();
+    let alice_id: uuid::Uuid = world.user_id(&alice).await.parse().unwrap();
     let statuses = [
         "completed",
         "pending",

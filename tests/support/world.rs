@@ -328,6 +328,26 @@ impl World {
 
     // ------------------------------------------------------------ the database
 
+    /// Our purchase id for the checkout `session`.
+    pub async fn purchase_id(&self, session: &str) -> String {
+        sqlx::query_scalar::<_, uuid::Uuid>(
+            "select id from credit_purchases where stripe_checkout_session_id = $1",
+        )
+        .bind(session)
+        .fetch_one(&self.app.pool)
+        .await
+        .unwrap()
+        .to_string()
+    }
+
+    /// `token`'s user id (the first request records the user).
+    pub async fn user_id(&self, token: &str) -> String {
+        let (_, me) = self
+            .api(token, reqwest::Method::GET, "/credits/balance", None)
+            .await;
+        me["user_id"].as_str().unwrap().to_owned()
+    }
+
     /// The status of the purchase paid through `session_id`.
     pub async fn status(&self, session_id: &str) -> String {
         sqlx::query_scalar(
