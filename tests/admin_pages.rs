@@ -367,4 +367,39 @@ async fn the_catalogue_editor_validates_input_and_reorders() {
         .admin_page(Some(&admin), "/admin/credits/packages")
         .await;
     assert!(html.find(r#"data-package="enterprise""#) < html.find(r#"data-package="pro""#));
+    // Prices are shown as the form sends them back: dollars, exactly.
+    assert!(
+        html.contains(r#"value="$350.00""#),
+        "enterprise price in the form"
+    );
+
+    let starter: uuid::Uuid =
+        sqlx::query_scalar("select id from credit_packages where package_code = 'starter'")
+            .fetch_one(&world.app.pool)
+            .await
+            .unwrap();
+    let (status, body) = world
+        .server_fn(
+            Some(&admin),
+            "save_package",
+            &[
+                ("id", &starter.to_string()),
+                ("package_code", "starter"),
+                ("package_name", "Starter Pack"),
+                ("description", "Try the platform."),
+                ("credits", "1,000"),
+                ("price", "$1,234.50"),
+                ("discount_percentage", "0"),
+                ("is_active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let price: i64 = sqlx::query_scalar(
+        "select price_cents from credit_packages where package_code = 'starter'",
+    )
+    .fetch_one(&world.app.pool)
+    .await
+    .unwrap();
+    assert_eq!(price, 123_450);
 }

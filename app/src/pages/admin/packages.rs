@@ -116,7 +116,7 @@ fn PackageForm(
                 <input name="credits" inputmode="numeric" value=value(|p| p.credits.get().to_string()) required class=input />
             </label>
             <label class=label>"Price (USD)"
-                <input name="price" inputmode="decimal" value=value(|p| format!("{:.2}", p.price.get() as f64 / 100.0)) required class=input />
+                <input name="price" inputmode="decimal" value=value(|p| p.price.to_string()) required class=input />
             </label>
             <label class=format!("{label} sm:col-span-2")>"Description"
                 <input name="description" value=value(|p| p.description.clone()) class=input />
