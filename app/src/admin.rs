@@ -232,6 +232,7 @@ mod ssr {
     use uuid::Uuid;
 
     use super::*;
+    use crate::credits::ssr::{failed, failed_with};
 
     pub async fn require_admin() -> Result<AuthUser, ServerFnError> {
         crate::auth::ssr::require_admin().await
@@ -251,11 +252,6 @@ mod ssr {
             response.set_status(http::StatusCode::UNPROCESSABLE_ENTITY);
         }
         ServerFnError::new(message.into())
-    }
-
-    fn failed(what: &str, error: impl std::error::Error + 'static) -> ServerFnError {
-        tracing::error!(error = &error as &dyn std::error::Error, "{what} failed");
-        ServerFnError::new("Something went wrong on our side. Please try again.")
     }
 
     fn query_string(pairs: &[(&str, Option<&str>)]) -> String {
@@ -579,15 +575,11 @@ mod ssr {
                 | RefundError::StripeRefused { .. }),
             ) => Err(bad_input(capitalise(&error.to_string()))),
             Err(RefundError::NotFound(_)) => Err(bad_input("There is no such purchase.")),
-            Err(error @ RefundError::Stripe(_)) => {
-                tracing::error!(
-                    error = &error as &dyn std::error::Error,
-                    "admin refund failed"
-                );
-                Err(ServerFnError::new(
-                    "Stripe could not be reached; nothing was refunded. Please try again.",
-                ))
-            }
+            Err(error @ RefundError::Stripe(_)) => Err(failed_with(
+                "an admin refund",
+                error,
+                "Stripe could not be reached; nothing was refunded. Please try again.",
+            )),
             Err(other) => Err(failed("an admin refund", other)),
         }
     }
@@ -758,15 +750,11 @@ mod ssr {
             | CatalogueError::DuplicateCode(_)
             | CatalogueError::NotFound(_)
             | CatalogueError::IncompleteOrder => bad_input(error.to_string()),
-            CatalogueError::Stripe(_) => {
-                tracing::error!(
-                    error = &error as &dyn std::error::Error,
-                    "catalogue change failed"
-                );
-                ServerFnError::new(
-                    "Stripe could not be updated; nothing was changed. Please try again.",
-                )
-            }
+            CatalogueError::Stripe(_) => failed_with(
+                "a catalogue change",
+                error,
+                "Stripe could not be updated; nothing was changed. Please try again.",
+            ),
             other => failed("a catalogue change", other),
         }
     }

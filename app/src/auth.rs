@@ -6,6 +6,11 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+/// What a server function's error says when the caller is not logged in
+/// (sent with 401) or not allowed (403); pages match on these.
+pub const NOT_AUTHENTICATED: &str = "not_authenticated";
+pub const FORBIDDEN: &str = "forbidden";
+
 /// The logged-in user as the browser sees them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserView {
@@ -62,7 +67,7 @@ pub mod ssr {
             .await
             .map_err(|error| match error {
                 AuthError::InvalidToken(_) | AuthError::RefreshRefused(_) => {
-                    fail(StatusCode::UNAUTHORIZED, "not_authenticated")
+                    fail(StatusCode::UNAUTHORIZED, super::NOT_AUTHENTICATED)
                 }
                 other => {
                     tracing::error!(error = %other, "authentication failed");
@@ -75,7 +80,7 @@ pub mod ssr {
     pub async fn require_user() -> Result<AuthUser, ServerFnError> {
         optional_user()
             .await?
-            .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, "not_authenticated"))
+            .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, super::NOT_AUTHENTICATED))
     }
 
     /// An admin; anonymous → 401, others → 403 `forbidden`.
@@ -84,7 +89,7 @@ pub mod ssr {
         if user.is_admin {
             Ok(user)
         } else {
-            Err(fail(StatusCode::FORBIDDEN, "forbidden"))
+            Err(fail(StatusCode::FORBIDDEN, super::FORBIDDEN))
         }
     }
 

@@ -172,7 +172,7 @@ impl From<backend::purchases::PurchaseRecord> for PurchaseView {
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     use backend::{
         AppState,
         checkout::{self, CheckoutError},

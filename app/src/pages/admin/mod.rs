@@ -8,18 +8,21 @@ pub mod purchase;
 
 use leptos::prelude::*;
 
-use crate::credits::error_message;
+use crate::{
+    auth::{FORBIDDEN, NOT_AUTHENTICATED},
+    credits::error_message,
+};
 
 /// What to show when an admin server function refused or failed.
 pub fn refusal(error: &ServerFnError, path: &str) -> AnyView {
     match error_message(error).as_str() {
-        "not_authenticated" => {
+        NOT_AUTHENTICATED => {
             #[cfg(feature = "ssr")]
             crate::auth::ssr::redirect_to_login(path);
             let _ = path;
             view! { <p class="text-slate-600">"Please log in."</p> }.into_any()
         }
-        "forbidden" => view! {
+        FORBIDDEN => view! {
             <section id="forbidden" class="mx-auto max-w-lg rounded-2xl bg-white p-8 text-center shadow-sm ring-1 ring-slate-200">
                 <p class="text-sm font-semibold text-red-600">"403"</p>
                 <h1 class="mt-2 text-2xl font-bold tracking-tight">"Admins only"</h1>
