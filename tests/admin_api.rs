@@ -180,13 +180,7 @@ async fn an_admin_refund_and_stripes_refund_webhook_take_credits_back_once() {
     let admin = world.token("admin").await;
     let alice = world.token("alice").await;
     let session = world.buy_and_pay(&alice, "standard", CARD_OK).await; // 5,000 credits for $45.00
-    world
-        .wait_for(
-            "the grant",
-            "select coalesce(sum(balance), 0)::bigint from credit_balances",
-            |b| b == 5_000,
-        )
-        .await;
+    world.wait_for_balance(&alice, 5_000).await;
     let purchase = world.purchase_id(&session).await;
 
     // The admin refunds $9.00: a fifth of the credits go back.
@@ -329,13 +323,7 @@ async fn an_admin_refund_and_stripes_refund_webhook_take_credits_back_once() {
         404
     );
     let other = world.buy_and_pay(&alice, "starter", CARD_OK).await;
-    world
-        .wait_for(
-            "the second grant",
-            "select coalesce(sum(balance), 0)::bigint from credit_balances",
-            |b| b == 1_000,
-        )
-        .await;
+    world.wait_for_balance(&alice, 1_000).await;
     let other = world.purchase_id(&other).await;
     for (body, code) in [
         (json!({ "amount_cents": 1001 }), "invalid_amount"),
@@ -365,13 +353,7 @@ async fn a_refund_webhook_held_until_after_the_admin_refund_takes_nothing_more()
     let admin = world.token("admin").await;
     let alice = world.token("alice").await;
     let session = world.buy_and_pay(&alice, "pro", CARD_OK).await; // 10,000 credits for $80.00
-    world
-        .wait_for(
-            "the grant",
-            "select coalesce(sum(balance), 0)::bigint from credit_balances",
-            |b| b == 10_000,
-        )
-        .await;
+    world.wait_for_balance(&alice, 10_000).await;
     let purchase = world.purchase_id(&session).await;
 
     // Stripe's webhook for the admin's refund is held back until the admin path has recorded
@@ -654,13 +636,7 @@ async fn a_price_change_makes_a_new_stripe_price_and_leaves_existing_purchases_u
         .await
         .unwrap();
     assert!(paid.status().is_success());
-    world
-        .wait_for(
-            "the grant",
-            "select coalesce(sum(balance), 0)::bigint from credit_balances",
-            |b| b == 10_000,
-        )
-        .await;
+    world.wait_for_balance(&alice, 10_000).await;
 
     // A purchase started now takes the new package.
     let new_session = world.buy(&alice, "pro").await.1;

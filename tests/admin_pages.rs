@@ -9,23 +9,6 @@ use support::world::{CARD_OK, World, world};
 const PAGES: [&str; 2] = ["/admin/credits", "/admin/credits/packages"];
 
 impl World {
-    async fn admin_page(&self, token: Option<&str>, path: &str) -> (u16, String, Option<String>) {
-        let mut request = self
-            .http
-            .get(self.app.url(path))
-            .header("accept", "text/html");
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let location = response
-            .headers()
-            .get("location")
-            .map(|l| l.to_str().unwrap().to_owned());
-        (status, response.text().await.unwrap(), location)
-    }
-
     /// Calls a server function as a form post; (status, body).
     async fn server_fn(
         &self,
@@ -76,7 +59,7 @@ async fn admin_pages_and_server_functions_refuse_everyone_but_admins() {
     let pages: Vec<&str> = PAGES.iter().copied().chain([detail.as_str()]).collect();
 
     for path in &pages {
-        let (status, _, location) = world.admin_page(None, path).await;
+        let (status, _, location) = world.page(None, path).await;
         assert_eq!(status, 302, "anonymous {path}");
         assert!(
             location
@@ -84,14 +67,14 @@ async fn admin_pages_and_server_functions_refuse_everyone_but_admins() {
                 .is_some_and(|l| l.starts_with("/auth/login?next=")),
             "{location:?}"
         );
-        let (status, html, _) = world.admin_page(Some(&alice), path).await;
+        let (status, html, _) = world.page(Some(&alice), path).await;
         assert_eq!(status, 403, "alice {path}");
         assert!(html.contains("Admins only"), "{path}");
         assert!(
             !html.contains("Alice Anderson</div>"),
             "{path} leaks the table"
         );
-        let (status, html, _) = world.admin_page(Some(&admin), path).await;
+        let (status, html, _) = world.page(Some(&admin), path).await;
         assert_eq!(status, 200, "admin {path}");
         assert!(!html.contains("Admins only"), "{path}");
     }
@@ -179,7 +162,7 @@ async fn the_dashboard_shows_the_figures_chart_and_the_filtered_table() {
     world.buy(&alice, "pro").await; // started, never paid
     world.wait_for_balance(&alice, 6_000).await;
 
-    let (status, html, _) = world.admin_page(Some(&admin), "/admin/credits").await;
+    let (status, html, _) = world.page(Some(&admin), "/admin/credits").await;
     assert_eq!(status, 200);
     for (figure, value) in [
         ("revenue", "$55.00"),
@@ -199,7 +182,7 @@ async fn the_dashboard_shows_the_figures_chart_and_the_filtered_table() {
     assert_eq!(html.matches("<tr data-purchase=").count(), 3);
 
     let (_, filtered, _) = world
-        .admin_page(
+        .page(
             Some(&admin),
             "/admin/credits?status=completed&package=starter",
         )
@@ -217,7 +200,7 @@ async fn the_dashboard_shows_the_figures_chart_and_the_filtered_table() {
     );
 
     let (_, bad, _) = world
-        .admin_page(Some(&admin), "/admin/credits?from=yesterday")
+        .page(Some(&admin), "/admin/credits?from=yesterday")
         .await;
     assert!(bad.contains("from must be a date as YYYY-MM-DD."));
 }
@@ -363,9 +346,7 @@ async fn the_catalogue_editor_validates_input_and_reorders() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(order().await, ["starter", "standard", "enterprise", "pro"]);
 
-    let (_, html, _) = world
-        .admin_page(Some(&admin), "/admin/credits/packages")
-        .await;
+    let (_, html, _) = world.page(Some(&admin), "/admin/credits/packages").await;
     assert!(html.find(r#"data-package="enterprise""#) < html.find(r#"data-package="pro""#));
     // Prices are shown as the form sends them back: dollars, exactly.
     assert!(

@@ -218,6 +218,25 @@ impl World {
 
     // ------------------------------------------------------------ the app
 
+    /// A page as a browser asking for HTML gets it (bearer token as `token`'s
+    /// user, anonymous with `None`): status, body and any redirect target.
+    pub async fn page(&self, token: Option<&str>, path: &str) -> (u16, String, Option<String>) {
+        let mut request = self
+            .http
+            .get(self.app.url(path))
+            .header("accept", "text/html");
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
+        (status, response.text().await.unwrap(), location)
+    }
+
     pub async fn token(&self, user: &str) -> String {
         self.idp
             .password_token(user, &format!("{user}-password"))
