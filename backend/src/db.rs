@@ -31,14 +31,65 @@ pub enum DbError {
 pub async fn connect_and_migrate(database_url: &str) -> Result<PgPool, DbError> {
     let options = PgConnectOptions::from_str(database_url).map_err(DbError::BadUrl)?;
     create_database_if_missing(&options).await?;
-    let pool = PgPoolOptions::new()
-        .max_connections(20)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_with(options)
+    let pool = pool_options()
+        .connect_with(connect_options(options))
         .await
         .map_err(DbError::Connect)?;
     MIGRATOR.run(&pool).await.map_err(DbError::Migrate)?;
     Ok(pool)
+}
+
+/// How long the server lets one of our sessions sit idle inside a
+/// transaction before it ends that session (and so the transaction and its
+/// locks). A backstop: nothing of ours leaves a transaction idle that long on
+/// purpose. The longest legitimate pause is a Stripe call inside a catalogue
+/// change (`packages::manage`), which the HTTP client gives up on sooner.
+pub const IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Session settings every connection of ours gets.
+pub fn connect_options(options: PgConnectOptions) -> PgConnectOptions {
+    let timeout = format!("{}ms", IDLE_IN_TRANSACTION_TIMEOUT.as_millis());
+    options
+        .application_name("ops-center-credits")
+        .options([("idle_in_transaction_session_timeout", timeout.as_str())])
+}
+
+/// The pool: bounded, and it never hands out a connection that is still
+/// inside a transaction, whatever left it there (a future cancelled
+/// mid-`BEGIN`, see `vendor/sqlx-postgres/PATCHED.md`).
+pub fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(20)
+        .acquire_timeout(Duration::from_secs(5))
+        .after_release(|conn, _meta| Box::pin(async move { is_outside_transaction(conn).await }))
+}
+
+/// Whether the server has this session outside any transaction block. Asked
+/// on every release; a connection that fails the check is closed instead of
+/// going back to the pool. sqlx's own bookkeeping (`is_in_transaction`) is
+/// not enough: the failure this guards against is exactly a transaction the
+/// server has and sqlx does not know of. In autocommit, a simple query's
+/// statement starts its own transaction, so `now()` (transaction start)
+/// equals `statement_timestamp()`; inside an older open transaction it is
+/// earlier. Inside a failed transaction the query errors, which also closes
+/// the connection.
+pub async fn is_outside_transaction(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::{Executor, Row};
+    if conn.is_in_transaction() {
+        tracing::error!("a pooled connection came back inside a transaction; closing it");
+        return Ok(false);
+    }
+    // A `&str` runs as a simple query: one message, one implicit transaction.
+    let row = conn
+        .fetch_one("select now() = statement_timestamp()")
+        .await?;
+    let clean: bool = row.try_get(0)?;
+    if !clean {
+        tracing::error!(
+            "a pooled connection came back inside a transaction sqlx did not track; closing it"
+        );
+    }
+    Ok(clean)
 }
 
 /// Whether the database answers a trivial query within `timeout`.
