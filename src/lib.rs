@@ -2,6 +2,7 @@
 //! startup. The business lives in `backend`; pages live in `app`.
 
 pub mod auth;
+pub mod detach;
 pub mod error;
 pub mod routes;
 pub mod startup;

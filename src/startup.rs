@@ -124,6 +124,9 @@ fn router(state: ServerState) -> Router {
             app_state_for_layers,
             auth::csrf::guard,
         ))
+        // Outermost: a client hanging up never stops a write half-way
+        // (the session is saved, too).
+        .layer(middleware::from_fn(crate::detach::detach_unsafe_methods))
         .with_state(state)
 }
 

@@ -101,8 +101,20 @@ pub async fn start_credit_purchase(
 
 /// The buyer is back from Checkout: ask Stripe how the session stands and
 /// fulfil it if paid (the webhook may already have; then this is a no-op).
-/// Only the purchase's own user may confirm it.
+/// Only the purchase's own user may confirm it. Runs to the end even when
+/// the caller goes away (the page load or request that asked).
 pub async fn confirm_return(
+    pool: &PgPool,
+    stripe: &StripeGateway,
+    user: UserId,
+    session: &CheckoutSessionId,
+) -> Result<purchases::PurchaseRecord, CheckoutError> {
+    let (pool, stripe, session) = (pool.clone(), stripe.clone(), session.clone());
+    crate::detach::run_to_completion(async move { confirm(&pool, &stripe, user, &session).await })
+        .await
+}
+
+async fn confirm(
     pool: &PgPool,
     stripe: &StripeGateway,
     user: UserId,
