@@ -8,6 +8,7 @@ pub mod checkout;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod detach;
 pub mod ids;
 pub mod ledger;
 pub mod packages;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub oidc: auth::Oidc,
     /// Stripe, or the emulator when `STRIPE_API_BASE` is set.
     pub stripe: stripe::StripeGateway,
+    /// Users already written by this process (bearer requests read only).
+    pub known_users: users::KnownUsers,
 }
 
 impl AppState {
@@ -41,6 +44,7 @@ impl AppState {
             config: Arc::new(config),
             oidc,
             stripe,
+            known_users: users::KnownUsers::default(),
         })
     }
 }

@@ -142,15 +142,20 @@ pub async fn authenticate(
 ) -> Result<Option<AuthUser>, AuthError> {
     if let Some(token) = bearer {
         let identity = state.oidc.verify_access_token(token).await?;
-        let id = users::upsert(
-            &state.pool,
-            &users::Profile {
-                keycloak_sub: &identity.sub,
-                email: identity.email.as_deref(),
-                name: identity.name.as_deref(),
-            },
-        )
-        .await?;
+        // Read-only for a user already written with this profile: a bearer
+        // request for a balance must not take row locks.
+        let id = state
+            .known_users
+            .upsert(
+                &state.pool,
+                &users::Profile {
+                    keycloak_sub: &identity.sub,
+                    email: identity.email.as_deref(),
+                    name: identity.name.as_deref(),
+                },
+                identity.expires_at,
+            )
+            .await?;
         return Ok(Some(AuthUser {
             id,
             is_admin: identity.roles.iter().any(|r| r == state.oidc.admin_role()),
