@@ -3,11 +3,9 @@
 //! tests look at what the user sees (balance, history) and at the ledger.
 //! Every test ends by checking the ledger rules across the whole database.
 
-mod support;
-
+use crate::support::world::{CARD_DELAYED_FAIL, CARD_DELAYED_OK, CARD_OK, World, world};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
-use support::world::{CARD_DELAYED_FAIL, CARD_DELAYED_OK, CARD_OK, World, world};
 
 const COMPLETED: &str = "checkout.session.completed";
 const ASYNC_SUCCEEDED: &str = "checkout.session.async_payment_succeeded";

@@ -1,8 +1,7 @@
 //! Purchase settlement against a real database: a checkout session grants
 //! its credits exactly once, whoever calls and however often.
 
-mod support;
-
+use crate::support::TestDatabase;
 use backend::{
     ids::{CheckoutSessionId, UserId},
     packages,
@@ -10,7 +9,6 @@ use backend::{
 };
 use domain::{Cents, PurchaseStatus};
 use sqlx::PgPool;
-use support::TestDatabase;
 
 async fn user(pool: &PgPool, sub: &str) -> UserId {
     UserId(
@@ -42,11 +40,11 @@ async fn pending(pool: &PgPool, user: UserId, code: &str) -> CheckoutSessionId {
 }
 
 async fn balance(pool: &PgPool, user: UserId) -> i64 {
-    support::stripe::balance_of(pool, user).await
+    crate::support::stripe::balance_of(pool, user).await
 }
 
 async fn status(pool: &PgPool, session: &CheckoutSessionId) -> String {
-    support::stripe::purchase_status(pool, session).await
+    crate::support::stripe::purchase_status(pool, session).await
 }
 
 async fn assert_ledger_invariant(pool: &PgPool) {
@@ -139,7 +137,7 @@ async fn fifty_concurrent_fulfilments_grant_exactly_once() {
         .count();
     assert_eq!(applied, 1, "{results:?}");
 
-    let entries = support::stripe::ledger_entries(&pool).await;
+    let entries = crate::support::stripe::ledger_entries(&pool).await;
     assert_eq!(entries, 1);
     assert_eq!(balance(&pool, alice).await, 10_000);
     assert_ledger_invariant(&pool).await;
@@ -225,7 +223,7 @@ async fn unknown_sessions_change_nothing() {
     .await
     .unwrap();
     assert_eq!(result, Settlement::UnknownSession);
-    let entries = support::stripe::ledger_entries(&pool).await;
+    let entries = crate::support::stripe::ledger_entries(&pool).await;
     assert_eq!(entries, 0);
 }
 

@@ -1,10 +1,8 @@
 //! The real application boots on port 0 and answers its pages and probes.
 
-mod support;
-
 use std::process::Command;
 
-use support::{TestDatabase, spawn_app, test_env};
+use crate::support::{TestDatabase, spawn_app, test_env};
 
 #[tokio::test]
 async fn the_home_page_lists_the_active_packages_from_the_database() {

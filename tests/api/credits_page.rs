@@ -2,10 +2,8 @@
 //! logged-in buyer sees before, during and after Checkout. Pages accept the
 //! same bearer tokens as the API, so no browser is needed here.
 
-mod support;
-
+use crate::support::world::{CARD_DECLINED, CARD_DELAYED_OK, CARD_OK, world};
 use serde_json::json;
-use support::world::{CARD_DECLINED, CARD_DELAYED_OK, CARD_OK, world};
 
 /// The text inside the element with `id`, hydration markers removed.
 fn text_of(html: &str, id: &str) -> String {

@@ -2,9 +2,7 @@
 //! call them, and what they show and do. Pages take the same bearer tokens
 //! as the API, so no browser is needed here.
 
-mod support;
-
-use support::world::{CARD_OK, World, world};
+use crate::support::world::{CARD_OK, World, world};
 
 const PAGES: [&str; 2] = ["/admin/credits", "/admin/credits/packages"];
 

@@ -1,8 +1,6 @@
 //! The migrations build the schema the product relies on, from an empty database.
 
-mod support;
-
-use support::TestDatabase;
+use crate::support::TestDatabase;
 
 #[tokio::test]
 async fn migrations_seed_the_four_default_packages() {

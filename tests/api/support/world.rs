@@ -40,17 +40,7 @@ pub struct World {
 pub async fn world() -> World {
     let emulator = super::stripe::start_emulator().await;
     let idp = DevIdp::start();
-    let base = emulator.base_url.clone();
-    let app = spawn_app_with(|env| {
-        env.insert("STRIPE_SECRET_KEY".into(), KEY.into());
-        env.insert("STRIPE_API_BASE".into(), base.clone());
-        env.insert(
-            "STRIPE_WEBHOOK_SECRET_CREDITS".into(),
-            WEBHOOK_SECRET.into(),
-        );
-        idp.configure(env);
-    })
-    .await;
+    let app = spawn_app_with(|env| configure(env, &emulator, &idp)).await;
     let stripe = super::stripe::gateway(&emulator, KEY);
     catalogue::sync(&app.pool, &stripe).await.unwrap();
     let world = World {
@@ -69,7 +59,38 @@ pub async fn world() -> World {
     world
 }
 
+/// The app's environment in a world: the emulator's Stripe, the provider.
+fn configure(
+    env: &mut std::collections::HashMap<String, String>,
+    emulator: &Emulator,
+    idp: &DevIdp,
+) {
+    env.insert("STRIPE_SECRET_KEY".into(), KEY.into());
+    env.insert("STRIPE_API_BASE".into(), emulator.base_url.clone());
+    env.insert(
+        "STRIPE_WEBHOOK_SECRET_CREDITS".into(),
+        WEBHOOK_SECRET.into(),
+    );
+    idp.configure(env);
+}
+
 impl World {
+    /// Starts another instance of the app on the same database (as a second
+    /// replica behind a load balancer would); returns its base URL.
+    pub async fn another_instance(&self) -> String {
+        let mut env = super::test_env(&self.app.db.url);
+        configure(&mut env, &self.emulator, &self.idp);
+        env.insert("APP_BASE_URL".into(), self.app.address.clone());
+        let config = backend::Config::from_lookup(|name| env.get(name).cloned())
+            .expect("valid test configuration");
+        let app = ops_center_credits::Application::build(config)
+            .await
+            .expect("second instance starts");
+        let address = format!("http://{}", app.local_addr());
+        tokio::spawn(app.run_until_stopped());
+        address
+    }
+
     // ------------------------------------------------------------ emulator
 
     /// `POST /_emulator{path}` with a JSON body; panics unless 2xx.

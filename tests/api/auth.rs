@@ -1,17 +1,15 @@
 //! Login, sessions, bearer tokens and roles against the real dev OpenID
 //! provider (tools/dev-idp, one per test) and a fresh database.
 
-mod support;
-
 use std::{sync::Arc, time::Duration};
 
+use crate::support::{DevIdp, TestApp, spawn_app_with};
 use reqwest::{
     StatusCode,
     cookie::{CookieStore, Jar},
     header::LOCATION,
 };
 use serde_json::{Value, json};
-use support::{DevIdp, TestApp, spawn_app_with};
 use url::Url;
 
 const BALANCE: &str = "/api/v1/billing/credits/balance";
@@ -605,7 +603,7 @@ async fn cross_site_posts_are_refused() {
 #[tokio::test]
 async fn the_app_runs_while_the_provider_is_down() {
     // The default test configuration points at a closed port.
-    let app = support::spawn_app().await;
+    let app = crate::support::spawn_app().await;
     assert_eq!(app.get("/").await.status(), 200);
     assert_eq!(app.get(BALANCE).await.status(), 401);
     let response = app.get("/auth/login").await;

@@ -1,11 +1,9 @@
 //! Buying credits end to end over HTTP: the real app, the Stripe emulator
 //! (hosted pay page, signed webhooks) and the dev identity provider.
 
-mod support;
-
+use crate::support::world::{KEY, world};
 use backend::catalogue;
 use serde_json::{Value, json};
-use support::world::{KEY, world};
 
 #[tokio::test]
 async fn a_whole_purchase_through_the_hosted_page() {
@@ -77,7 +75,7 @@ async fn returning_before_the_webhook_grants_once() {
         "{released:?}"
     );
     assert_eq!(world.balance(&alice).await, 5_000);
-    let entries = support::stripe::ledger_entries(&world.app.pool).await;
+    let entries = crate::support::stripe::ledger_entries(&world.app.pool).await;
     assert_eq!(entries, 1);
 }
 

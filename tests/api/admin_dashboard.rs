@@ -3,8 +3,7 @@
 //! filters, sorts and pages, the CSV export, manual adjustments and the demo
 //! seeding.
 
-mod support;
-
+use crate::support::TestDatabase;
 use backend::{
     admin::{
         self, AdjustmentError, AdjustmentReason, CreditAdjustment, Cursor, Page, PurchaseFilter,
@@ -16,7 +15,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::{Cents, Credits, PackageCode, PurchaseStatus};
 use futures_util::TryStreamExt;
 use sqlx::PgPool;
-use support::TestDatabase;
 use uuid::Uuid;
 
 fn at(text: &str) -> DateTime<Utc> {
@@ -781,7 +779,10 @@ async fn manual_adjustments_need_a_reason_land_in_ledger_and_audit_and_apply_onc
         .await
         .unwrap();
     assert_eq!((again.applied, again.ledger_id), (false, first.ledger_id));
-    assert_eq!(support::stripe::balance_of(&pool, alice).await, 2_500);
+    assert_eq!(
+        crate::support::stripe::balance_of(&pool, alice).await,
+        2_500
+    );
 
     let too_much = CreditAdjustment {
         amount: Credits::signed(-3_000),
@@ -907,7 +908,7 @@ async fn demo_seeding_is_idempotent_and_keeps_balances_equal_to_the_ledger() {
 fn demo_seeding_refuses_anything_but_a_local_development_setup() {
     use backend::demo::{NotDev, refuse_unless_dev};
     let config = |changes: &[(&str, &str)]| {
-        let mut env = support::test_env("postgres://postgres@127.0.0.1:5432/x");
+        let mut env = crate::support::test_env("postgres://postgres@127.0.0.1:5432/x");
         for (k, v) in changes {
             env.insert((*k).into(), (*v).into());
         }

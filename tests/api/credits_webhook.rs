@@ -2,8 +2,7 @@
 //! by the Stripe emulator (so their JSON is what Stripe's SDK types expect)
 //! and signed here with an HMAC written independently of the app.
 
-mod support;
-
+use crate::support::{TestApp, spawn_app_with};
 use backend::{
     ids::{CheckoutSessionId, UserId},
     packages, purchases,
@@ -13,7 +12,6 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 use stripe_emulator::Emulator;
-use support::{TestApp, spawn_app_with};
 
 const CURRENT_SECRET: &str = "whsec_current_secret";
 const NEXT_SECRET: &str = "whsec_next_secret";
@@ -28,7 +26,7 @@ struct World {
 }
 
 async fn world() -> World {
-    let emulator = support::stripe::start_emulator().await;
+    let emulator = crate::support::stripe::start_emulator().await;
     let base = emulator.base_url.clone();
     let app = spawn_app_with(|env| {
         env.insert("STRIPE_SECRET_KEY".into(), KEY.into());
@@ -39,7 +37,7 @@ async fn world() -> World {
         );
     })
     .await;
-    let stripe = support::stripe::gateway(&emulator, KEY);
+    let stripe = crate::support::stripe::gateway(&emulator, KEY);
     World {
         app,
         emulator,
@@ -141,11 +139,11 @@ impl World {
     }
 
     async fn balance(&self, user: UserId) -> i64 {
-        support::stripe::balance_of(&self.app.pool, user).await
+        crate::support::stripe::balance_of(&self.app.pool, user).await
     }
 
     async fn status(&self, session: &CheckoutSessionId) -> String {
-        support::stripe::purchase_status(&self.app.pool, session).await
+        crate::support::stripe::purchase_status(&self.app.pool, session).await
     }
 }
 
@@ -194,7 +192,7 @@ async fn a_signed_completed_event_grants_the_credits_once() {
         assert_eq!(response.status(), 200);
     }
     assert_eq!(world.balance(user).await, 1_000);
-    let entries = support::stripe::ledger_entries(&world.app.pool).await;
+    let entries = crate::support::stripe::ledger_entries(&world.app.pool).await;
     assert_eq!(entries, 1);
     let recorded: Vec<String> = sqlx::query_scalar("select event_type from stripe_webhook_events")
         .fetch_all(&world.app.pool)

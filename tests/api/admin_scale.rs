@@ -1,7 +1,7 @@
 //! Benchmark, run on demand (not part of the test suite):
 //!
 //! ```sh
-//! cargo test --test admin_scale -- --ignored --nocapture
+//! cargo test --test api admin_scale -- --ignored --nocapture
 //! ```
 //!
 //! Fills a fresh database with a million purchases across 10,000 users over a
@@ -10,13 +10,11 @@
 //! filtered pages, the count, the figures and the CSV's first rows. It prints
 //! the timings; it asserts only that the answers are right.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::TestDatabase;
 use backend::admin::{self, FilterParams, Page, PurchaseQuery, StatsPeriod};
 use futures_util::StreamExt;
-use support::TestDatabase;
 
 const PURCHASES: i64 = 1_000_000;
 

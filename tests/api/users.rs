@@ -1,11 +1,9 @@
 //! Users are recorded by their Keycloak subject on first sight.
 
-mod support;
-
 use std::sync::Arc;
 
+use crate::support::TestDatabase;
 use backend::users::{self, Profile};
-use support::TestDatabase;
 use tokio::sync::Barrier;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

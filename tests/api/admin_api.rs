@@ -1,13 +1,11 @@
 //! The admin API over HTTP: the real app, the Stripe emulator (checkout,
 //! refunds, signed webhooks) and the dev identity provider (admin, alice).
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::world::{CARD_OK, KEY, World, world};
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::world::{CARD_OK, KEY, World, world};
 
 const API: &str = "/api/v1/billing";
 
