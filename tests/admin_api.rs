@@ -1011,3 +1011,52 @@ async fn an_admin_refund_of_a_held_purchase_returns_the_payment_and_moves_no_cre
     assert_eq!(world.balance(&alice).await, 1_000);
     world.assert_ledger_consistent().await;
 }
+
+#[tokio::test]
+async fn the_catalogue_sync_never_stores_a_price_of_another_amount() {
+    let world = world().await;
+    let pool = &world.app.pool;
+    // An admin's price change is under way (row locked, not committed) when
+    // the sync reaches the package.
+    let mut change = pool.begin().await.unwrap();
+    sqlx::query("update credit_packages set price_cents = 1200 where package_code = 'starter'")
+        .execute(&mut *change)
+        .await
+        .unwrap();
+    let sync = tokio::spawn({
+        let (pool, stripe) = (pool.clone(), world.stripe.clone());
+        async move { backend::catalogue::sync(&pool, &stripe).await }
+    });
+    // Wait until the sync waits for that row, then let the change commit.
+    let mut waiting = 0;
+    for _ in 0..200 {
+        waiting = sqlx::query_scalar::<_, i64>(
+            "select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(waiting, 1, "the sync never waited for the locked package");
+    change.commit().await.unwrap();
+    sync.await.unwrap().unwrap();
+
+    // The stored price is one of the package's current amount.
+    let (price_cents, price_id): (i64, String) = sqlx::query_as(
+        "select price_cents, stripe_price_id from credit_packages where package_code = 'starter'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let price = world.stripe_get(&format!("/v1/prices/{price_id}")).await;
+    assert_eq!(
+        (price["unit_amount"].as_i64(), price["active"].as_bool()),
+        (Some(price_cents), Some(true)),
+        "{price}"
+    );
+    assert_eq!(price_cents, 1_200);
+}
