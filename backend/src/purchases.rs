@@ -944,6 +944,90 @@ mod tests {
             .sum();
         assert_eq!(total, 1000);
     }
+
+    #[test]
+    fn a_payment_grants_only_when_amount_currency_and_mode_match() {
+        let price = Cents::new(4_500).unwrap();
+        let paid = SessionPayment {
+            status: PaymentStatus::Paid,
+            payment_intent_id: Some("pi_1"),
+            amount_total: Some(price),
+            currency: Some("usd"),
+            livemode: false,
+        };
+        assert_eq!(payment_mismatch(price, "usd", false, &paid), None);
+        assert_eq!(
+            payment_mismatch(
+                price,
+                "usd",
+                false,
+                &SessionPayment {
+                    currency: Some("USD"),
+                    ..paid
+                }
+            ),
+            None
+        );
+        let short = SessionPayment {
+            amount_total: Some(Cents::new(4_499).unwrap()),
+            ..paid
+        };
+        assert_eq!(
+            payment_mismatch(price, "usd", false, &short),
+            Some(ReviewReason::AmountMismatch {
+                expected: price,
+                paid: Some(Cents::new(4_499).unwrap())
+            })
+        );
+        let unknown = SessionPayment {
+            amount_total: None,
+            ..paid
+        };
+        assert!(matches!(
+            payment_mismatch(price, "usd", false, &unknown),
+            Some(ReviewReason::AmountMismatch { paid: None, .. })
+        ));
+        let euros = SessionPayment {
+            currency: Some("eur"),
+            ..paid
+        };
+        assert_eq!(
+            payment_mismatch(price, "usd", false, &euros)
+                .unwrap()
+                .to_string(),
+            "Stripe collected EUR, but the purchase is in USD"
+        );
+        assert!(
+            payment_mismatch(
+                price,
+                "usd",
+                false,
+                &SessionPayment {
+                    currency: None,
+                    ..paid
+                }
+            )
+            .is_some()
+        );
+        // Live money for a test key, or test money for a live key.
+        let live = SessionPayment {
+            livemode: true,
+            ..paid
+        };
+        assert_eq!(
+            payment_mismatch(price, "usd", false, &live),
+            Some(ReviewReason::ModeMismatch {
+                expected_live: false
+            })
+        );
+        assert_eq!(
+            payment_mismatch(price, "usd", true, &paid),
+            Some(ReviewReason::ModeMismatch {
+                expected_live: true
+            })
+        );
+        assert_eq!(payment_mismatch(price, "usd", true, &live), None);
+    }
 }
 
 /// A purchase as its owner sees it in their history.
