@@ -1060,3 +1060,47 @@ async fn the_catalogue_sync_never_stores_a_price_of_another_amount() {
     );
     assert_eq!(price_cents, 1_200);
 }
+
+#[tokio::test]
+async fn a_grant_and_a_refund_of_one_held_purchase_at_once_settle_it_one_way_only() {
+    let world = world().await;
+    let admin = world.token("admin").await;
+    let alice = world.token("alice").await;
+    let (session, purchase) = held_purchase(&world, &alice, "starter", 900).await;
+    let path = format!("/credits/admin/purchases/{purchase}/review");
+    let review = |action: &'static str| {
+        world.api(
+            &admin,
+            Method::POST,
+            &path,
+            Some(json!({ "action": action })),
+        )
+    };
+    let (grant, refund) = tokio::join!(review("grant"), review("refund"));
+    let mut statuses = [grant.0, refund.0];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{grant:?} {refund:?}");
+
+    let intent: String = sqlx::query_scalar(
+        "select stripe_payment_intent_id from credit_purchases where id = $1::uuid",
+    )
+    .bind(&purchase)
+    .fetch_one(&world.app.pool)
+    .await
+    .unwrap();
+    let charges = world
+        .stripe_get(&format!("/v1/charges?payment_intent={intent}"))
+        .await;
+    let refunded_in_stripe = charges["data"][0]["amount_refunded"].as_i64().unwrap();
+    if grant.0 == 200 {
+        assert_eq!(world.status(&session).await, "completed");
+        assert_eq!(world.balance(&alice).await, 1_000);
+        assert_eq!(refunded_in_stripe, 0, "granted and refunded");
+    } else {
+        assert_eq!(world.status(&session).await, "refunded");
+        assert_eq!(world.balance(&alice).await, 0);
+        assert_eq!(refunded_in_stripe, 900);
+    }
+    assert!(world.grants_for(&session).await <= 1);
+    world.assert_ledger_consistent().await;
+}

@@ -287,8 +287,7 @@ pub async fn attach_checkout_session(
 /// and `our_livemode`, whether our Stripe key is live). A payment that does
 /// not, or that arrives after the purchase was marked expired or failed,
 /// grants nothing: the purchase moves to `needs_review` with the reason
-/// recorded, for an admin to grant or refund ([`grant_reviewed`],
-/// [`close_review_refunded`]).
+/// recorded, for an admin to grant or refund ([`lock_held`]).
 pub async fn fulfil(
     pool: &PgPool,
     session: &CheckoutSessionId,
@@ -444,95 +443,113 @@ async fn hold_for_review(
     })
 }
 
-/// An admin accepted a purchase held for review: it completes and grants
-/// its snapshot credits under the same ledger reference a normal fulfilment
-/// uses, so it can never grant twice. `Applied` once; a purchase that is no
-/// longer in review is `AlreadySettled` (with its status) and changes nothing.
-pub async fn grant_reviewed(
-    pool: &PgPool,
-    purchase_id: PurchaseId,
-    admin: UserId,
-) -> Result<Settlement, PurchaseError> {
-    let mut tx = pool.begin().await?;
-    let Some(purchase) = lock_where(&mut tx, "id = $1::uuid", &purchase_id.to_string()).await?
-    else {
-        return Ok(Settlement::UnknownSession);
-    };
-    let (Ok(next), Some(session)) = (
-        purchase.status.grant_after_review(),
-        purchase.session.clone(),
-    ) else {
-        return Ok(Settlement::AlreadySettled {
-            purchase_id: purchase.id,
-            status: purchase.status,
-        });
-    };
-    sqlx::query(
-        "update credit_purchases set status = $2, completed_at = now(), updated_at = now() where id = $1",
-    )
-    .bind(purchase.id)
-    .bind(next.as_str())
-    .execute(&mut *tx)
-    .await?;
-    let Some(ledger_id) = grant(&mut tx, &purchase, &session).await? else {
-        return Ok(Settlement::AlreadySettled {
-            purchase_id: purchase.id,
-            status: purchase.status,
-        });
-    };
-    audit(
-        &mut tx,
-        Actor::Admin(admin),
-        "purchase.review_granted",
-        Some(purchase.user_id),
-        Some(purchase.id),
-        Some(ledger_id),
-        json!({ "session": session.as_str(), "credits": purchase.credits.get() }),
-    )
-    .await?;
-    tx.commit().await?;
-    tracing::info!(purchase = %purchase.id, admin = %admin, credits = purchase.credits.get(), "held purchase granted by an admin");
-    Ok(Settlement::Applied {
-        purchase_id: purchase.id,
-        user_id: purchase.user_id,
-        status: next,
-    })
+/// A purchase held for review, its row locked until it is settled (or
+/// dropped, which changes nothing). An admin's grant and refund of the same
+/// purchase therefore run one after the other: the second finds it no
+/// longer in review before it reaches Stripe or the ledger.
+pub struct HeldPurchase {
+    tx: Transaction<'static, Postgres>,
+    purchase: LockedPurchase,
 }
 
-/// The whole payment of a purchase held for review went back through
-/// Stripe (`refund_id`): the purchase becomes `refunded`. No credits move,
-/// none were granted. A purchase no longer in review is `AlreadySettled`.
-pub async fn close_review_refunded(
-    pool: &PgPool,
-    purchase_id: PurchaseId,
-    refund_id: &str,
-    actor: Actor<'_>,
-) -> Result<Settlement, PurchaseError> {
+/// What [`lock_held`] found.
+pub enum Held {
+    Found(Box<HeldPurchase>),
+    /// The purchase exists but is not waiting for review.
+    NotInReview(PurchaseStatus),
+    NotFound,
+}
+
+/// Locks the purchase `id` if it waits for review.
+pub async fn lock_held(pool: &PgPool, id: PurchaseId) -> Result<Held, PurchaseError> {
     let mut tx = pool.begin().await?;
-    let Some(purchase) = lock_where(&mut tx, "id = $1::uuid", &purchase_id.to_string()).await?
-    else {
-        return Ok(Settlement::UnknownSession);
+    let Some(purchase) = lock_where(&mut tx, "id = $1::uuid", &id.to_string()).await? else {
+        return Ok(Held::NotFound);
     };
-    let Ok(next) = purchase.status.refund_after_review() else {
-        return Ok(Settlement::AlreadySettled {
-            purchase_id: purchase.id,
-            status: purchase.status,
-        });
-    };
-    close_refunded(
-        &mut tx,
-        &purchase,
-        next,
-        json!({ "refund": refund_id }),
-        actor,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Settlement::Applied {
-        purchase_id: purchase.id,
-        user_id: purchase.user_id,
-        status: next,
-    })
+    if purchase.status != PurchaseStatus::NeedsReview {
+        return Ok(Held::NotInReview(purchase.status));
+    }
+    Ok(Held::Found(Box::new(HeldPurchase { tx, purchase })))
+}
+
+impl HeldPurchase {
+    pub fn id(&self) -> PurchaseId {
+        self.purchase.id
+    }
+
+    pub fn user_id(&self) -> UserId {
+        self.purchase.user_id
+    }
+
+    /// The credits a grant gives: the purchase's snapshot.
+    pub fn credits(&self) -> Credits {
+        self.purchase.credits
+    }
+
+    /// The Stripe payment that paid it, if known.
+    pub fn payment_intent_id(&self) -> Option<&str> {
+        self.purchase.payment_intent.as_deref()
+    }
+
+    /// The admin accepts the payment: the purchase completes and grants its
+    /// snapshot credits under the ledger reference a normal fulfilment uses
+    /// (`checkout_session:<id>`), so it can never grant twice.
+    pub async fn grant(mut self, admin: UserId) -> Result<PurchaseStatus, PurchaseError> {
+        let purchase = &self.purchase;
+        let transition = |e| PurchaseError::Transition(purchase.id, e);
+        let next = purchase.status.grant_after_review().map_err(transition)?;
+        let session = purchase.session.clone().ok_or_else(|| {
+            transition(domain::InvalidTransition {
+                from: purchase.status,
+                to: next,
+            })
+        })?;
+        sqlx::query(
+            "update credit_purchases set status = $2, completed_at = now(), updated_at = now() where id = $1",
+        )
+        .bind(purchase.id)
+        .bind(next.as_str())
+        .execute(&mut *self.tx)
+        .await?;
+        let Some(ledger_id) = grant(&mut self.tx, purchase, &session).await? else {
+            // Granted before (impossible while held): change nothing.
+            return Err(transition(domain::InvalidTransition {
+                from: purchase.status,
+                to: next,
+            }));
+        };
+        audit(
+            &mut self.tx,
+            Actor::Admin(admin),
+            "purchase.review_granted",
+            Some(purchase.user_id),
+            Some(purchase.id),
+            Some(ledger_id),
+            json!({ "session": session.as_str(), "credits": purchase.credits.get() }),
+        )
+        .await?;
+        self.tx.commit().await?;
+        tracing::info!(purchase = %self.purchase.id, admin = %admin, credits = self.purchase.credits.get(), "held purchase granted by an admin");
+        Ok(next)
+    }
+
+    /// The whole payment went back through Stripe (`details` name the
+    /// refund, for the audit row): the purchase becomes `refunded`; no
+    /// credits move, none were granted.
+    pub async fn refunded(
+        mut self,
+        details: serde_json::Value,
+        actor: Actor<'_>,
+    ) -> Result<PurchaseStatus, PurchaseError> {
+        let next = self
+            .purchase
+            .status
+            .refund_after_review()
+            .map_err(|e| PurchaseError::Transition(self.purchase.id, e))?;
+        close_refunded(&mut self.tx, &self.purchase, next, details, actor).await?;
+        self.tx.commit().await?;
+        Ok(next)
+    }
 }
 
 /// A held purchase's payment is refunded in full: `refunded` (all of our
@@ -758,6 +775,7 @@ struct LockedPurchase {
     package_name: String,
     currency: String,
     session: Option<CheckoutSessionId>,
+    payment_intent: Option<String>,
     /// What Stripe collected, for a purchase held for review.
     review_paid_cents: Option<i64>,
 }
@@ -771,6 +789,7 @@ type LockedRow = (
     i64,
     String,
     String,
+    Option<String>,
     Option<String>,
     Option<i64>,
 );
@@ -789,7 +808,7 @@ async fn lock_where(
 ) -> Result<Option<LockedPurchase>, PurchaseError> {
     let sql = format!(
         "select id, user_id, status, amount_credits, amount_paid_cents, refunded_cents, package_name, \
-                currency, stripe_checkout_session_id, review_paid_cents \
+                currency, stripe_checkout_session_id, stripe_payment_intent_id, review_paid_cents \
          from credit_purchases where {condition} for update"
     );
     let row: Option<LockedRow> = sqlx::query_as(&sql)
@@ -807,6 +826,7 @@ async fn lock_where(
             package_name,
             currency,
             session,
+            payment_intent,
             review_paid_cents,
         )| {
             let id = PurchaseId(id);
@@ -822,6 +842,7 @@ async fn lock_where(
                 package_name,
                 currency,
                 session: session.and_then(|s| CheckoutSessionId::parse(s).ok()),
+                payment_intent,
                 review_paid_cents,
             })
         },

@@ -15,7 +15,7 @@ use sqlx::PgPool;
 
 use crate::{
     ids::{PurchaseId, UserId},
-    purchases::{self, Actor, PurchaseError, Settlement},
+    purchases::{self, Actor, Held, PurchaseError},
     stripe::{StripeError, StripeGateway},
 };
 
@@ -75,7 +75,10 @@ pub struct ReviewOutcome {
     pub refund_id: Option<String>,
 }
 
-/// Settles a purchase held for review as `admin`.
+/// Settles a purchase held for review as `admin`. The purchase row stays
+/// locked from the check to the end (through the Stripe call for a
+/// refund), so a grant and a refund of one purchase, or two of either,
+/// never both go through: the later one finds it settled (`NotInReview`).
 pub async fn review_purchase(
     pool: &PgPool,
     stripe: &StripeGateway,
@@ -83,34 +86,27 @@ pub async fn review_purchase(
     purchase_id: PurchaseId,
     action: ReviewAction,
 ) -> Result<ReviewOutcome, ReviewError> {
-    let row: Option<(String, Option<String>, i64)> = sqlx::query_as(
-        "select status, stripe_payment_intent_id, amount_credits from credit_purchases where id = $1",
-    )
-    .bind(purchase_id)
-    .fetch_optional(pool)
-    .await?;
-    let Some((status, payment_intent, credits)) = row else {
-        return Err(ReviewError::NotFound(purchase_id));
+    let held = match purchases::lock_held(pool, purchase_id).await? {
+        Held::Found(held) => *held,
+        Held::NotInReview(status) => return Err(ReviewError::NotInReview(status)),
+        Held::NotFound => return Err(ReviewError::NotFound(purchase_id)),
     };
-    let status: PurchaseStatus = status
-        .parse()
-        .map_err(|e| PurchaseError::CorruptStatus(purchase_id, e))?;
-    if status != PurchaseStatus::NeedsReview {
-        return Err(ReviewError::NotInReview(status));
-    }
     match action {
-        ReviewAction::Grant => match purchases::grant_reviewed(pool, purchase_id, admin).await? {
-            Settlement::Applied { status, .. } => Ok(ReviewOutcome {
+        ReviewAction::Grant => {
+            let credits = held.credits().get();
+            let status = held.grant(admin).await?;
+            Ok(ReviewOutcome {
                 action,
                 status,
                 credits_granted: credits,
                 refund_id: None,
-            }),
-            Settlement::AlreadySettled { status, .. } => Err(ReviewError::NotInReview(status)),
-            _ => Err(ReviewError::NotFound(purchase_id)),
-        },
+            })
+        }
         ReviewAction::Refund => {
-            let payment_intent = payment_intent.ok_or(ReviewError::NoPayment)?;
+            let payment_intent = held
+                .payment_intent_id()
+                .ok_or(ReviewError::NoPayment)?
+                .to_owned();
             let receipt = stripe
                 .create_refund(
                     &payment_intent,
@@ -122,45 +118,19 @@ pub async fn review_purchase(
                     StripeError::Rejected { message, .. } => ReviewError::StripeRefused { message },
                     other => ReviewError::Stripe(other),
                 })?;
-            let mut tx = pool.begin().await?;
-            purchases::audit(
-                &mut tx,
-                Actor::Admin(admin),
-                "purchase.refund_requested",
-                None,
-                Some(purchase_id),
-                None,
-                json!({
-                    "refund": receipt.refund_id,
-                    "payment_intent": payment_intent,
-                    "amount_cents": receipt.amount.get(),
-                    "review": true,
-                }),
-            )
-            .await?;
-            tx.commit().await?;
-            match purchases::close_review_refunded(
-                pool,
-                purchase_id,
-                &receipt.refund_id,
-                Actor::Admin(admin),
-            )
-            .await?
-            {
-                // Stripe's `charge.refunded` webhook may have closed it first.
-                Settlement::Applied { status, .. }
-                | Settlement::AlreadySettled {
-                    status: status @ PurchaseStatus::Refunded,
-                    ..
-                } => Ok(ReviewOutcome {
-                    action,
-                    status,
-                    credits_granted: 0,
-                    refund_id: Some(receipt.refund_id),
-                }),
-                Settlement::AlreadySettled { status, .. } => Err(ReviewError::NotInReview(status)),
-                _ => Err(ReviewError::NotFound(purchase_id)),
-            }
+            tracing::info!(purchase = %purchase_id, refund = %receipt.refund_id, amount = receipt.amount.get(), "held purchase refunded in Stripe");
+            let details = json!({
+                "refund": receipt.refund_id,
+                "payment_intent": payment_intent,
+                "amount_cents": receipt.amount.get(),
+            });
+            let status = held.refunded(details, Actor::Admin(admin)).await?;
+            Ok(ReviewOutcome {
+                action,
+                status,
+                credits_granted: 0,
+                refund_id: Some(receipt.refund_id),
+            })
         }
     }
 }
