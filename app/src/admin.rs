@@ -10,6 +10,8 @@ use crate::components::revenue_chart::Bar;
 
 /// Rows per page of the purchase table.
 pub const TABLE_PAGE_SIZE: i64 = 25;
+/// Rows of the dashboard's "Needs review" list.
+pub const REVIEW_LIST_SIZE: i64 = 50;
 /// The figure periods offered, in days.
 pub const PERIODS: [u32; 3] = [7, 30, 90];
 
@@ -62,6 +64,8 @@ pub struct AdminRow {
     pub payment_id: Option<String>,
     /// The payment in Stripe's dashboard (real keys only).
     pub payment_url: Option<String>,
+    /// Why the purchase was held for review, if it was.
+    pub review_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,6 +80,11 @@ pub struct DashboardView {
     pub filter_error: Option<String>,
     pub rows: Vec<AdminRow>,
     pub total: i64,
+    /// Paid purchases waiting for an admin (`needs_review`), oldest first,
+    /// at most [`REVIEW_LIST_SIZE`] of them.
+    pub needs_review: Vec<AdminRow>,
+    /// How many purchases wait for review in all.
+    pub needs_review_total: i64,
     /// `(code, name)` of every package, for the filter.
     pub packages: Vec<(String, String)>,
     /// Links computed on the server (URL-encoded there).
@@ -139,6 +148,14 @@ pub async fn admin_purchase(id: String) -> Result<PurchaseDetailView, ServerFnEr
 pub async fn refund_purchase(id: String, amount: String) -> Result<String, ServerFnError> {
     let admin = ssr::require_admin().await?;
     ssr::refund(admin, &id, &amount).await
+}
+
+/// Settles a purchase held for review: `action` is `grant` (its credits,
+/// once) or `refund` (the whole payment through Stripe, no credits).
+#[server(endpoint = "review_purchase")]
+pub async fn review_purchase(id: String, action: String) -> Result<String, ServerFnError> {
+    let admin = ssr::require_admin().await?;
+    ssr::review(admin, &id, &action).await
 }
 
 /// Adds (or with a minus sign removes) credits for a user, with a reason.
@@ -218,7 +235,8 @@ mod ssr {
         AppState,
         admin::{
             self, AdjustmentError, AdjustmentReason, CreditAdjustment, Cursor, FilterParams, Page,
-            PurchaseQuery, RefundError, SortDirection, SortKey, StatsPeriod,
+            PurchaseFilter, PurchaseQuery, PurchaseSort, RefundError, ReviewAction, ReviewError,
+            SortDirection, SortKey, StatsPeriod,
         },
         auth::AuthUser,
         ids::{PackageId, PurchaseId, UserId},
@@ -290,6 +308,7 @@ mod ssr {
             completed_at: purchase.completed_at.map(timestamp),
             session_id: purchase.stripe_session_id,
             payment_id: purchase.stripe_payment_id,
+            review_reason: purchase.review_reason,
         }
     }
 
@@ -354,6 +373,29 @@ mod ssr {
             .into_iter()
             .map(|p| (p.code.to_string(), p.name))
             .collect();
+        let review_filter = PurchaseFilter {
+            status: Some(domain::PurchaseStatus::NeedsReview),
+            ..PurchaseFilter::default()
+        };
+        let needs_review_total = admin::count_purchases(&state.pool, &review_filter)
+            .await
+            .map_err(|e| failed("counting purchases to review", e))?;
+        let needs_review = admin::list_purchases(
+            &state.pool,
+            &PurchaseQuery {
+                filter: review_filter,
+                sort: PurchaseSort {
+                    key: SortKey::CreatedAt,
+                    direction: SortDirection::Asc,
+                },
+                page: Page::Offset {
+                    limit: REVIEW_LIST_SIZE,
+                    offset: 0,
+                },
+            },
+        )
+        .await
+        .map_err(|e| failed("listing purchases to review", e))?;
 
         let filters = |sort: Option<&str>, order: Option<&str>, cursor: Option<&str>| {
             query_string(&[
@@ -408,6 +450,12 @@ mod ssr {
             filter_error,
             rows: page.rows.into_iter().map(|p| row(p, dashboard)).collect(),
             total,
+            needs_review: needs_review
+                .rows
+                .into_iter()
+                .map(|p| row(p, dashboard))
+                .collect(),
+            needs_review_total,
             packages,
             csv_href: href(
                 "/api/v1/billing/credits/admin/purchases/export",
@@ -581,6 +629,38 @@ mod ssr {
                 "Stripe could not be reached; nothing was refunded. Please try again.",
             )),
             Err(other) => Err(failed("an admin refund", other)),
+        }
+    }
+
+    pub async fn review(admin: AuthUser, id: &str, action: &str) -> Result<String, ServerFnError> {
+        let state = state();
+        let id = purchase_id(id)?;
+        let action = ReviewAction::parse(action)
+            .ok_or_else(|| bad_input("The action must be grant or refund."))?;
+        match admin::review_purchase(&state.pool, &state.stripe, admin.id, id, action).await {
+            Ok(outcome) => Ok(match outcome.refund_id {
+                Some(refund) => format!(
+                    "Refunded the whole payment (refund {refund}); no credits were granted. The purchase is now {}.",
+                    outcome.status.as_str().replace('_', " ")
+                ),
+                None => format!(
+                    "Granted {} credits. The purchase is now {}.",
+                    Credits::signed(outcome.credits_granted),
+                    outcome.status.as_str().replace('_', " ")
+                ),
+            }),
+            Err(
+                error @ (ReviewError::NotInReview(_)
+                | ReviewError::NoPayment
+                | ReviewError::StripeRefused { .. }),
+            ) => Err(bad_input(capitalise(&error.to_string()))),
+            Err(ReviewError::NotFound(_)) => Err(bad_input("There is no such purchase.")),
+            Err(error @ ReviewError::Stripe(_)) => Err(failed_with(
+                "a review refund",
+                error,
+                "Stripe could not be reached; nothing was refunded. Please try again.",
+            )),
+            Err(other) => Err(failed("a purchase review", other)),
         }
     }
 

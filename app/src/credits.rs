@@ -32,6 +32,9 @@ pub enum CheckoutReturn {
     },
     /// Stripe has not confirmed the payment yet (bank transfers, 3-D Secure…).
     Processing { package_name: String },
+    /// Paid, but held for our review (the payment did not match the
+    /// purchase, or came after it expired): credits or a refund follow.
+    UnderReview { package_name: String },
     /// The payment failed or the session expired.
     Unsuccessful {
         package_name: String,
@@ -203,6 +206,9 @@ pub(crate) mod ssr {
                 | PurchaseStatus::PartiallyRefunded => CheckoutReturn::Completed {
                     package_name: purchase.package_name,
                     credits: purchase.amount_credits,
+                },
+                PurchaseStatus::NeedsReview => CheckoutReturn::UnderReview {
+                    package_name: purchase.package_name,
                 },
                 status @ (PurchaseStatus::Failed | PurchaseStatus::Expired) => {
                     CheckoutReturn::Unsuccessful {

@@ -9,7 +9,7 @@ use crate::{
     ids::{CheckoutSessionId, PurchaseId, UserId},
     packages::{self, PackageError},
     purchases::{self, Actor, PurchaseError, Settlement},
-    stripe::{CheckoutRedirect, CreditCheckout, StripeError, StripeGateway},
+    stripe::{CheckoutOutcome, CheckoutRedirect, CreditCheckout, StripeError, StripeGateway},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -99,8 +99,31 @@ pub async fn start_credit_purchase(
     Ok(redirect)
 }
 
+/// Settles the purchase of a session Stripe reports paid (the
+/// `checkout.session.completed` / `…async_payment_succeeded` webhook, the
+/// success-page return): grants its credits once when Stripe's amount,
+/// currency and mode match the purchase, and holds it for an admin's
+/// review otherwise (see [`purchases::fulfil`]).
+pub async fn fulfil_checkout(
+    pool: &PgPool,
+    stripe: &StripeGateway,
+    outcome: &CheckoutOutcome,
+    actor: Actor<'_>,
+) -> Result<Settlement, CheckoutError> {
+    Ok(purchases::fulfil(
+        pool,
+        &outcome.session_id,
+        &outcome.payment(),
+        stripe.livemode(),
+        actor,
+    )
+    .await?)
+}
+
 /// The buyer is back from Checkout: ask Stripe how the session stands and
 /// fulfil it if paid (the webhook may already have; then this is a no-op).
+/// A purchase we closed (expired, failed) is asked about too: a payment that
+/// arrived anyway waits for an admin instead of going unnoticed.
 /// Only the purchase's own user may confirm it. Runs to the end even when
 /// the caller goes away (the page load or request that asked).
 pub async fn confirm_return(
@@ -123,16 +146,14 @@ async fn confirm(
     let purchase = purchases::find_for_user(pool, user, session)
         .await?
         .ok_or(CheckoutError::UnknownSession)?;
-    if purchase.status == domain::PurchaseStatus::Pending {
+    if matches!(
+        purchase.status,
+        domain::PurchaseStatus::Pending
+            | domain::PurchaseStatus::Expired
+            | domain::PurchaseStatus::Failed
+    ) {
         let outcome = stripe.retrieve_checkout(session).await?;
-        let settlement = purchases::fulfil(
-            pool,
-            session,
-            outcome.payment_status,
-            outcome.payment_intent_id.as_deref(),
-            Actor::SuccessReturn,
-        )
-        .await?;
+        let settlement = fulfil_checkout(pool, stripe, &outcome, Actor::SuccessReturn).await?;
         if let Settlement::Applied { .. } = settlement {
             tracing::info!(session = %session, "fulfilled on return");
         }
@@ -170,14 +191,7 @@ pub async fn apply_stripe_refund(
     let Some(checkout) = stripe.checkout_for_payment(payment_intent_id).await? else {
         return Ok(settlement);
     };
-    let fulfilled = purchases::fulfil(
-        pool,
-        &checkout.session_id,
-        checkout.payment_status,
-        Some(payment_intent_id),
-        actor,
-    )
-    .await?;
+    let fulfilled = fulfil_checkout(pool, stripe, &checkout, actor).await?;
     if matches!(fulfilled, Settlement::UnknownSession | Settlement::NotPaid) {
         return Ok(settlement);
     }

@@ -30,6 +30,12 @@ pub struct StripeConfig {
 }
 
 impl StripeConfig {
+    /// Whether the secret key is a live one (`sk_live_…`, `rk_live_…`).
+    pub fn is_live(&self) -> bool {
+        let key = self.secret_key.expose();
+        key.starts_with("sk_live_") || key.starts_with("rk_live_")
+    }
+
     /// Where Stripe's dashboard shows this account's objects: `…/test` for
     /// test keys, none when talking to the emulator (`STRIPE_API_BASE` set).
     /// Payments are at `{base}/payments/{payment_intent_id}`.

@@ -24,6 +24,8 @@ pub enum PurchaseError {
     CorruptStatus(PurchaseId, #[source] domain::UnknownStatus),
     #[error("checkout session {0} is already attached to a purchase")]
     SessionTaken(CheckoutSessionId),
+    #[error("purchase {0}: {1}")]
+    Transition(PurchaseId, #[source] domain::InvalidTransition),
 }
 
 /// Who caused a change, for the audit log.
@@ -73,6 +75,120 @@ impl PaymentStatus {
     }
 }
 
+/// What Stripe reports a checkout session collected. Nothing is granted
+/// unless it matches our purchase (DESIGN.md §5: amount, currency and mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionPayment<'a> {
+    pub status: PaymentStatus,
+    pub payment_intent_id: Option<&'a str>,
+    /// `amount_total`, in the smallest unit of `currency`.
+    pub amount_total: Option<Cents>,
+    pub currency: Option<&'a str>,
+    /// Whether the session was paid in live mode.
+    pub livemode: bool,
+}
+
+/// Why a paid checkout waits for an admin instead of granting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReviewReason {
+    /// Stripe collected another amount than the purchase's price.
+    AmountMismatch {
+        expected: Cents,
+        paid: Option<Cents>,
+    },
+    /// Stripe collected another currency than the purchase's.
+    CurrencyMismatch {
+        expected: String,
+        paid: Option<String>,
+    },
+    /// The session was paid in live mode while our key is a test key, or
+    /// the other way round.
+    ModeMismatch { expected_live: bool },
+    /// The payment arrived after we had marked the purchase expired or failed.
+    PaidAfter(PurchaseStatus),
+}
+
+impl ReviewReason {
+    /// A short machine name, for logs and audit details.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ReviewReason::AmountMismatch { .. } => "amount_mismatch",
+            ReviewReason::CurrencyMismatch { .. } => "currency_mismatch",
+            ReviewReason::ModeMismatch { .. } => "mode_mismatch",
+            ReviewReason::PaidAfter(_) => "paid_after_close",
+        }
+    }
+}
+
+impl std::fmt::Display for ReviewReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReviewReason::AmountMismatch { expected, paid } => match paid {
+                Some(paid) => write!(
+                    f,
+                    "Stripe collected {paid}, but the purchase costs {expected}"
+                ),
+                None => write!(
+                    f,
+                    "Stripe did not say what it collected; the purchase costs {expected}"
+                ),
+            },
+            ReviewReason::CurrencyMismatch { expected, paid } => write!(
+                f,
+                "Stripe collected {}, but the purchase is in {}",
+                paid.as_deref()
+                    .unwrap_or("an unknown currency")
+                    .to_uppercase(),
+                expected.to_uppercase()
+            ),
+            ReviewReason::ModeMismatch { expected_live } => {
+                if *expected_live {
+                    f.write_str("the session was paid in test mode, but this is the live account")
+                } else {
+                    f.write_str("the session was paid in live mode, but this is a test account")
+                }
+            }
+            ReviewReason::PaidAfter(status) => {
+                write!(
+                    f,
+                    "the payment arrived after the purchase was marked {status}"
+                )
+            }
+        }
+    }
+}
+
+/// Holds Stripe's payment against the purchase: `None` when amount,
+/// currency and mode all match (the credits may be granted).
+pub fn payment_mismatch(
+    expected_amount: Cents,
+    expected_currency: &str,
+    our_livemode: bool,
+    payment: &SessionPayment<'_>,
+) -> Option<ReviewReason> {
+    if payment.livemode != our_livemode {
+        return Some(ReviewReason::ModeMismatch {
+            expected_live: our_livemode,
+        });
+    }
+    if !payment
+        .currency
+        .is_some_and(|c| c.eq_ignore_ascii_case(expected_currency))
+    {
+        return Some(ReviewReason::CurrencyMismatch {
+            expected: expected_currency.to_owned(),
+            paid: payment.currency.map(str::to_owned),
+        });
+    }
+    if payment.amount_total != Some(expected_amount) {
+        return Some(ReviewReason::AmountMismatch {
+            expected: expected_amount,
+            paid: payment.amount_total,
+        });
+    }
+    None
+}
+
 /// The result of trying to settle a purchase.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settlement {
@@ -86,6 +202,12 @@ pub enum Settlement {
     AlreadySettled {
         purchase_id: PurchaseId,
         status: PurchaseStatus,
+    },
+    /// Paid, but nothing granted: the purchase now waits for an admin
+    /// (`needs_review`), for `reason`.
+    HeldForReview {
+        purchase_id: PurchaseId,
+        reason: ReviewReason,
     },
     /// The session is not paid (yet): nothing changes.
     NotPaid,
@@ -160,25 +282,48 @@ pub async fn attach_checkout_session(
 /// Completes the purchase paid by `session` and grants its credits, once.
 /// Safe to call any number of times, concurrently, from the webhook and from
 /// the success-page return: exactly one call gets `Applied`.
+///
+/// The payment must match the purchase (its price snapshot, its currency,
+/// and `our_livemode`, whether our Stripe key is live). A payment that does
+/// not, or that arrives after the purchase was marked expired or failed,
+/// grants nothing: the purchase moves to `needs_review` with the reason
+/// recorded, for an admin to grant or refund ([`lock_held`]).
 pub async fn fulfil(
     pool: &PgPool,
     session: &CheckoutSessionId,
-    payment: PaymentStatus,
-    payment_intent_id: Option<&str>,
+    payment: &SessionPayment<'_>,
+    our_livemode: bool,
     actor: Actor<'_>,
 ) -> Result<Settlement, PurchaseError> {
-    if !payment.grants_credits() {
+    if !payment.status.grants_credits() {
         return Ok(Settlement::NotPaid);
     }
     let mut tx = pool.begin().await?;
     let Some(purchase) = lock_by_session(&mut tx, session).await? else {
         return Ok(Settlement::UnknownSession);
     };
-    let Ok(next) = purchase.status.complete() else {
-        return Ok(Settlement::AlreadySettled {
-            purchase_id: purchase.id,
-            status: purchase.status,
-        });
+    let mismatch = payment_mismatch(
+        Cents::new(purchase.amount_paid_cents).unwrap_or(Cents::ZERO),
+        &purchase.currency,
+        our_livemode,
+        payment,
+    );
+    let next = match (purchase.status.complete(), mismatch) {
+        (Ok(next), None) => next,
+        (Ok(_), Some(reason)) => {
+            return hold_for_review(tx, &purchase, session, payment, reason, actor).await;
+        }
+        // Paid after we closed it: the money arrived, so an admin must know.
+        (Err(_), mismatch) if purchase.status.hold_for_review().is_ok() => {
+            let reason = mismatch.unwrap_or(ReviewReason::PaidAfter(purchase.status));
+            return hold_for_review(tx, &purchase, session, payment, reason, actor).await;
+        }
+        (Err(_), _) => {
+            return Ok(Settlement::AlreadySettled {
+                purchase_id: purchase.id,
+                status: purchase.status,
+            });
+        }
     };
     sqlx::query(
         "update credit_purchases set status = $2, completed_at = now(), updated_at = now(), \
@@ -187,21 +332,10 @@ pub async fn fulfil(
     )
     .bind(purchase.id)
     .bind(next.as_str())
-    .bind(payment_intent_id)
+    .bind(payment.payment_intent_id)
     .execute(&mut *tx)
     .await?;
-    let reference = format!("checkout_session:{session}");
-    let Some(ledger_id) = append_ledger(
-        &mut tx,
-        purchase.user_id,
-        purchase.credits,
-        LedgerSource::Purchase,
-        &reference,
-        Some(purchase.id),
-        &format!("Purchase of {}", purchase.package_name),
-    )
-    .await?
-    else {
+    let Some(ledger_id) = grant(&mut tx, &purchase, session).await? else {
         // The grant exists already: this checkout session was fulfilled before.
         return Ok(Settlement::AlreadySettled {
             purchase_id: purchase.id,
@@ -215,7 +349,7 @@ pub async fn fulfil(
         Some(purchase.user_id),
         Some(purchase.id),
         Some(ledger_id),
-        json!({ "session": session.as_str(), "payment_intent": payment_intent_id, "credits": purchase.credits.get() }),
+        json!({ "session": session.as_str(), "payment_intent": payment.payment_intent_id, "credits": purchase.credits.get() }),
     )
     .await?;
     tx.commit().await?;
@@ -225,6 +359,227 @@ pub async fn fulfil(
         user_id: purchase.user_id,
         status: next,
     })
+}
+
+/// The purchase's grant: its snapshot credits under the reference
+/// `checkout_session:<id>`, which is unique, so a session grants once
+/// whichever path (fulfilment or an admin's review) writes it.
+async fn grant(
+    tx: &mut Transaction<'_, Postgres>,
+    purchase: &LockedPurchase,
+    session: &CheckoutSessionId,
+) -> Result<Option<i64>, PurchaseError> {
+    append_ledger(
+        tx,
+        purchase.user_id,
+        purchase.credits,
+        LedgerSource::Purchase,
+        &format!("checkout_session:{session}"),
+        Some(purchase.id),
+        &format!("Purchase of {}", purchase.package_name),
+    )
+    .await
+}
+
+/// Moves a paid purchase we cannot grant to `needs_review`, records why,
+/// and says so at warn: the buyer paid and has nothing yet.
+async fn hold_for_review(
+    mut tx: Transaction<'_, Postgres>,
+    purchase: &LockedPurchase,
+    session: &CheckoutSessionId,
+    payment: &SessionPayment<'_>,
+    reason: ReviewReason,
+    actor: Actor<'_>,
+) -> Result<Settlement, PurchaseError> {
+    let next = purchase
+        .status
+        .hold_for_review()
+        .map_err(|e| PurchaseError::Transition(purchase.id, e))?;
+    let text = reason.to_string();
+    sqlx::query(
+        "update credit_purchases set status = $2, review_reason = $3, review_paid_cents = $4, updated_at = now(), \
+             stripe_payment_intent_id = coalesce($5, stripe_payment_intent_id) \
+         where id = $1",
+    )
+    .bind(purchase.id)
+    .bind(next.as_str())
+    .bind(&text)
+    .bind(payment.amount_total.map(Cents::get))
+    .bind(payment.payment_intent_id)
+    .execute(&mut *tx)
+    .await?;
+    audit(
+        &mut tx,
+        actor,
+        "purchase.needs_review",
+        Some(purchase.user_id),
+        Some(purchase.id),
+        None,
+        json!({
+            "session": session.as_str(),
+            "payment_intent": payment.payment_intent_id,
+            "reason": reason.code(),
+            "detail": text,
+            "status_before": purchase.status.as_str(),
+            "expected_amount_cents": purchase.amount_paid_cents,
+            "expected_currency": purchase.currency,
+            "amount_total_cents": payment.amount_total.map(Cents::get),
+            "currency": payment.currency,
+            "livemode": payment.livemode,
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::warn!(
+        purchase = %purchase.id,
+        session = %session,
+        reason = reason.code(),
+        detail = %text,
+        "paid checkout held for admin review; no credits granted"
+    );
+    Ok(Settlement::HeldForReview {
+        purchase_id: purchase.id,
+        reason,
+    })
+}
+
+/// A purchase held for review, its row locked until it is settled (or
+/// dropped, which changes nothing). An admin's grant and refund of the same
+/// purchase therefore run one after the other: the second finds it no
+/// longer in review before it reaches Stripe or the ledger.
+pub struct HeldPurchase {
+    tx: Transaction<'static, Postgres>,
+    purchase: LockedPurchase,
+}
+
+/// What [`lock_held`] found.
+pub enum Held {
+    Found(Box<HeldPurchase>),
+    /// The purchase exists but is not waiting for review.
+    NotInReview(PurchaseStatus),
+    NotFound,
+}
+
+/// Locks the purchase `id` if it waits for review.
+pub async fn lock_held(pool: &PgPool, id: PurchaseId) -> Result<Held, PurchaseError> {
+    let mut tx = pool.begin().await?;
+    let Some(purchase) = lock_where(&mut tx, "id = $1::uuid", &id.to_string()).await? else {
+        return Ok(Held::NotFound);
+    };
+    if purchase.status != PurchaseStatus::NeedsReview {
+        return Ok(Held::NotInReview(purchase.status));
+    }
+    Ok(Held::Found(Box::new(HeldPurchase { tx, purchase })))
+}
+
+impl HeldPurchase {
+    pub fn id(&self) -> PurchaseId {
+        self.purchase.id
+    }
+
+    pub fn user_id(&self) -> UserId {
+        self.purchase.user_id
+    }
+
+    /// The credits a grant gives: the purchase's snapshot.
+    pub fn credits(&self) -> Credits {
+        self.purchase.credits
+    }
+
+    /// The Stripe payment that paid it, if known.
+    pub fn payment_intent_id(&self) -> Option<&str> {
+        self.purchase.payment_intent.as_deref()
+    }
+
+    /// The admin accepts the payment: the purchase completes and grants its
+    /// snapshot credits under the ledger reference a normal fulfilment uses
+    /// (`checkout_session:<id>`), so it can never grant twice.
+    pub async fn grant(mut self, admin: UserId) -> Result<PurchaseStatus, PurchaseError> {
+        let purchase = &self.purchase;
+        let transition = |e| PurchaseError::Transition(purchase.id, e);
+        let next = purchase.status.grant_after_review().map_err(transition)?;
+        let session = purchase.session.clone().ok_or_else(|| {
+            transition(domain::InvalidTransition {
+                from: purchase.status,
+                to: next,
+            })
+        })?;
+        sqlx::query(
+            "update credit_purchases set status = $2, completed_at = now(), updated_at = now() where id = $1",
+        )
+        .bind(purchase.id)
+        .bind(next.as_str())
+        .execute(&mut *self.tx)
+        .await?;
+        let Some(ledger_id) = grant(&mut self.tx, purchase, &session).await? else {
+            // Granted before (impossible while held): change nothing.
+            return Err(transition(domain::InvalidTransition {
+                from: purchase.status,
+                to: next,
+            }));
+        };
+        audit(
+            &mut self.tx,
+            Actor::Admin(admin),
+            "purchase.review_granted",
+            Some(purchase.user_id),
+            Some(purchase.id),
+            Some(ledger_id),
+            json!({ "session": session.as_str(), "credits": purchase.credits.get() }),
+        )
+        .await?;
+        self.tx.commit().await?;
+        tracing::info!(purchase = %self.purchase.id, admin = %admin, credits = self.purchase.credits.get(), "held purchase granted by an admin");
+        Ok(next)
+    }
+
+    /// The whole payment went back through Stripe (`details` name the
+    /// refund, for the audit row): the purchase becomes `refunded`; no
+    /// credits move, none were granted.
+    pub async fn refunded(
+        mut self,
+        details: serde_json::Value,
+        actor: Actor<'_>,
+    ) -> Result<PurchaseStatus, PurchaseError> {
+        let next = self
+            .purchase
+            .status
+            .refund_after_review()
+            .map_err(|e| PurchaseError::Transition(self.purchase.id, e))?;
+        close_refunded(&mut self.tx, &self.purchase, next, details, actor).await?;
+        self.tx.commit().await?;
+        Ok(next)
+    }
+}
+
+/// A held purchase's payment is refunded in full: `refunded` (all of our
+/// price counts as refunded), no ledger row.
+async fn close_refunded(
+    tx: &mut Transaction<'_, Postgres>,
+    purchase: &LockedPurchase,
+    next: PurchaseStatus,
+    details: serde_json::Value,
+    actor: Actor<'_>,
+) -> Result<(), PurchaseError> {
+    sqlx::query(
+        "update credit_purchases set status = $2, refunded_cents = amount_paid_cents, updated_at = now() where id = $1",
+    )
+    .bind(purchase.id)
+    .bind(next.as_str())
+    .execute(&mut **tx)
+    .await?;
+    audit(
+        tx,
+        actor,
+        "purchase.review_refunded",
+        Some(purchase.user_id),
+        Some(purchase.id),
+        None,
+        details,
+    )
+    .await?;
+    tracing::info!(purchase = %purchase.id, "held purchase refunded; no credits were granted");
+    Ok(())
 }
 
 /// The asynchronous payment for `session` failed.
@@ -315,6 +670,34 @@ pub async fn record_refund(
     else {
         return Ok(Settlement::UnknownSession);
     };
+    if purchase.status == PurchaseStatus::NeedsReview {
+        // Nothing was granted. Refunded in full (what Stripe collected, when
+        // known), the review is over; a part leaves it for the admin.
+        let collected = purchase
+            .review_paid_cents
+            .unwrap_or(purchase.amount_paid_cents);
+        let next = purchase.status.refund_after_review();
+        if let (true, Ok(next)) = (refunded_total.get() >= collected, next) {
+            close_refunded(
+                &mut tx,
+                &purchase,
+                next,
+                json!({ "payment_intent": payment_intent_id, "refunded_total_cents": refunded_total.get() }),
+                actor,
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(Settlement::Applied {
+                purchase_id: purchase.id,
+                user_id: purchase.user_id,
+                status: next,
+            });
+        }
+        return Ok(Settlement::AlreadySettled {
+            purchase_id: purchase.id,
+            status: purchase.status,
+        });
+    }
     let refunded = refunded_total.get().min(purchase.amount_paid_cents);
     if refunded <= purchase.refunded_cents {
         return Ok(Settlement::AlreadySettled {
@@ -390,7 +773,26 @@ struct LockedPurchase {
     amount_paid_cents: i64,
     refunded_cents: i64,
     package_name: String,
+    currency: String,
+    session: Option<CheckoutSessionId>,
+    payment_intent: Option<String>,
+    /// What Stripe collected, for a purchase held for review.
+    review_paid_cents: Option<i64>,
 }
+
+type LockedRow = (
+    Uuid,
+    Uuid,
+    String,
+    i64,
+    i64,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
 
 async fn lock_by_session(
     tx: &mut Transaction<'_, Postgres>,
@@ -405,15 +807,28 @@ async fn lock_where(
     value: &str,
 ) -> Result<Option<LockedPurchase>, PurchaseError> {
     let sql = format!(
-        "select id, user_id, status, amount_credits, amount_paid_cents, refunded_cents, package_name \
+        "select id, user_id, status, amount_credits, amount_paid_cents, refunded_cents, package_name, \
+                currency, stripe_checkout_session_id, stripe_payment_intent_id, review_paid_cents \
          from credit_purchases where {condition} for update"
     );
-    let row: Option<(Uuid, Uuid, String, i64, i64, i64, String)> = sqlx::query_as(&sql)
+    let row: Option<LockedRow> = sqlx::query_as(&sql)
         .bind(value)
         .fetch_optional(&mut **tx)
         .await?;
     row.map(
-        |(id, user_id, status, credits, paid, refunded, package_name)| {
+        |(
+            id,
+            user_id,
+            status,
+            credits,
+            paid,
+            refunded,
+            package_name,
+            currency,
+            session,
+            payment_intent,
+            review_paid_cents,
+        )| {
             let id = PurchaseId(id);
             Ok(LockedPurchase {
                 id,
@@ -425,6 +840,10 @@ async fn lock_where(
                 amount_paid_cents: paid,
                 refunded_cents: refunded,
                 package_name,
+                currency,
+                session: session.and_then(|s| CheckoutSessionId::parse(s).ok()),
+                payment_intent,
+                review_paid_cents,
             })
         },
     )
@@ -545,6 +964,90 @@ mod tests {
             })
             .sum();
         assert_eq!(total, 1000);
+    }
+
+    #[test]
+    fn a_payment_grants_only_when_amount_currency_and_mode_match() {
+        let price = Cents::new(4_500).unwrap();
+        let paid = SessionPayment {
+            status: PaymentStatus::Paid,
+            payment_intent_id: Some("pi_1"),
+            amount_total: Some(price),
+            currency: Some("usd"),
+            livemode: false,
+        };
+        assert_eq!(payment_mismatch(price, "usd", false, &paid), None);
+        assert_eq!(
+            payment_mismatch(
+                price,
+                "usd",
+                false,
+                &SessionPayment {
+                    currency: Some("USD"),
+                    ..paid
+                }
+            ),
+            None
+        );
+        let short = SessionPayment {
+            amount_total: Some(Cents::new(4_499).unwrap()),
+            ..paid
+        };
+        assert_eq!(
+            payment_mismatch(price, "usd", false, &short),
+            Some(ReviewReason::AmountMismatch {
+                expected: price,
+                paid: Some(Cents::new(4_499).unwrap())
+            })
+        );
+        let unknown = SessionPayment {
+            amount_total: None,
+            ..paid
+        };
+        assert!(matches!(
+            payment_mismatch(price, "usd", false, &unknown),
+            Some(ReviewReason::AmountMismatch { paid: None, .. })
+        ));
+        let euros = SessionPayment {
+            currency: Some("eur"),
+            ..paid
+        };
+        assert_eq!(
+            payment_mismatch(price, "usd", false, &euros)
+                .unwrap()
+                .to_string(),
+            "Stripe collected EUR, but the purchase is in USD"
+        );
+        assert!(
+            payment_mismatch(
+                price,
+                "usd",
+                false,
+                &SessionPayment {
+                    currency: None,
+                    ..paid
+                }
+            )
+            .is_some()
+        );
+        // Live money for a test key, or test money for a live key.
+        let live = SessionPayment {
+            livemode: true,
+            ..paid
+        };
+        assert_eq!(
+            payment_mismatch(price, "usd", false, &live),
+            Some(ReviewReason::ModeMismatch {
+                expected_live: false
+            })
+        );
+        assert_eq!(
+            payment_mismatch(price, "usd", true, &paid),
+            Some(ReviewReason::ModeMismatch {
+                expected_live: true
+            })
+        );
+        assert_eq!(payment_mismatch(price, "usd", true, &live), None);
     }
 }
 

@@ -23,7 +23,7 @@ use crate::{
     config::StripeConfig,
     ids::{CheckoutSessionId, PurchaseId, UserId},
     packages::CreditPackage,
-    purchases::PaymentStatus,
+    purchases::{PaymentStatus, SessionPayment},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +78,9 @@ pub struct RefundReceipt {
 #[derive(Clone)]
 pub struct StripeGateway {
     client: stripe::Client,
+    /// Whether our key is a live key (`sk_live_…`): only sessions in the
+    /// same mode can pay for our purchases.
+    livemode: bool,
 }
 
 /// A Checkout Session we created: where to send the buyer.
@@ -94,6 +97,26 @@ pub struct CheckoutOutcome {
     pub payment_status: PaymentStatus,
     pub payment_intent_id: Option<String>,
     pub client_reference_id: Option<String>,
+    /// What the session charges in all (`amount_total`), in the currency's
+    /// smallest unit; `None` when Stripe did not say.
+    pub amount_total: Option<Cents>,
+    /// `usd`, lower case as Stripe writes it.
+    pub currency: Option<String>,
+    /// Whether the session belongs to a live-mode account.
+    pub livemode: bool,
+}
+
+impl CheckoutOutcome {
+    /// The payment as the purchase service holds it against our record.
+    pub fn payment(&self) -> SessionPayment<'_> {
+        SessionPayment {
+            status: self.payment_status,
+            payment_intent_id: self.payment_intent_id.as_deref(),
+            amount_total: self.amount_total,
+            currency: self.currency.as_deref(),
+            livemode: self.livemode,
+        }
+    }
 }
 
 /// Everything a credit-pack checkout needs.
@@ -119,7 +142,16 @@ impl StripeGateway {
         let client = builder
             .build()
             .map_err(|e| StripeError::Api(e.to_string()))?;
-        Ok(StripeGateway { client })
+        Ok(StripeGateway {
+            client,
+            livemode: config.is_live(),
+        })
+    }
+
+    /// Whether this gateway uses a live key: a session paid in the other
+    /// mode never grants credits.
+    pub fn livemode(&self) -> bool {
+        self.livemode
     }
 
     /// Creates a customer for one of our users.
@@ -348,11 +380,19 @@ fn outcome(session: &CheckoutSession) -> Result<CheckoutOutcome, StripeError> {
         stripe_types::Expandable::Id(id) => id.to_string(),
         stripe_types::Expandable::Object(intent) => intent.id.to_string(),
     });
+    let amount_total = session
+        .amount_total
+        .map(Cents::new)
+        .transpose()
+        .map_err(|e| StripeError::Unexpected(format!("checkout amount_total: {e}")))?;
     Ok(CheckoutOutcome {
         session_id: session_id(session)?,
         payment_status,
         payment_intent_id,
         client_reference_id: session.client_reference_id.clone(),
+        amount_total,
+        currency: session.currency.as_ref().map(|c| c.to_string()),
+        livemode: session.livemode,
     })
 }
 

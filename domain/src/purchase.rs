@@ -13,6 +13,11 @@ pub enum PurchaseStatus {
     Expired,
     Refunded,
     PartiallyRefunded,
+    /// Paid, but not granted: the payment did not match the purchase, or it
+    /// came after the purchase had expired or failed. An admin grants it
+    /// ([`PurchaseStatus::grant_after_review`]) or refunds it
+    /// ([`PurchaseStatus::refund_after_review`]).
+    NeedsReview,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,13 +32,14 @@ pub struct InvalidTransition {
 pub struct UnknownStatus(pub String);
 
 impl PurchaseStatus {
-    pub const ALL: [PurchaseStatus; 6] = [
+    pub const ALL: [PurchaseStatus; 7] = [
         PurchaseStatus::Pending,
         PurchaseStatus::Completed,
         PurchaseStatus::Failed,
         PurchaseStatus::Expired,
         PurchaseStatus::Refunded,
         PurchaseStatus::PartiallyRefunded,
+        PurchaseStatus::NeedsReview,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +50,7 @@ impl PurchaseStatus {
             PurchaseStatus::Expired => "expired",
             PurchaseStatus::Refunded => "refunded",
             PurchaseStatus::PartiallyRefunded => "partially_refunded",
+            PurchaseStatus::NeedsReview => "needs_review",
         }
     }
 
@@ -68,6 +75,37 @@ impl PurchaseStatus {
         self.to(
             PurchaseStatus::Expired,
             matches!(self, PurchaseStatus::Pending),
+        )
+    }
+
+    /// A payment arrived that cannot be granted as is (it does not match the
+    /// purchase, or the purchase had already expired or failed): it waits
+    /// for an admin. A completed or refunded purchase never goes back.
+    pub fn hold_for_review(self) -> Result<Self, InvalidTransition> {
+        self.to(
+            PurchaseStatus::NeedsReview,
+            matches!(
+                self,
+                PurchaseStatus::Pending | PurchaseStatus::Expired | PurchaseStatus::Failed
+            ),
+        )
+    }
+
+    /// An admin accepted a payment held for review: the purchase completes
+    /// (and grants its credits). Only a held purchase can be granted this way.
+    pub fn grant_after_review(self) -> Result<Self, InvalidTransition> {
+        self.to(
+            PurchaseStatus::Completed,
+            matches!(self, PurchaseStatus::NeedsReview),
+        )
+    }
+
+    /// The whole payment of a purchase held for review went back (no credits
+    /// were granted, so none are taken back).
+    pub fn refund_after_review(self) -> Result<Self, InvalidTransition> {
+        self.to(
+            PurchaseStatus::Refunded,
+            matches!(self, PurchaseStatus::NeedsReview),
         )
     }
 
@@ -140,7 +178,14 @@ mod tests {
         assert_eq!(Pending.complete(), Ok(Completed));
         assert_eq!(Pending.fail(), Ok(Failed));
         assert_eq!(Pending.expire(), Ok(Expired));
-        for status in [Completed, Failed, Expired, Refunded, PartiallyRefunded] {
+        for status in [
+            Completed,
+            Failed,
+            Expired,
+            Refunded,
+            PartiallyRefunded,
+            NeedsReview,
+        ] {
             assert!(status.complete().is_err(), "{status} completed again");
             assert!(status.fail().is_err());
             assert!(status.expire().is_err());
@@ -151,9 +196,35 @@ mod tests {
     fn only_paid_purchases_refund() {
         assert_eq!(Completed.refund(false), Ok(PartiallyRefunded));
         assert_eq!(PartiallyRefunded.refund(true), Ok(Refunded));
-        for status in [Pending, Failed, Expired, Refunded] {
+        for status in [Pending, Failed, Expired, Refunded, NeedsReview] {
             assert!(status.refund(true).is_err(), "{status} refunded");
         }
+    }
+
+    #[test]
+    fn unmatched_payments_wait_for_review_and_leave_it_once() {
+        for status in [Pending, Expired, Failed] {
+            assert_eq!(status.hold_for_review(), Ok(NeedsReview), "{status}");
+        }
+        for status in [Completed, Refunded, PartiallyRefunded, NeedsReview] {
+            assert!(status.hold_for_review().is_err(), "{status} held");
+        }
+        assert_eq!(NeedsReview.grant_after_review(), Ok(Completed));
+        assert_eq!(NeedsReview.refund_after_review(), Ok(Refunded));
+        for status in [
+            Pending,
+            Completed,
+            Failed,
+            Expired,
+            Refunded,
+            PartiallyRefunded,
+        ] {
+            assert!(status.grant_after_review().is_err(), "{status} granted");
+            assert!(status.refund_after_review().is_err(), "{status} refunded");
+        }
+        assert!(!NeedsReview.was_paid());
+        assert!(NeedsReview.fail().is_err());
+        assert!(NeedsReview.expire().is_err());
     }
 
     #[test]
@@ -162,7 +233,7 @@ mod tests {
             PurchaseStatus::paid_statuses(),
             ["completed", "refunded", "partially_refunded"]
         );
-        for status in [Pending, Failed, Expired] {
+        for status in [Pending, Failed, Expired, NeedsReview] {
             assert!(!status.was_paid(), "{status}");
         }
     }

@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/subscriptions/{id}/fail_renewal", post(fail_renewal))
         .route("/checkout/sessions/{id}/pay", post(pay))
         .route("/checkout/sessions/{id}/settle", post(settle))
+        .route("/checkout/sessions/{id}/amend", post(amend))
 }
 
 /// JSON object bodies, or form bodies, or nothing.
@@ -291,4 +292,65 @@ async fn settle(State(state): State<AppState>, Path(id): Path<String>, body: Byt
         }
     };
     reply(with_store(&state, |s| flows::settle_async(s, &id, outcome)))
+}
+
+/// Changes a payment-mode session the way no Stripe API call can, to test a
+/// client's checks on what it is paid: `amount_total` (cents, also the
+/// subtotal; the card is then charged that), `currency`, `livemode`, and
+/// `reopen=true` to make an expired session payable again (a payment that
+/// arrives after the client was told the session expired). The line items
+/// stay as they were. Answers the session.
+async fn amend(State(state): State<AppState>, Path(id): Path<String>, body: Bytes) -> Response {
+    let p = match body_params(&body) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let public_url = state.public_url.clone();
+    reply(with_store(&state, |s| {
+        let session = s.get("checkout.session", &id)?;
+        if session["mode"] != "payment" {
+            return Err(ApiError::invalid(
+                "Only payment-mode sessions can be amended.",
+                None,
+            ));
+        }
+        let amount = p.int("amount_total")?;
+        if amount.is_some_and(|a| a < 0) {
+            return Err(ApiError::invalid_param(
+                "amount_total",
+                "amount_total must not be negative".to_owned(),
+            ));
+        }
+        let currency = p.str("currency").map(|c| c.to_lowercase());
+        let livemode = p.bool("livemode")?;
+        let reopen = p.bool("reopen")?.unwrap_or(false);
+        if reopen && session["status"] != "expired" {
+            return Err(ApiError::invalid_param(
+                "reopen",
+                "only an expired session can be reopened".to_owned(),
+            ));
+        }
+        if !reopen && session["status"] != "open" {
+            return Err(ApiError::invalid(
+                "Only open sessions can be amended (or expired ones reopened).",
+                None,
+            ));
+        }
+        Ok(s.update(&id, |cs| {
+            if let Some(amount) = amount {
+                cs["amount_total"] = json!(amount);
+                cs["amount_subtotal"] = json!(amount);
+            }
+            if let Some(currency) = currency {
+                cs["currency"] = json!(currency);
+            }
+            if let Some(livemode) = livemode {
+                cs["livemode"] = json!(livemode);
+            }
+            if reopen {
+                cs["status"] = json!("open");
+                cs["url"] = json!(format!("{public_url}/c/pay/{id}"));
+            }
+        }))
+    }))
 }

@@ -2,6 +2,8 @@
 //! call them, and what they show and do. Pages take the same bearer tokens
 //! as the API, so no browser is needed here.
 
+use serde_json::json;
+
 use crate::support::world::{CARD_OK, World, world};
 
 const PAGES: [&str; 2] = ["/admin/credits", "/admin/credits/packages"];
@@ -83,6 +85,10 @@ async fn admin_pages_and_server_functions_refuse_everyone_but_admins() {
         (
             "refund_purchase",
             vec![("id", &purchase), ("amount", "1.00")],
+        ),
+        (
+            "review_purchase",
+            vec![("id", &purchase), ("action", "grant")],
         ),
         (
             "adjust_credits",
@@ -381,4 +387,80 @@ async fn the_catalogue_editor_validates_input_and_reorders() {
     .await
     .unwrap();
     assert_eq!(price, 123_450);
+}
+
+#[tokio::test]
+async fn held_purchases_are_listed_on_the_dashboard_and_settled_from_their_page() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    let admin = world.token("admin").await;
+    // Two payments Stripe collected at another amount than the price.
+    let mut held = Vec::new();
+    for code in ["starter", "standard"] {
+        let (checkout_url, session) = world.buy(&alice, code).await;
+        world
+            .amend_session(&session, json!({ "amount_total": 100 }))
+            .await;
+        assert_eq!(world.pay(&checkout_url, CARD_OK).await.status(), 303);
+        world.wait_for_status(&session, "needs_review").await;
+        held.push((session.clone(), world.purchase_id(&session).await));
+    }
+    let (starter, standard) = (&held[0], &held[1]);
+
+    let (status, html, _) = world.page(Some(&admin), "/admin/credits").await;
+    assert_eq!(status, 200);
+    let section = html
+        .split("id=\"needs-review\"")
+        .nth(1)
+        .expect("a Needs review section")
+        .split("</section>")
+        .next()
+        .unwrap();
+    assert!(section.contains("Needs review (2)"), "{section}");
+    for (_, purchase) in &held {
+        assert!(section.contains(purchase.as_str()), "{purchase} not listed");
+    }
+    assert!(section.contains("Stripe collected $1.00, but the purchase costs $10.00"));
+    assert!(html.contains("data-status=\"needs_review\""));
+
+    // The detail page offers Grant and Refund while the purchase is held.
+    let detail = format!("/admin/credits/purchases/{}", starter.1);
+    let (_, html, _) = world.page(Some(&admin), &detail).await;
+    assert!(html.contains("id=\"review-grant\""), "no grant button");
+    assert!(html.contains("id=\"review-refund\""), "no refund button");
+    assert!(html.contains("Held for review: Stripe collected $1.00"));
+
+    // Grant through the server function: once, however often it is posted.
+    let form = [("id", starter.1.as_str()), ("action", "grant")];
+    let (status, body) = world
+        .server_fn(Some(&admin), "review_purchase", &form)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Granted 1,000 credits"), "{body}");
+    let (status, body) = world
+        .server_fn(Some(&admin), "review_purchase", &form)
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(world.balance(&alice).await, 1_000);
+    assert_eq!(world.grants_for(&starter.0).await, 1);
+    let (_, html, _) = world.page(Some(&admin), &detail).await;
+    assert!(
+        !html.contains("id=\"review-grant\""),
+        "still offers a grant"
+    );
+    assert!(html.contains("Was held for review"));
+
+    // Refund the other one: no credits, the payment goes back.
+    let form = [("id", standard.1.as_str()), ("action", "refund")];
+    let (status, body) = world
+        .server_fn(Some(&admin), "review_purchase", &form)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Refunded the whole payment"), "{body}");
+    assert_eq!(world.status(&standard.0).await, "refunded");
+    assert_eq!(world.balance(&alice).await, 1_000);
+
+    let (_, html, _) = world.page(Some(&admin), "/admin/credits").await;
+    assert!(html.contains("Nothing to review"), "the list did not empty");
+    world.assert_ledger_consistent().await;
 }

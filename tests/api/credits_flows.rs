@@ -439,3 +439,143 @@ async fn every_balance_equals_its_ledger_after_a_busy_day_for_two_users() {
     assert_eq!(history.len(), 3);
     world.assert_ledger_consistent().await;
 }
+
+#[tokio::test]
+async fn a_payment_of_another_amount_grants_nothing_and_waits_for_an_admin() {
+    let world = world().await;
+    let admin = world.token("admin").await;
+    let alice = world.token("alice").await;
+    // The starter pack costs $10.00; Stripe's session charges $5.00.
+    let (checkout_url, session) = world.buy(&alice, "starter").await;
+    world
+        .amend_session(&session, json!({ "amount_total": 500 }))
+        .await;
+    assert_eq!(world.pay(&checkout_url, CARD_OK).await.status(), 303);
+    let completed = world.event(COMPLETED, "id", &session).await;
+    world.wait_for_delivery(&completed).await;
+
+    assert_eq!(world.status(&session).await, "needs_review");
+    assert_eq!(world.balance(&alice).await, 0);
+    assert_eq!(world.ledger_for(&session).await, []);
+    // Redelivered, and confirmed on return: still nothing granted.
+    world.redeliver(&completed, 3, true).await;
+    let (status, confirmed) = world.confirm(&alice, &session).await;
+    assert_eq!(
+        (status, &confirmed["status"]),
+        (200, &json!("needs_review"))
+    );
+    assert_eq!(world.balance(&alice).await, 0);
+
+    // The admin API lists it with the reason.
+    let purchase = world.purchase_id(&session).await;
+    let listed = world.needs_review(&admin).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["id"], purchase.as_str());
+    assert_eq!(listed[0]["status"], "needs_review");
+    assert_eq!(
+        listed[0]["review_reason"],
+        "Stripe collected $5.00, but the purchase costs $10.00"
+    );
+    let (_, detail) = world
+        .api(
+            &admin,
+            reqwest::Method::GET,
+            &format!("/credits/admin/purchases/{purchase}"),
+            None,
+        )
+        .await;
+    let held = detail["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["action"] == "purchase.needs_review")
+        .cloned()
+        .unwrap_or_else(|| panic!("no needs_review audit row: {detail}"));
+    assert_eq!(held["details"]["reason"], "amount_mismatch");
+    assert_eq!(held["details"]["amount_total_cents"], 500);
+    assert_eq!(held["details"]["expected_amount_cents"], 1_000);
+    world.assert_ledger_consistent().await;
+}
+
+#[tokio::test]
+async fn the_return_checks_currency_and_mode_before_the_webhook_does() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    // Webhooks wait, so the success-page return is the first to see each payment.
+    world.control("/webhooks/hold", json!({})).await;
+    let mut sessions = Vec::new();
+    for changes in [json!({ "currency": "eur" }), json!({ "livemode": true })] {
+        let (checkout_url, session) = world.buy(&alice, "starter").await;
+        world.amend_session(&session, changes).await;
+        assert_eq!(world.pay(&checkout_url, CARD_OK).await.status(), 303);
+        let (status, confirmed) = world.confirm(&alice, &session).await;
+        assert_eq!(
+            (status, &confirmed["status"]),
+            (200, &json!("needs_review"))
+        );
+        sessions.push(session);
+    }
+    let reasons: Vec<String> = sqlx::query_scalar(
+        "select review_reason from credit_purchases where stripe_checkout_session_id = any($1) \
+         order by created_at",
+    )
+    .bind(&sessions)
+    .fetch_all(&world.app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        reasons,
+        [
+            "Stripe collected EUR, but the purchase is in USD",
+            "the session was paid in live mode, but this is a test account",
+        ]
+    );
+    // The webhooks arrive late: still nothing granted.
+    world.control("/webhooks/release", json!({})).await;
+    for session in &sessions {
+        let completed = world.event(COMPLETED, "id", session).await;
+        world.wait_for_delivery(&completed).await;
+        assert_eq!(world.status(session).await, "needs_review");
+        assert_eq!(world.ledger_for(session).await, []);
+    }
+    assert_eq!(world.balance(&alice).await, 0);
+    world.assert_ledger_consistent().await;
+}
+
+#[tokio::test]
+async fn a_payment_after_the_purchase_expired_waits_for_an_admin_instead_of_vanishing() {
+    let world = world().await;
+    let admin = world.token("admin").await;
+    let alice = world.token("alice").await;
+    let (checkout_url, session) = world.buy(&alice, "standard").await;
+    world
+        .stripe_post(&format!("/v1/checkout/sessions/{session}/expire"), &[])
+        .await;
+    let expired = world.event(EXPIRED, "id", &session).await;
+    world.wait_for_delivery(&expired).await;
+    assert_eq!(world.status(&session).await, "expired");
+
+    // The money arrives anyway.
+    world
+        .amend_session(&session, json!({ "reopen": true }))
+        .await;
+    assert_eq!(world.pay(&checkout_url, CARD_OK).await.status(), 303);
+    let completed = world.event(COMPLETED, "id", &session).await;
+    world.wait_for_delivery(&completed).await;
+
+    assert_eq!(world.status(&session).await, "needs_review");
+    assert_eq!(world.balance(&alice).await, 0);
+    assert_eq!(world.ledger_for(&session).await, []);
+    let listed = world.needs_review(&admin).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        listed[0]["review_reason"],
+        "the payment arrived after the purchase was marked expired"
+    );
+    assert!(
+        listed[0]["stripe_payment_id"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("pi_"))
+    );
+    world.assert_ledger_consistent().await;
+}

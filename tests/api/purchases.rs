@@ -5,7 +5,7 @@ use crate::support::TestDatabase;
 use backend::{
     ids::{CheckoutSessionId, UserId},
     packages,
-    purchases::{self, Actor, PaymentStatus, Settlement},
+    purchases::{self, Actor, PaymentStatus, SessionPayment, Settlement},
 };
 use domain::{Cents, PurchaseStatus};
 use sqlx::PgPool;
@@ -39,6 +39,46 @@ async fn pending(pool: &PgPool, user: UserId, code: &str) -> CheckoutSessionId {
     session
 }
 
+/// Fulfils `session` as Stripe reports it: `status`, and (unless told
+/// otherwise by [`fulfil_with`]) the purchase's own amount, in usd, in test
+/// mode, which is what the tests' test key expects.
+async fn fulfil(
+    pool: &PgPool,
+    session: &CheckoutSessionId,
+    status: PaymentStatus,
+    payment_intent: Option<&str>,
+    actor: Actor<'_>,
+) -> Result<Settlement, purchases::PurchaseError> {
+    let amount: Option<i64> = sqlx::query_scalar(
+        "select amount_paid_cents from credit_purchases where stripe_checkout_session_id = $1",
+    )
+    .bind(session.as_str())
+    .fetch_optional(pool)
+    .await
+    .unwrap();
+    let amount = amount.map(|cents| Cents::new(cents).unwrap());
+    fulfil_with(pool, session, status, payment_intent, amount, actor).await
+}
+
+/// Fulfils `session` reporting `amount_total` (usd, test mode).
+async fn fulfil_with(
+    pool: &PgPool,
+    session: &CheckoutSessionId,
+    status: PaymentStatus,
+    payment_intent: Option<&str>,
+    amount_total: Option<Cents>,
+    actor: Actor<'_>,
+) -> Result<Settlement, purchases::PurchaseError> {
+    let payment = SessionPayment {
+        status,
+        payment_intent_id: payment_intent,
+        amount_total,
+        currency: Some("usd"),
+        livemode: false,
+    };
+    purchases::fulfil(pool, session, &payment, false, actor).await
+}
+
 async fn balance(pool: &PgPool, user: UserId) -> i64 {
     crate::support::stripe::balance_of(pool, user).await
 }
@@ -68,7 +108,7 @@ async fn a_paid_session_grants_the_purchase_credits_once() {
     let alice = user(&pool, "alice").await;
     let session = pending(&pool, alice, "starter").await;
 
-    let first = purchases::fulfil(
+    let first = fulfil(
         &pool,
         &session,
         PaymentStatus::Paid,
@@ -80,7 +120,7 @@ async fn a_paid_session_grants_the_purchase_credits_once() {
     assert!(
         matches!(first, Settlement::Applied { status: PurchaseStatus::Completed, user_id, .. } if user_id == alice)
     );
-    let again = purchases::fulfil(
+    let again = fulfil(
         &pool,
         &session,
         PaymentStatus::Paid,
@@ -119,7 +159,7 @@ async fn fifty_concurrent_fulfilments_grant_exactly_once() {
         let (pool, session) = (pool.clone(), session.clone());
         tokio::spawn(async move {
             let event = format!("evt_{i}");
-            purchases::fulfil(
+            fulfil(
                 &pool,
                 &session,
                 PaymentStatus::Paid,
@@ -164,7 +204,7 @@ async fn credits_come_from_the_purchase_not_from_a_later_catalogue_change() {
         .await
         .unwrap();
 
-    purchases::fulfil(
+    fulfil(
         &pool,
         &session,
         PaymentStatus::Paid,
@@ -183,7 +223,7 @@ async fn unpaid_sessions_grant_nothing_until_paid() {
     let alice = user(&pool, "alice").await;
     let session = pending(&pool, alice, "starter").await;
 
-    let unpaid = purchases::fulfil(
+    let unpaid = fulfil(
         &pool,
         &session,
         PaymentStatus::Unpaid,
@@ -196,7 +236,7 @@ async fn unpaid_sessions_grant_nothing_until_paid() {
     assert_eq!(status(&pool, &session).await, "pending");
     assert_eq!(balance(&pool, alice).await, 0);
 
-    purchases::fulfil(
+    fulfil(
         &pool,
         &session,
         PaymentStatus::Paid,
@@ -213,7 +253,7 @@ async fn unknown_sessions_change_nothing() {
     let db = TestDatabase::new();
     let pool = db.migrated_pool().await;
     let stranger = CheckoutSessionId::parse("cs_test_not_ours").unwrap();
-    let result = purchases::fulfil(
+    let result = fulfil(
         &pool,
         &stranger,
         PaymentStatus::Paid,
@@ -228,7 +268,7 @@ async fn unknown_sessions_change_nothing() {
 }
 
 #[tokio::test]
-async fn failed_and_expired_purchases_never_grant() {
+async fn failed_and_expired_purchases_never_grant_and_a_late_payment_waits_for_review() {
     let db = TestDatabase::new();
     let pool = db.migrated_pool().await;
     let alice = user(&pool, "alice").await;
@@ -244,25 +284,63 @@ async fn failed_and_expired_purchases_never_grant() {
     assert_eq!(status(&pool, &failed).await, "failed");
     assert_eq!(status(&pool, &expired).await, "expired");
 
-    // A late "paid" for either is refused by the status machine.
-    for session in [&failed, &expired] {
-        let late = purchases::fulfil(
+    // A late "paid" for either grants nothing: the buyer paid, so an admin
+    // is told (needs_review, with the reason), and a repeat changes nothing.
+    for (session, closed) in [
+        (&failed, PurchaseStatus::Failed),
+        (&expired, PurchaseStatus::Expired),
+    ] {
+        let late = fulfil(
             &pool,
             session,
             PaymentStatus::Paid,
-            None,
+            Some("pi_late"),
             Actor::SuccessReturn,
         )
         .await
         .unwrap();
         assert!(
-            matches!(late, Settlement::AlreadySettled { .. }),
+            matches!(&late, Settlement::HeldForReview { reason: purchases::ReviewReason::PaidAfter(s), .. } if *s == closed),
             "{late:?}"
         );
+        assert_eq!(status(&pool, session).await, "needs_review");
+        let again = fulfil(
+            &pool,
+            session,
+            PaymentStatus::Paid,
+            Some("pi_late"),
+            Actor::StripeEvent("evt_again"),
+        )
+        .await
+        .unwrap();
+        assert!(
+            matches!(
+                again,
+                Settlement::AlreadySettled {
+                    status: PurchaseStatus::NeedsReview,
+                    ..
+                }
+            ),
+            "{again:?}"
+        );
     }
+    let reasons: Vec<String> = sqlx::query_scalar(
+        "select review_reason from credit_purchases where status = 'needs_review' order by package_code",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        reasons,
+        [
+            "the payment arrived after the purchase was marked expired",
+            "the payment arrived after the purchase was marked failed",
+        ]
+    );
+    assert_eq!(balance(&pool, alice).await, 0);
     // And a completed purchase cannot expire.
     let paid = pending(&pool, alice, "pro").await;
-    purchases::fulfil(
+    fulfil(
         &pool,
         &paid,
         PaymentStatus::Paid,
@@ -276,6 +354,63 @@ async fn failed_and_expired_purchases_never_grant() {
         .unwrap();
     assert_eq!(status(&pool, &paid).await, "completed");
     assert_eq!(balance(&pool, alice).await, 10_000);
+    assert_ledger_invariant(&pool).await;
+}
+
+#[tokio::test]
+async fn a_payment_of_another_amount_is_held_and_a_full_refund_closes_it_without_credits() {
+    let db = TestDatabase::new();
+    let pool = db.migrated_pool().await;
+    let alice = user(&pool, "alice").await;
+    let session = pending(&pool, alice, "standard").await; // 5,000 credits for $45.00
+
+    let held = fulfil_with(
+        &pool,
+        &session,
+        PaymentStatus::Paid,
+        Some("pi_short"),
+        Some(Cents::new(1_000).unwrap()),
+        Actor::StripeEvent("evt_short"),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(
+            held,
+            Settlement::HeldForReview {
+                reason: purchases::ReviewReason::AmountMismatch { .. },
+                ..
+            }
+        ),
+        "{held:?}"
+    );
+    assert_eq!(status(&pool, &session).await, "needs_review");
+    assert_eq!(balance(&pool, alice).await, 0);
+
+    // A partial refund in Stripe's dashboard leaves it for the admin…
+    let partial = purchases::record_refund(
+        &pool,
+        "pi_short",
+        Cents::new(400).unwrap(),
+        Actor::StripeEvent("evt_r1"),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(partial, Settlement::AlreadySettled { .. }));
+    assert_eq!(status(&pool, &session).await, "needs_review");
+    // …all that Stripe collected closes it as refunded, and no credits move.
+    purchases::record_refund(
+        &pool,
+        "pi_short",
+        Cents::new(1_000).unwrap(),
+        Actor::StripeEvent("evt_r2"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status(&pool, &session).await, "refunded");
+    assert_eq!(balance(&pool, alice).await, 0);
+    assert_eq!(support::stripe::ledger_entries(&pool).await, 0);
+    assert_ledger_invariant(&pool).await;
 }
 
 #[tokio::test]
@@ -284,7 +419,7 @@ async fn refunds_take_back_the_refunded_share_once() {
     let pool = db.migrated_pool().await;
     let alice = user(&pool, "alice").await;
     let session = pending(&pool, alice, "standard").await; // 5,000 credits for $45.00
-    purchases::fulfil(
+    fulfil(
         &pool,
         &session,
         PaymentStatus::Paid,
@@ -354,7 +489,7 @@ async fn the_ledger_constraint_refuses_a_second_grant_even_if_the_status_is_wron
     let pool = db.migrated_pool().await;
     let alice = user(&pool, "alice").await;
     let session = pending(&pool, alice, "starter").await;
-    purchases::fulfil(
+    fulfil(
         &pool,
         &session,
         PaymentStatus::Paid,
@@ -373,7 +508,7 @@ async fn the_ledger_constraint_refuses_a_second_grant_even_if_the_status_is_wron
     .execute(&pool)
     .await
     .unwrap();
-    let second = purchases::fulfil(
+    let second = fulfil(
         &pool,
         &session,
         PaymentStatus::Paid,

@@ -25,6 +25,14 @@ pub fn CheckoutBanner(outcome: CheckoutReturn) -> impl IntoView {
                 "Your payment for the {package_name} is still being confirmed. The credits are added as soon as it clears; you can leave this page."
             ),
         ),
+        CheckoutReturn::UnderReview { package_name } => (
+            "review",
+            "border-amber-200 bg-amber-50 text-amber-900",
+            "Payment received, being checked".to_owned(),
+            format!(
+                "Your payment for the {package_name} could not be matched to your order automatically, so our team is checking it. You will get the credits or a full refund; there is nothing you need to do."
+            ),
+        ),
         CheckoutReturn::Unsuccessful {
             package_name,
             status,

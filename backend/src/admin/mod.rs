@@ -11,11 +11,13 @@
 //! - [`refund`]: an admin refund through Stripe, applied through the same
 //!   path as Stripe's `charge.refunded` so nothing is taken back twice.
 //! - [`adjust`]: a manual credit adjustment with a reason.
+//! - [`review`]: grant or refund a purchase held for review (`needs_review`).
 
 pub mod adjust;
 pub mod csv;
 pub mod purchases;
 pub mod refund;
+pub mod review;
 pub mod stats;
 
 pub use adjust::{AdjustmentError, AdjustmentOutcome, AdjustmentReason, CreditAdjustment};
@@ -25,6 +27,7 @@ pub use purchases::{
     count_purchases, list_purchases, purchase_detail,
 };
 pub use refund::{RefundError, RefundOutcome, refund_purchase};
+pub use review::{ReviewAction, ReviewError, ReviewOutcome, review_purchase};
 pub use stats::{DailyRevenue, DashboardStats, Figures, PackageSales, StatsPeriod, stats};
 
 use crate::ids::PurchaseId;

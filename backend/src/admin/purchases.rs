@@ -259,6 +259,8 @@ pub struct AdminPurchase {
     pub completed_at: Option<DateTime<Utc>>,
     pub stripe_session_id: Option<String>,
     pub stripe_payment_id: Option<String>,
+    /// Why the purchase was held for review (kept once it is settled).
+    pub review_reason: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -277,12 +279,14 @@ pub(super) struct AdminPurchaseRow {
     completed_at: Option<DateTime<Utc>>,
     stripe_checkout_session_id: Option<String>,
     stripe_payment_intent_id: Option<String>,
+    review_reason: Option<String>,
 }
 
 /// The columns of [`AdminPurchaseRow`], from `credit_purchases p join users u`.
 pub(super) const ROW_COLUMNS: &str = "p.id, p.user_id, u.email as user_email, u.name as user_name, \
      p.package_code, p.package_name, p.amount_credits, p.amount_paid_cents, p.refunded_cents, \
-     p.status, p.created_at, p.completed_at, p.stripe_checkout_session_id, p.stripe_payment_intent_id";
+     p.status, p.created_at, p.completed_at, p.stripe_checkout_session_id, p.stripe_payment_intent_id, \
+     p.review_reason";
 
 impl TryFrom<AdminPurchaseRow> for AdminPurchase {
     type Error = AdminError;
@@ -313,6 +317,7 @@ impl TryFrom<AdminPurchaseRow> for AdminPurchase {
             completed_at: row.completed_at,
             stripe_session_id: row.stripe_checkout_session_id,
             stripe_payment_id: row.stripe_payment_intent_id,
+            review_reason: row.review_reason,
         })
     }
 }

@@ -116,21 +116,36 @@ pub async fn find(
         .transpose()
 }
 
-/// Records where a package lives in Stripe.
-pub async fn set_stripe_ids(
-    pool: &PgPool,
-    code: &PackageCode,
+/// The package `id`, locked until `tx` ends: a catalogue change or a Stripe
+/// sync holding it sees no price change before it stores what it did.
+pub(crate) async fn lock(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    id: Uuid,
+) -> Result<Option<CreditPackage>, PackageError> {
+    let sql = format!("select {COLUMNS} from credit_packages where id = $1 for update");
+    sqlx::query_as::<_, PackageRow>(&sql)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(CreditPackage::try_from)
+        .transpose()
+}
+
+/// Records where the package `id` lives in Stripe, inside `tx`.
+pub(crate) async fn store_stripe_ids(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    id: Uuid,
     product_id: &str,
     price_id: &str,
 ) -> Result<(), PackageError> {
     sqlx::query(
         "update credit_packages set stripe_product_id = $2, stripe_price_id = $3, updated_at = now() \
-         where package_code = $1",
+         where id = $1",
     )
-    .bind(code.as_str())
+    .bind(id)
     .bind(product_id)
     .bind(price_id)
-    .execute(pool)
+    .execute(&mut **tx)
     .await?;
     Ok(())
 }

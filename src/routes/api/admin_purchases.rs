@@ -12,6 +12,9 @@
 //! - `GET /credits/admin/purchases/{id}`: one purchase, audit trail, ledger.
 //! - `POST /credits/admin/purchases/{id}/refund`: `{"amount_cents": 900}`
 //!   (omit for everything left) refunds through Stripe.
+//! - `POST /credits/admin/purchases/{id}/review`: `{"action": "grant"}` or
+//!   `{"action": "refund"}` settles a purchase held for review
+//!   (`?status=needs_review` lists them); 409 `not_in_review` otherwise.
 
 use axum::{
     Json,
@@ -27,7 +30,8 @@ use backend::{
     AppState,
     admin::{
         self, AdminError, AdminPurchase, AuditEntry, Cursor, FilterParams, LedgerEntry, Page,
-        PurchaseDetail, PurchaseFilter, PurchaseQuery, PurchaseSort, RefundError,
+        PurchaseDetail, PurchaseFilter, PurchaseQuery, PurchaseSort, RefundError, ReviewAction,
+        ReviewError,
     },
     ids::{PurchaseId, UserId},
 };
@@ -88,6 +92,8 @@ pub struct AdminPurchaseView {
     stripe_payment_id: Option<String>,
     /// The payment in Stripe's dashboard, when the app uses real Stripe keys.
     stripe_payment_url: Option<String>,
+    /// Why the purchase was held for review (`needs_review`), if it was.
+    review_reason: Option<String>,
 }
 
 impl AdminPurchaseView {
@@ -111,6 +117,7 @@ impl AdminPurchaseView {
             completed_at: p.completed_at,
             stripe_session_id: p.stripe_session_id,
             stripe_payment_id: p.stripe_payment_id,
+            review_reason: p.review_reason,
         }
     }
 }
@@ -373,6 +380,66 @@ pub async fn refund(
         refunded_total_cents: outcome.refunded_total.get(),
         status: outcome.status,
     }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewRequest {
+    /// `grant` or `refund`.
+    action: String,
+}
+
+#[derive(Serialize)]
+pub struct ReviewView {
+    id: PurchaseId,
+    action: &'static str,
+    status: PurchaseStatus,
+    credits_granted: i64,
+    refund_id: Option<String>,
+}
+
+/// `POST /credits/admin/purchases/{id}/review`
+pub async fn review(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    id: Result<Path<Uuid>, PathRejection>,
+    body: Result<Json<ReviewRequest>, JsonRejection>,
+) -> Result<Json<ReviewView>, AppError> {
+    let id = purchase_id(id)?;
+    let Json(request) = body.map_err(invalid_body)?;
+    let action = ReviewAction::parse(&request.action).ok_or_else(|| {
+        AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_action",
+            "action must be \"grant\" or \"refund\".",
+        )
+    })?;
+    let outcome = admin::review_purchase(&state.pool, &state.stripe, admin.id, id, action)
+        .await
+        .map_err(review_error)?;
+    Ok(Json(ReviewView {
+        id,
+        action: outcome.action.as_str(),
+        status: outcome.status,
+        credits_granted: outcome.credits_granted,
+        refund_id: outcome.refund_id,
+    }))
+}
+
+fn review_error(error: ReviewError) -> AppError {
+    let detail = error.to_string();
+    match error {
+        ReviewError::NotFound(_) => unknown_purchase(),
+        ReviewError::NotInReview(_) => AppError::new(StatusCode::CONFLICT, "not_in_review", detail),
+        ReviewError::NoPayment => AppError::new(StatusCode::CONFLICT, "not_refundable", detail),
+        ReviewError::StripeRefused { .. } => {
+            AppError::new(StatusCode::CONFLICT, "stripe_refused", detail)
+        }
+        ReviewError::Stripe(_) => {
+            AppError::internal("stripe_unavailable", error).with_status(StatusCode::BAD_GATEWAY)
+        }
+        other => AppError::internal("review_failed", other),
+    }
 }
 
 fn refund_error(error: RefundError) -> AppError {

@@ -58,15 +58,9 @@ pub async fn receive(
     let actor = Actor::StripeEvent(&event.id);
     let settlement = match &event.kind {
         CreditsEventKind::CheckoutSettled(outcome) => Some(
-            purchases::fulfil(
-                &state.pool,
-                &outcome.session_id,
-                outcome.payment_status,
-                outcome.payment_intent_id.as_deref(),
-                actor,
-            )
-            .await
-            .map_err(webhook_failed),
+            checkout::fulfil_checkout(&state.pool, &state.stripe, outcome, actor)
+                .await
+                .map_err(webhook_failed),
         ),
         CreditsEventKind::CheckoutPaymentFailed(session) => Some(
             purchases::mark_failed(&state.pool, session, actor)

@@ -37,6 +37,10 @@ pub fn router() -> Router<ServerState> {
             "/credits/admin/purchases/{id}/refund",
             post(admin_purchases::refund),
         )
+        .route(
+            "/credits/admin/purchases/{id}/review",
+            post(admin_purchases::review),
+        )
         .route("/credits/admin/stats", get(admin_stats::stats))
         .route(
             "/credits/admin/users/{user_id}/adjustments",

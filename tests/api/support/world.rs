@@ -223,6 +223,14 @@ impl World {
         .await;
     }
 
+    /// Changes an open session as no Stripe call can (`amount_total`,
+    /// `currency`, `livemode`), or reopens an expired one (`reopen`), so
+    /// that what the buyer pays differs from what we asked for.
+    pub async fn amend_session(&self, session_id: &str, changes: Value) -> Value {
+        self.control(&format!("/checkout/sessions/{session_id}/amend"), changes)
+            .await
+    }
+
     /// Refunds `amount` cents (all that is left if `None`) of the session's payment.
     pub async fn refund(&self, session_id: &str, amount: Option<i64>) -> Value {
         let session = self
@@ -364,6 +372,20 @@ impl World {
             "balance never reached {expected}, it is {}",
             self.balance(token).await
         );
+    }
+
+    /// The purchases an admin sees at `GET /credits/admin/purchases?status=needs_review`.
+    pub async fn needs_review(&self, admin: &str) -> Vec<Value> {
+        let (status, list) = self
+            .api(
+                admin,
+                reqwest::Method::GET,
+                "/credits/admin/purchases?status=needs_review",
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{list}");
+        list.as_array().unwrap().clone()
     }
 
     // ------------------------------------------------------------ the database

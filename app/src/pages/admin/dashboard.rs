@@ -53,6 +53,8 @@ fn Dashboard(view: DashboardView) -> impl IntoView {
         filter_error,
         rows,
         total,
+        needs_review,
+        needs_review_total,
         packages,
         csv_href,
         next_href,
@@ -87,6 +89,8 @@ fn Dashboard(view: DashboardView) -> impl IntoView {
                     .collect_view()}
             </nav>
         </div>
+
+        <NeedsReview rows=needs_review total=needs_review_total />
 
         <dl id="figures" class="mt-6 grid grid-cols-2 gap-4 md:grid-cols-3 lg:grid-cols-6">
             {figures
@@ -174,6 +178,49 @@ fn Dashboard(view: DashboardView) -> impl IntoView {
                 <span></span>
                 {next_href.map(|href| view! { <a data-role="next" href=href class="font-medium text-indigo-600 hover:underline">"Next page →"</a> })}
             </nav>
+        </section>
+    }
+}
+
+/// Paid purchases that granted nothing and wait for an admin: each links to
+/// its detail page, where Grant and Refund settle it.
+#[component]
+fn NeedsReview(rows: Vec<AdminRow>, total: i64) -> impl IntoView {
+    let heading = match total {
+        0 => "Needs review".to_owned(),
+        n => format!("Needs review ({n})"),
+    };
+    let shown = rows.len() as i64;
+    view! {
+        <section id="needs-review" data-count=total.to_string() class="mt-6 rounded-xl bg-white p-4 shadow-sm ring-1 ring-orange-200">
+            <div class="flex flex-wrap items-end justify-between gap-2">
+                <h2 class="text-sm font-semibold">{heading}</h2>
+                {(total > shown).then(|| view! {
+                    <a href="/admin/credits?status=needs_review" class="text-sm font-medium text-indigo-600 hover:underline">"All of them →"</a>
+                })}
+            </div>
+            {if rows.is_empty() {
+                view! { <p class="mt-2 text-sm text-slate-600">"Nothing to review: every paid checkout matched its purchase."</p> }.into_any()
+            } else {
+                view! {
+                    <p class="mt-1 text-sm text-slate-600">"These buyers paid but got no credits yet. Open one to grant its credits or refund the payment."</p>
+                    <ul class="mt-3 divide-y divide-slate-100 text-sm">
+                        {rows.into_iter().map(|row| {
+                            let detail = format!("/admin/credits/purchases/{}", row.id);
+                            view! {
+                                <li data-purchase=row.id.clone() class="flex flex-wrap items-baseline justify-between gap-2 py-2">
+                                    <span>
+                                        <a data-role="open" href=detail class="font-medium text-indigo-600 hover:underline">{row.package_name.clone()}</a>
+                                        {format!(" · {} · {}", row.user_email.clone().unwrap_or_else(|| row.user_id.clone()), row.amount)}
+                                    </span>
+                                    <span data-role="reason" class="text-slate-600">{row.review_reason.clone().unwrap_or_default()}</span>
+                                    <span class="text-xs text-slate-500">{row.created_at.clone()}</span>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
         </section>
     }
 }

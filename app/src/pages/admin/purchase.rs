@@ -3,7 +3,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::{AdminNav, refusal};
 use crate::{
-    admin::{AdjustCredits, PurchaseDetailView, RefundPurchase, admin_purchase},
+    admin::{AdjustCredits, PurchaseDetailView, RefundPurchase, ReviewPurchase, admin_purchase},
     components::status_chip::StatusChip,
     credits::error_message,
 };
@@ -16,9 +16,17 @@ pub fn AdminPurchasePage() -> impl IntoView {
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
     let refund = ServerAction::<RefundPurchase>::new();
     let adjust = ServerAction::<AdjustCredits>::new();
+    let review = ServerAction::<ReviewPurchase>::new();
     let detail = Resource::new(
-        move || (id(), refund.version().get(), adjust.version().get()),
-        |(id, _, _)| admin_purchase(id),
+        move || {
+            (
+                id(),
+                refund.version().get(),
+                adjust.version().get(),
+                review.version().get(),
+            )
+        },
+        |(id, _, _, _)| admin_purchase(id),
     );
     view! {
         <AdminNav active="dashboard" />
@@ -26,7 +34,7 @@ pub fn AdminPurchasePage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(view) => view! { <Detail view refund adjust /> }.into_any(),
+                    Ok(view) => view! { <Detail view refund adjust review /> }.into_any(),
                     Err(error) => refusal(&error, &format!("/admin/credits/purchases/{}", id())),
                 }
             })}
@@ -39,6 +47,7 @@ fn Detail(
     view: PurchaseDetailView,
     refund: ServerAction<RefundPurchase>,
     adjust: ServerAction<AdjustCredits>,
+    review: ServerAction<ReviewPurchase>,
 ) -> impl IntoView {
     let PurchaseDetailView {
         row,
@@ -58,7 +67,8 @@ fn Detail(
             </div>
         }
     };
-    let can_refund = refundable.get() > 0 && row.payment_id.is_some();
+    let in_review = row.status == domain::PurchaseStatus::NeedsReview;
+    let can_refund = !in_review && refundable.get() > 0 && row.payment_id.is_some();
     let input = "mt-1 block w-full rounded-lg border border-slate-300 px-2 py-1.5 text-sm";
     view! {
         <div class="mt-4 flex flex-wrap items-center gap-3">
@@ -82,6 +92,41 @@ fn Detail(
             })}
         </dl>
 
+        {row.review_reason.clone().map(|reason| view! {
+            <p id="review-reason" class="mt-4 rounded-lg bg-orange-50 p-3 text-sm text-orange-900">
+                {format!("{}{reason}", if in_review { "Held for review: " } else { "Was held for review: " })}
+            </p>
+        })}
+        {in_review.then(|| {
+            let (grant_id, refund_id) = (row.id.clone(), row.id.clone());
+            let credits = row.credits;
+            view! {
+                <section id="review" class="mt-6 rounded-xl bg-white p-4 shadow-sm ring-1 ring-orange-200">
+                    <h2 class="font-semibold">"Needs review"</h2>
+                    <p class="mt-1 text-sm text-slate-600">
+                        "The buyer paid, but no credits were granted. Grant the purchase's credits, or refund the whole payment through Stripe."
+                    </p>
+                    <div class="mt-3 flex flex-wrap gap-3">
+                        <ActionForm action=review attr:id="review-grant-form">
+                            <input type="hidden" name="id" value=grant_id.clone() />
+                            <input type="hidden" name="action" value="grant" />
+                            <button id="review-grant" type="submit" class="rounded-lg bg-emerald-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-emerald-500">
+                                {format!("Grant {credits} credits")}
+                            </button>
+                        </ActionForm>
+                        <ActionForm action=review attr:id="review-refund-form">
+                            <input type="hidden" name="id" value=refund_id.clone() />
+                            <input type="hidden" name="action" value="refund" />
+                            <button id="review-refund" type="submit" class="rounded-lg bg-red-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-red-500">
+                                "Refund the payment"
+                            </button>
+                        </ActionForm>
+                    </div>
+                </section>
+            }
+        })}
+        <Outcome value=Signal::derive(move || review.value().get()) id="review-result" />
+
         <div class="mt-6 grid gap-6 lg:grid-cols-2">
             <section class="rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200">
                 <h2 class="font-semibold">"Refund"</h2>
@@ -99,7 +144,11 @@ fn Detail(
                         </ActionForm>
                     }.into_any()
                 } else {
-                    view! { <p class="mt-2 text-sm text-slate-600">"Nothing to refund: the purchase is not paid or is fully refunded."</p> }.into_any()
+                    view! { <p class="mt-2 text-sm text-slate-600">{if in_review {
+                        "Held for review: use Refund above to return the whole payment."
+                    } else {
+                        "Nothing to refund: the purchase is not paid or is fully refunded."
+                    }}</p> }.into_any()
                 }}
                 <Outcome value=Signal::derive(move || refund.value().get()) id="refund-result" />
             </section>
