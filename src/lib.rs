@@ -2,7 +2,9 @@
 //! startup. The business lives in `backend`; pages live in `app`.
 
 pub mod auth;
+pub mod catch_panic;
 pub mod error;
+pub mod rate_limit;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

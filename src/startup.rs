@@ -124,6 +124,8 @@ fn router(state: ServerState) -> Router {
             app_state_for_layers,
             auth::csrf::guard,
         ))
+        // Outermost: a panic anywhere below answers 500 JSON, logged.
+        .layer(crate::catch_panic::layer())
         .with_state(state)
 }
 

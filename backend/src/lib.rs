@@ -12,6 +12,7 @@ pub mod ids;
 pub mod ledger;
 pub mod packages;
 pub mod purchases;
+pub mod rate_limit;
 mod secret;
 pub mod stripe;
 pub mod users;
@@ -30,13 +31,17 @@ pub struct AppState {
     pub oidc: auth::Oidc,
     /// Stripe, or the emulator when `STRIPE_API_BASE` is set.
     pub stripe: stripe::StripeGateway,
+    /// Per-user limits on checkouts, confirmations, refunds and adjustments.
+    pub limits: rate_limit::RateLimits,
 }
 
 impl AppState {
     pub fn new(pool: sqlx::PgPool, config: Config) -> Result<Self, stripe::StripeError> {
         let oidc = auth::Oidc::new(&config);
         let stripe = stripe::StripeGateway::new(&config.stripe)?;
+        let limits = rate_limit::RateLimits::new(config.rate_limit);
         Ok(AppState {
+            limits,
             pool,
             config: Arc::new(config),
             oidc,

@@ -3,7 +3,7 @@
 //! credits endpoint) and the dev identity provider, plus the look-ups the
 //! purchase-flow tests assert with (API views and `credit_ledger` rows).
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use backend::{catalogue, stripe::StripeGateway};
 use serde_json::{Value, json};
@@ -38,6 +38,12 @@ pub struct World {
 /// Starts the emulator, the identity provider and the app (catalogue synced
 /// into the emulator), with the app's credits webhook registered.
 pub async fn world() -> World {
+    world_with(|_| {}).await
+}
+
+/// Like [`world`], with the app's environment adjusted by `configure` last
+/// (e.g. `RATE_LIMIT_BURST`).
+pub async fn world_with(configure: impl FnOnce(&mut HashMap<String, String>)) -> World {
     let emulator = super::stripe::start_emulator().await;
     let idp = DevIdp::start();
     let base = emulator.base_url.clone();
@@ -49,6 +55,7 @@ pub async fn world() -> World {
             WEBHOOK_SECRET.into(),
         );
         idp.configure(env);
+        configure(env);
     })
     .await;
     let stripe = super::stripe::gateway(&emulator, KEY);
