@@ -345,9 +345,10 @@ async fn checkouts_and_confirmations_are_rate_limited_per_user() {
     assert_eq!(purchases("alice").await, 2);
 
     // The Buy button's server function shares the limit.
+    let buy_credits = <app::credits::BuyCredits as leptos::server_fn::ServerFn>::PATH;
     let refused = world
         .http
-        .post(world.app.url("/api/buy_credits"))
+        .post(world.app.url(buy_credits))
         .bearer_auth(&alice)
         .form(&[("package_code", "starter")])
         .send()
