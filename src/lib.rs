@@ -2,8 +2,10 @@
 //! startup. The business lives in `backend`; pages live in `app`.
 
 pub mod auth;
+pub mod catch_panic;
 pub mod detach;
 pub mod error;
+pub mod rate_limit;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

@@ -127,6 +127,8 @@ fn router(state: ServerState) -> Router {
         // Outermost: a client hanging up never stops a write half-way
         // (the session is saved, too).
         .layer(middleware::from_fn(crate::detach::detach_unsafe_methods))
+        // Outermost: a panic anywhere below answers 500 JSON, logged.
+        .layer(crate::catch_panic::layer())
         .with_state(state)
 }
 

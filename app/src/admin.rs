@@ -133,6 +133,8 @@ pub struct PurchaseDetailView {
     pub ledger: Vec<LedgerView>,
     /// A fresh id for the adjustment form, so a resubmitted form counts once.
     pub adjustment_request_id: String,
+    /// A fresh id for the refund form, so a resubmitted form refunds once.
+    pub refund_request_id: String,
 }
 
 /// One purchase with its audit trail and ledger entries.
@@ -143,11 +145,16 @@ pub async fn admin_purchase(id: String) -> Result<PurchaseDetailView, ServerFnEr
 }
 
 /// Refunds `amount` dollars of the purchase (everything left when blank)
-/// through Stripe; the credits come back through the refund path.
+/// through Stripe; the credits come back through the refund path. The form
+/// sends the `request_id` it was rendered with, so a resubmission refunds once.
 #[server(endpoint = "refund_purchase")]
-pub async fn refund_purchase(id: String, amount: String) -> Result<String, ServerFnError> {
+pub async fn refund_purchase(
+    id: String,
+    amount: String,
+    request_id: String,
+) -> Result<String, ServerFnError> {
     let admin = ssr::require_admin().await?;
-    ssr::refund(admin, &id, &amount).await
+    ssr::refund(admin, &id, &amount, &request_id).await
 }
 
 /// Settles a purchase held for review: `action` is `grant` (its credits,
@@ -234,9 +241,9 @@ mod ssr {
     use backend::{
         AppState,
         admin::{
-            self, AdjustmentError, AdjustmentReason, CreditAdjustment, Cursor, FilterParams, Page,
-            PurchaseFilter, PurchaseQuery, PurchaseSort, RefundError, ReviewAction, ReviewError,
-            SortDirection, SortKey, StatsPeriod,
+            self, AdjustmentError, AdjustmentReason, AdminRefund, CreditAdjustment, Cursor,
+            FilterParams, Page, PurchaseFilter, PurchaseQuery, PurchaseSort, RefundError,
+            ReviewAction, ReviewError, SortDirection, SortKey, StatsPeriod,
         },
         auth::AuthUser,
         ids::{PackageId, PurchaseId, UserId},
@@ -244,13 +251,14 @@ mod ssr {
             self,
             manage::{self, CatalogueError, PackageChanges, PackageInput},
         },
+        rate_limit::Limited,
     };
     use domain::{Cents, Credits};
     use leptos::prelude::*;
     use uuid::Uuid;
 
     use super::*;
-    use crate::credits::ssr::{failed, failed_with};
+    use crate::credits::ssr::{failed, failed_with, rate_limit};
 
     pub async fn require_admin() -> Result<AuthUser, ServerFnError> {
         crate::auth::ssr::require_admin().await
@@ -583,6 +591,7 @@ mod ssr {
                 })
                 .collect(),
             adjustment_request_id: Uuid::new_v4().to_string(),
+            refund_request_id: Uuid::new_v4().to_string(),
             row: row(detail.purchase, dashboard),
         })
     }
@@ -603,11 +612,32 @@ mod ssr {
             .map_err(|e| bad_input(format!("{field}: {e}.")))
     }
 
-    pub async fn refund(admin: AuthUser, id: &str, amount: &str) -> Result<String, ServerFnError> {
+    pub async fn refund(
+        admin: AuthUser,
+        id: &str,
+        amount: &str,
+        request_id: &str,
+    ) -> Result<String, ServerFnError> {
         let state = state();
         let id = purchase_id(id)?;
         let amount = dollars(amount, "The refund amount")?;
-        match admin::refund_purchase(&state.pool, &state.stripe, admin.id, id, amount).await {
+        let request_id = request_id
+            .trim()
+            .parse::<Uuid>()
+            .map_err(|_| bad_input("The form is out of date; please reload the page."))?;
+        rate_limit(&state, Limited::Refund, admin.id)?;
+        let request = AdminRefund {
+            purchase: id,
+            amount,
+            request_id,
+        };
+        match admin::refund_purchase(&state.pool, &state.stripe, admin.id, &request).await {
+            Ok(outcome) if !outcome.applied => Ok(format!(
+                "This refund was already made (refund {}). {} refunded in all; the purchase is {}.",
+                outcome.refund_id,
+                outcome.refunded_total,
+                outcome.status.as_str().replace('_', " ")
+            )),
             Ok(outcome) => Ok(format!(
                 "Refunded {} (refund {}). {} refunded in all; the purchase is now {}.",
                 outcome.amount,
@@ -620,6 +650,7 @@ mod ssr {
                 | RefundError::NoPayment
                 | RefundError::ZeroAmount
                 | RefundError::TooMuch { .. }
+                | RefundError::RequestIdReused
                 | RefundError::StripeRefused { .. }),
             ) => Err(bad_input(capitalise(&error.to_string()))),
             Err(RefundError::NotFound(_)) => Err(bad_input("There is no such purchase.")),
@@ -688,6 +719,7 @@ mod ssr {
             .trim()
             .parse::<Uuid>()
             .unwrap_or_else(|_| Uuid::new_v4());
+        rate_limit(&state, Limited::Adjustment, admin.id)?;
         match admin::adjust_credits(
             &state.pool,
             admin.id,
@@ -712,6 +744,8 @@ mod ssr {
             Err(
                 error @ (AdjustmentError::UnknownUser(_)
                 | AdjustmentError::ZeroAmount
+                | AdjustmentError::TooLarge
+                | AdjustmentError::BalanceTooHigh { .. }
                 | AdjustmentError::ReasonRequired
                 | AdjustmentError::ReasonTooLong
                 | AdjustmentError::WouldGoNegative { .. }),

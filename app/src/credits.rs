@@ -71,6 +71,7 @@ pub async fn load_credits_page(
     use backend::{
         ids::{CheckoutSessionId, PurchaseId},
         ledger, purchases,
+        rate_limit::Limited,
     };
 
     let Some(user) = crate::auth::ssr::optional_user().await? else {
@@ -79,6 +80,10 @@ pub async fn load_credits_page(
     let state = expect_context::<backend::AppState>();
     let checkout = match session_id.filter(|s| !s.is_empty()) {
         Some(raw) => Some(match CheckoutSessionId::parse(raw) {
+            // Over the limit: no call to Stripe; the webhook still fulfils it.
+            Ok(_) if state.limits.check(Limited::Confirm, user.id).is_err() => {
+                CheckoutReturn::Unknown
+            }
             Ok(session) => ssr::confirm(&state, user.id, &session).await,
             Err(_) => CheckoutReturn::Unknown,
         }),
@@ -126,6 +131,7 @@ pub async fn buy_credits(package_code: String) -> Result<String, ServerFnError> 
     let unknown =
         || ServerFnError::new("This package is not on sale any more. Please reload the page.");
     let code = domain::PackageCode::parse(package_code).map_err(|_| unknown())?;
+    ssr::rate_limit(&state, backend::rate_limit::Limited::Checkout, user.id)?;
     let redirect = checkout::start_credit_purchase(
         &state.pool,
         &state.stripe,
@@ -180,6 +186,7 @@ pub(crate) mod ssr {
         AppState,
         checkout::{self, CheckoutError},
         ids::{CheckoutSessionId, UserId},
+        rate_limit::Limited,
     };
     use domain::PurchaseStatus;
     use leptos::prelude::ServerFnError;
@@ -229,6 +236,25 @@ pub(crate) mod ssr {
                 CheckoutReturn::Unknown
             }
         }
+    }
+
+    /// Counts the request against the caller's limit for `action`; over it,
+    /// the answer is 429 with `Retry-After` and a message to wait.
+    pub fn rate_limit(
+        state: &AppState,
+        action: Limited,
+        user: UserId,
+    ) -> Result<(), ServerFnError> {
+        state.limits.check(action, user).map_err(|limited| {
+            let secs = limited.retry_after_secs();
+            if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+                response.set_status(http::StatusCode::TOO_MANY_REQUESTS);
+                response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+            }
+            ServerFnError::new(format!(
+                "Too many attempts. Please wait {secs} seconds and try again."
+            ))
+        })
     }
 
     pub fn failed(what: &str, error: impl std::error::Error + 'static) -> ServerFnError {

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use url::Url;
 
-use crate::Secret;
+use crate::{Secret, rate_limit::RateLimitConfig};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -17,6 +17,8 @@ pub struct Config {
     pub oidc: OidcConfig,
     pub keycloak_admin: Option<KeycloakAdminConfig>,
     pub lago: Option<LagoConfig>,
+    /// Per-user limits (`RATE_LIMIT_BURST`, `RATE_LIMIT_PERIOD_SECS`).
+    pub rate_limit: RateLimitConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -122,6 +124,7 @@ impl Config {
                 }),
                 None => None,
             },
+            rate_limit: rate_limit(&env)?,
         })
     }
 
@@ -164,6 +167,41 @@ impl Env<'_> {
             )),
         }
     }
+}
+
+/// `RATE_LIMIT_BURST` requests per user and action at once (default 10),
+/// refilled over `RATE_LIMIT_PERIOD_SECS` seconds (default 10).
+fn rate_limit(env: &Env<'_>) -> Result<RateLimitConfig, ConfigError> {
+    let number = |name: &'static str, default: u64, max: u64| match env.optional(name) {
+        None => Ok(default),
+        Some(text) => text
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                err(
+                    name,
+                    format!("must be a whole number from 1 to {max}, got {text:?}"),
+                )
+            }),
+    };
+    let burst = number(
+        "RATE_LIMIT_BURST",
+        u64::from(RateLimitConfig::DEFAULT_BURST),
+        100_000,
+    )?;
+    let period = number(
+        "RATE_LIMIT_PERIOD_SECS",
+        RateLimitConfig::DEFAULT_PERIOD_SECS,
+        86_400,
+    )?;
+    Ok(RateLimitConfig {
+        burst: u32::try_from(burst)
+            .ok()
+            .and_then(std::num::NonZeroU32::new)
+            .ok_or_else(|| err("RATE_LIMIT_BURST", "is out of range".into()))?,
+        period: std::time::Duration::from_secs(period),
+    })
 }
 
 fn err(variable: &'static str, problem: String) -> ConfigError {
@@ -326,6 +364,32 @@ mod tests {
         assert_eq!(config.oidc.admin_role, "admin");
         assert!(config.keycloak_admin.is_none() && config.lago.is_none());
         assert!(!config.is_https());
+        assert_eq!(config.rate_limit, RateLimitConfig::default());
+    }
+
+    #[test]
+    fn rate_limits_are_read_and_checked() {
+        let mut vars = valid();
+        vars.insert("RATE_LIMIT_BURST", "3");
+        vars.insert("RATE_LIMIT_PERIOD_SECS", "60");
+        let config = load(&vars).unwrap();
+        assert_eq!(config.rate_limit.burst.get(), 3);
+        assert_eq!(config.rate_limit.period.as_secs(), 60);
+        for (name, bad) in [
+            ("RATE_LIMIT_BURST", "0"),
+            ("RATE_LIMIT_BURST", "-1"),
+            ("RATE_LIMIT_BURST", "lots"),
+            ("RATE_LIMIT_PERIOD_SECS", "0"),
+            ("RATE_LIMIT_PERIOD_SECS", "86401"),
+        ] {
+            assert_eq!(
+                failing_variable(|v| {
+                    v.insert(name, bad);
+                }),
+                name,
+                "{name}={bad}"
+            );
+        }
     }
 
     #[test]

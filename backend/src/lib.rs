@@ -13,6 +13,7 @@ pub mod ids;
 pub mod ledger;
 pub mod packages;
 pub mod purchases;
+pub mod rate_limit;
 mod secret;
 pub mod stripe;
 pub mod users;
@@ -33,13 +34,17 @@ pub struct AppState {
     pub stripe: stripe::StripeGateway,
     /// Users already written by this process (bearer requests read only).
     pub known_users: users::KnownUsers,
+    /// Per-user limits on checkouts, confirmations, refunds and adjustments.
+    pub limits: rate_limit::RateLimits,
 }
 
 impl AppState {
     pub fn new(pool: sqlx::PgPool, config: Config) -> Result<Self, stripe::StripeError> {
         let oidc = auth::Oidc::new(&config);
         let stripe = stripe::StripeGateway::new(&config.stripe)?;
+        let limits = rate_limit::RateLimits::new(config.rate_limit);
         Ok(AppState {
+            limits,
             pool,
             config: Arc::new(config),
             oidc,

@@ -21,10 +21,29 @@ pub enum MoneyError {
     FractionOfCent,
     #[error("amount is too large")]
     Overflow,
+    #[error("amount must not be zero")]
+    Zero,
+    #[error("amount must be at most {max}")]
+    AboveLimit { max: i64 },
 }
 
 impl Cents {
     pub const ZERO: Cents = Cents(0);
+    /// The highest price a package may have: Stripe's largest USD amount
+    /// ($999,999.99).
+    pub const MAX_PRICE: i64 = 99_999_999;
+
+    /// A package price: more than zero, at most [`Cents::MAX_PRICE`].
+    pub fn price(cents: i64) -> Result<Self, MoneyError> {
+        match cents {
+            ..0 => Err(MoneyError::Negative),
+            0 => Err(MoneyError::Zero),
+            1..=Self::MAX_PRICE => Ok(Cents(cents)),
+            _ => Err(MoneyError::AboveLimit {
+                max: Self::MAX_PRICE,
+            }),
+        }
+    }
 
     /// A non-negative amount of cents.
     pub fn new(cents: i64) -> Result<Self, MoneyError> {
@@ -82,6 +101,43 @@ impl fmt::Display for Cents {
 
 impl Credits {
     pub const ZERO: Credits = Credits(0);
+    /// The most credits one package may grant.
+    pub const MAX_PACKAGE: i64 = 100_000_000;
+    /// The largest manual adjustment, either way.
+    pub const MAX_ADJUSTMENT: i64 = 10_000_000;
+    /// The highest balance an adjustment may leave: far below `i64::MAX`,
+    /// so later grants can never overflow the balance.
+    pub const MAX_BALANCE: i64 = 1_000_000_000_000;
+
+    /// What one package grants: 1 to [`Credits::MAX_PACKAGE`].
+    pub fn package(credits: i64) -> Result<Self, MoneyError> {
+        let credits = Self::positive(credits)?;
+        if credits.0 > Self::MAX_PACKAGE {
+            return Err(MoneyError::AboveLimit {
+                max: Self::MAX_PACKAGE,
+            });
+        }
+        Ok(credits)
+    }
+
+    /// A manual adjustment: not zero, at most [`Credits::MAX_ADJUSTMENT`]
+    /// either way.
+    pub fn adjustment(credits: i64) -> Result<Self, MoneyError> {
+        if credits == 0 {
+            return Err(MoneyError::Zero);
+        }
+        if credits.unsigned_abs() > Self::MAX_ADJUSTMENT.unsigned_abs() {
+            return Err(MoneyError::AboveLimit {
+                max: Self::MAX_ADJUSTMENT,
+            });
+        }
+        Ok(Credits(credits))
+    }
+
+    /// `self + other`, or `None` on overflow.
+    pub fn checked_add(self, other: Credits) -> Option<Credits> {
+        self.0.checked_add(other.0).map(Credits)
+    }
 
     /// A strictly positive number of credits, as a package grants.
     pub fn positive(credits: i64) -> Result<Self, MoneyError> {
@@ -170,6 +226,95 @@ mod tests {
         assert_eq!(Cents(35000).per_thousand(Credits(50_000)), Some(Cents(700)));
         assert_eq!(Cents(100).per_thousand(Credits(3000)), Some(Cents(33)));
         assert_eq!(Cents(100).per_thousand(Credits(0)), None);
+    }
+
+    #[test]
+    fn capped_constructors_accept_exactly_their_range() {
+        for (value, expected) in [
+            (i64::MIN, Err(MoneyError::Negative)),
+            (-1, Err(MoneyError::Negative)),
+            (0, Err(MoneyError::Zero)),
+            (1, Ok(Cents(1))),
+            (Cents::MAX_PRICE, Ok(Cents(Cents::MAX_PRICE))),
+            (
+                Cents::MAX_PRICE + 1,
+                Err(MoneyError::AboveLimit {
+                    max: Cents::MAX_PRICE,
+                }),
+            ),
+            (
+                i64::MAX,
+                Err(MoneyError::AboveLimit {
+                    max: Cents::MAX_PRICE,
+                }),
+            ),
+        ] {
+            assert_eq!(Cents::price(value), expected, "price {value}");
+        }
+        let too_many = Err(MoneyError::AboveLimit {
+            max: Credits::MAX_PACKAGE,
+        });
+        assert_eq!(Credits::package(0), Err(MoneyError::Negative));
+        assert_eq!(Credits::package(1), Ok(Credits(1)));
+        assert_eq!(
+            Credits::package(Credits::MAX_PACKAGE),
+            Ok(Credits(Credits::MAX_PACKAGE))
+        );
+        assert_eq!(Credits::package(Credits::MAX_PACKAGE + 1), too_many);
+        assert_eq!(Credits::package(i64::MAX), too_many);
+
+        let too_large = Err(MoneyError::AboveLimit {
+            max: Credits::MAX_ADJUSTMENT,
+        });
+        assert_eq!(Credits::adjustment(0), Err(MoneyError::Zero));
+        for ok in [-Credits::MAX_ADJUSTMENT, -1, 1, Credits::MAX_ADJUSTMENT] {
+            assert_eq!(Credits::adjustment(ok), Ok(Credits(ok)));
+        }
+        for bad in [
+            i64::MIN,
+            -Credits::MAX_ADJUSTMENT - 1,
+            Credits::MAX_ADJUSTMENT + 1,
+            i64::MAX,
+        ] {
+            assert_eq!(Credits::adjustment(bad), too_large, "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_value_in_range_is_accepted_and_every_other_refused() {
+        // A sweep around each boundary and across the whole i64 range.
+        let mut values: Vec<i64> = vec![i64::MIN, i64::MIN + 1, i64::MAX - 1, i64::MAX];
+        for edge in [
+            0,
+            Cents::MAX_PRICE,
+            Credits::MAX_PACKAGE,
+            Credits::MAX_ADJUSTMENT,
+            -Credits::MAX_ADJUSTMENT,
+        ] {
+            values.extend((-3..=3).map(|d| edge + d));
+        }
+        values.extend((0..64).map(|bit| 1_i64 << bit));
+        values.extend((0..63).map(|bit| -(1_i64 << bit)));
+        for v in values {
+            assert_eq!(
+                Cents::price(v).is_ok(),
+                (1..=Cents::MAX_PRICE).contains(&v),
+                "price {v}"
+            );
+            assert_eq!(
+                Credits::package(v).is_ok(),
+                (1..=Credits::MAX_PACKAGE).contains(&v),
+                "package {v}"
+            );
+            assert_eq!(
+                Credits::adjustment(v).is_ok(),
+                v != 0 && (-Credits::MAX_ADJUSTMENT..=Credits::MAX_ADJUSTMENT).contains(&v),
+                "adjustment {v}"
+            );
+        }
+        assert_eq!(Credits(i64::MAX).checked_add(Credits(1)), None);
+        assert_eq!(Credits(i64::MIN).checked_add(Credits(-1)), None);
+        assert_eq!(Credits(5).checked_add(Credits(-7)), Some(Credits(-2)));
     }
 
     #[test]

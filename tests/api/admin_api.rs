@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::support::world::{CARD_OK, KEY, World, world};
 use reqwest::Method;
 use serde_json::{Value, json};
+use crate::support::world::{CARD_OK, KEY, World, world, world_with};
 
 const API: &str = "/api/v1/billing";
 
@@ -941,6 +942,241 @@ async fn an_admin_grant_of_a_held_purchase_grants_once_even_when_posted_twice_at
     assert_eq!(status, 409);
     assert_eq!(world.balance(&alice).await, 5_000);
     assert_eq!(world.grants_for(&session).await, 1);
+
+impl World {
+    /// `POST …/purchases/{id}/refund` with `body` sent as is, `Content-Type`
+    /// `content_type` (none when `None`); (status, JSON body).
+    async fn raw_refund(
+        &self,
+        token: &str,
+        purchase: &str,
+        content_type: Option<&str>,
+        body: &'static str,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .post(
+                self.app
+                    .url(&format!("{API}/credits/admin/purchases/{purchase}/refund")),
+            )
+            .bearer_auth(token)
+            .body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `(status, refunded_cents)` of a purchase.
+    async fn refund_state(&self, purchase: &str) -> (String, i64) {
+        sqlx::query_as("select status, refunded_cents from credit_purchases where id = $1::uuid")
+            .bind(purchase)
+            .fetch_one(&self.app.pool)
+            .await
+            .unwrap()
+    }
+
+    /// How many refunds Stripe (the emulator) made on the purchase's payment.
+    async fn stripe_refunds(&self, purchase: &str) -> usize {
+        let intent: String = sqlx::query_scalar(
+            "select stripe_payment_intent_id from credit_purchases where id = $1::uuid",
+        )
+        .bind(purchase)
+        .fetch_one(&self.app.pool)
+        .await
+        .unwrap();
+        let refunds = self
+            .stripe_get(&format!("/v1/refunds?payment_intent={intent}&limit=100"))
+            .await;
+        refunds["data"].as_array().unwrap().len()
+    }
+}
+
+#[tokio::test]
+async fn a_refund_body_that_is_not_json_moves_no_money_and_only_an_empty_body_refunds_all() {
+    let world = world().await;
+    let admin = world.token("admin").await;
+    let alice = world.token("alice").await;
+    let session = world.buy_and_pay(&alice, "standard", CARD_OK).await; // 5,000 credits for $45.00
+    world.wait_for_balance(&alice, 5_000).await;
+    let purchase = world.purchase_id(&session).await;
+
+    // A partial refund sent without a JSON content type is refused, not read as "everything".
+    for (content_type, body, status, code) in [
+        (
+            Some("text/plain"),
+            r#"{"amount_cents":100}"#,
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            None,
+            r#"{"amount_cents":100}"#,
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            Some("application/x-www-form-urlencoded"),
+            "amount_cents=100",
+            415,
+            "unsupported_media_type",
+        ),
+        (Some("application/json"), "{not json", 422, "invalid_body"),
+        (Some("application/json"), "   ", 422, "invalid_body"),
+        (
+            Some("application/json"),
+            r#"{"amount_cents":"all"}"#,
+            422,
+            "invalid_body",
+        ),
+    ] {
+        let (got, error) = world
+            .raw_refund(&admin, &purchase, content_type, body)
+            .await;
+        assert_eq!(
+            (got, error["code"].as_str()),
+            (status, Some(code)),
+            "{content_type:?} {body}: {error}"
+        );
+        assert!(error["detail"].is_string(), "{error}");
+        assert_eq!(
+            world.refund_state(&purchase).await,
+            ("completed".to_owned(), 0),
+            "{content_type:?} {body}"
+        );
+    }
+    assert_eq!(world.stripe_refunds(&purchase).await, 0);
+    assert_eq!(world.balance(&alice).await, 5_000);
+
+    // JSON with a JSON content type (parameters allowed) refunds that amount.
+    let (status, refund) = world
+        .raw_refund(
+            &admin,
+            &purchase,
+            Some("application/json; charset=utf-8"),
+            r#"{"amount_cents":900}"#,
+        )
+        .await;
+    assert_eq!(status, 200, "{refund}");
+    assert_eq!(refund["amount_cents"], 900);
+    assert_eq!(
+        world.refund_state(&purchase).await,
+        ("partially_refunded".to_owned(), 900)
+    );
+
+    // Only an empty body means "all that is left".
+    let (status, refund) = world.raw_refund(&admin, &purchase, None, "").await;
+    assert_eq!(status, 200, "{refund}");
+    assert_eq!(refund["amount_cents"], 3_600);
+    assert_eq!(refund["refunded_total_cents"], 4_500);
+    assert_eq!(refund["status"], "refunded");
+    assert_eq!(
+        world.refund_state(&purchase).await,
+        ("refunded".to_owned(), 4_500)
+    );
+    assert_eq!(world.stripe_refunds(&purchase).await, 2);
+    world.wait_for_balance(&alice, 0).await;
+}
+
+#[tokio::test]
+async fn a_refund_request_id_refunds_once_however_often_and_concurrently_it_is_sent() {
+    // Generous limits: this test sends many refunds on purpose.
+    let world = world_with(|env| {
+        env.insert("RATE_LIMIT_BURST".into(), "100".into());
+    })
+    .await;
+    let admin = world.token("admin").await;
+    let alice = world.token("alice").await;
+    let session = world.buy_and_pay(&alice, "standard", CARD_OK).await; // 5,000 credits for $45.00
+    world.wait_for_balance(&alice, 5_000).await;
+    let purchase = world.purchase_id(&session).await;
+    let path = format!("/credits/admin/purchases/{purchase}/refund");
+    let refund = |request_id: uuid::Uuid, amount: i64| {
+        let world = &world;
+        let admin = &admin;
+        let path = &path;
+        async move {
+            world
+                .api(
+                    admin,
+                    Method::POST,
+                    path,
+                    Some(json!({ "amount_cents": amount, "request_id": request_id })),
+                )
+                .await
+        }
+    };
+
+    // The same partial refund retried: one refund, the retry answers the first result.
+    let first_id = uuid::Uuid::new_v4();
+    let (status, first) = refund(first_id, 900).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["applied"], true);
+    let (status, retried) = refund(first_id, 900).await;
+    assert_eq!(status, 200, "{retried}");
+    assert_eq!(retried["applied"], false);
+    assert_eq!(retried["refund_id"], first["refund_id"]);
+    assert_eq!(retried["amount_cents"], 900);
+    assert_eq!(
+        world.refund_state(&purchase).await,
+        ("partially_refunded".to_owned(), 900)
+    );
+    assert_eq!(world.stripe_refunds(&purchase).await, 1);
+
+    // The same request id for another amount or purchase is refused; nothing moves.
+    let (status, error) = refund(first_id, 500).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (409, Some("request_id_reused"))
+    );
+    assert_eq!(world.refund_state(&purchase).await.1, 900);
+
+    // Eight concurrent copies of one request: exactly one refund.
+    let second_id = uuid::Uuid::new_v4();
+    let answers = futures_util::future::join_all((0..8).map(|_| refund(second_id, 450))).await;
+    let mut refund_ids = std::collections::HashSet::new();
+    let mut applied = 0;
+    for (status, answer) in &answers {
+        assert_eq!(*status, 200, "{answer}");
+        refund_ids.insert(answer["refund_id"].as_str().unwrap().to_owned());
+        if answer["applied"] == true {
+            applied += 1;
+        }
+    }
+    assert_eq!((refund_ids.len(), applied), (1, 1), "{answers:?}");
+    assert_eq!(world.refund_state(&purchase).await.1, 1_350);
+    assert_eq!(world.stripe_refunds(&purchase).await, 2);
+
+    // A new request id for the same amount is a new refund.
+    let (status, third) = refund(uuid::Uuid::new_v4(), 900).await;
+    assert_eq!(status, 200, "{third}");
+    assert_eq!(third["applied"], true);
+    assert_eq!(world.refund_state(&purchase).await.1, 2_250);
+    assert_eq!(world.stripe_refunds(&purchase).await, 3);
+
+    // "Everything left" retried: the amount decided the first time stands.
+    let rest_id = uuid::Uuid::new_v4();
+    for applied in [true, false] {
+        let (status, rest) = world
+            .api(
+                &admin,
+                Method::POST,
+                &path,
+                Some(json!({ "request_id": rest_id })),
+            )
+            .await;
+        assert_eq!(status, 200, "{rest}");
+        assert_eq!(rest["applied"], applied, "{rest}");
+        assert_eq!(rest["amount_cents"], 2_250, "{rest}");
+    }
+    assert_eq!(
+        world.refund_state(&purchase).await,
+        ("refunded".to_owned(), 4_500)
+    );
+    assert_eq!(world.stripe_refunds(&purchase).await, 4);
+    world.wait_for_balance(&alice, 0).await;
     world.assert_ledger_consistent().await;
 }
 
@@ -993,6 +1229,277 @@ async fn an_admin_refund_of_a_held_purchase_returns_the_payment_and_moves_no_cre
     assert_eq!(world.balance(&alice).await, 1_000);
     // Once refunded, neither a grant nor another refund goes through.
     for action in ["grant", "refund"] {
+
+async fn extreme_dates_are_refused_with_422_by_every_admin_endpoint_that_takes_dates() {
+    let world = world().await;
+    let admin = world.token("admin").await;
+    let bad_dates = [
+        "+262142-12-01",
+        "-0001-01-01",
+        "-262143-01-01",
+        "+262143-12-31",
+        "0000-01-01",
+        "1999-12-31",
+        "2101-01-01",
+        "9999-12-31",
+    ];
+    for date in bad_dates {
+        let encoded = date.replace('+', "%2B");
+        for path in [
+            format!("/credits/admin/stats?from={encoded}"),
+            format!("/credits/admin/stats?to={encoded}"),
+            format!("/credits/admin/stats?from=2026-01-01&to={encoded}"),
+            format!("/credits/admin/purchases?from={encoded}"),
+            format!("/credits/admin/purchases?to={encoded}"),
+            format!("/credits/admin/purchases/export?from={encoded}"),
+            format!("/credits/admin/purchases/export?to={encoded}"),
+        ] {
+            // A panic would drop the connection (an error here), not answer.
+            let response = world.call(Some(&admin), Method::GET, &path, None).await;
+            let status = response.status().as_u16();
+            let error: Value = response.json().await.unwrap();
+            assert_eq!(
+                (status, error["code"].as_str()),
+                (422, Some("invalid_query")),
+                "{path}: {error}"
+            );
+            // Dates chrono cannot even represent are "not a date"; the rest are out of range.
+            let detail = error["detail"].as_str().unwrap();
+            assert!(
+                detail.ends_with("must be a date from 2000-01-01 to 2100-12-31.")
+                    || detail.ends_with("must be a date as YYYY-MM-DD."),
+                "{path}: {detail}"
+            );
+            if ["-0001-01-01", "+262142-12-01", "1999-12-31", "2101-01-01"].contains(&date) {
+                assert!(detail.contains("2000-01-01"), "{path}: {detail}");
+            }
+        }
+    }
+    // The edges of the range are accepted.
+    for path in [
+        "/credits/admin/stats?from=2000-01-01&to=2000-01-31",
+        "/credits/admin/stats?to=2000-01-05",
+        "/credits/admin/stats?from=2100-12-01&to=2100-12-31",
+        "/credits/admin/purchases?from=2000-01-01&to=2100-12-31",
+        "/credits/admin/purchases/export?from=2000-01-01&to=2100-12-31",
+    ] {
+        let response = world.call(Some(&admin), Method::GET, path, None).await;
+        assert_eq!(response.status(), 200, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn admin_numbers_are_capped_so_balances_and_packages_stay_sane() {
+    let world = world().await;
+    let admin = world.token("admin").await;
+    let alice = world.token("alice").await;
+    let alice_id = world.user_id(&alice).await;
+    let adjustments = format!("/credits/admin/users/{alice_id}/adjustments");
+    for amount in [
+        i64::MAX,
+        i64::MIN,
+        -i64::MAX,
+        10_000_001,
+        -10_000_001,
+        1_i64 << 62,
+    ] {
+        let (status, error) = world
+            .api(
+                &admin,
+                Method::POST,
+                &adjustments,
+                Some(json!({ "amount": amount, "reason": "Fat finger" })),
+            )
+            .await;
+        assert_eq!(
+            (status, error["code"].as_str()),
+            (422, Some("invalid_adjustment")),
+            "{amount}: {error}"
+        );
+        assert!(
+            error["detail"].as_str().unwrap().contains("10,000,000"),
+            "{error}"
+        );
+    }
+    assert_eq!(world.balance(&alice).await, 0);
+    // The largest adjustment is allowed, and later grants still work.
+    let (status, body) = world
+        .api(
+            &admin,
+            Method::POST,
+            &adjustments,
+            Some(json!({ "amount": 10_000_000, "reason": "Enterprise deal" })),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    world.buy_and_pay(&alice, "starter", CARD_OK).await;
+    world.wait_for_balance(&alice, 10_001_000).await;
+
+    // A balance near the ceiling cannot be pushed above it, only down.
+    let (status, body) = world
+        .api(
+            &admin,
+            Method::POST,
+            &adjustments,
+            Some(json!({ "amount": -10_000_000, "reason": "Deal cancelled" })),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let user: uuid::Uuid = alice_id.parse().unwrap();
+    sqlx::query(
+        "insert into credit_ledger (user_id, amount, source, reference, description)
+         values ($1, 999999999000, 'adjustment', 'test:near-the-ceiling', 'test')",
+    )
+    .bind(user)
+    .execute(&world.app.pool)
+    .await
+    .unwrap();
+    assert_eq!(world.balance(&alice).await, 1_000_000_000_000);
+    let (status, error) = world
+        .api(
+            &admin,
+            Method::POST,
+            &adjustments,
+            Some(json!({ "amount": 1, "reason": "One more" })),
+        )
+        .await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (422, Some("invalid_adjustment")),
+        "{error}"
+    );
+    let (status, body) = world
+        .api(
+            &admin,
+            Method::POST,
+            &adjustments,
+            Some(json!({ "amount": -1, "reason": "One less" })),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    // Packages: credits and price are capped, with the field named.
+    for (body, needle) in [
+        (
+            json!({ "package_code": "huge", "package_name": "Huge", "credits": 100_000_001, "price_cents": 1000 }),
+            "Credits must be at most 100,000,000",
+        ),
+        (
+            json!({ "package_code": "huge", "package_name": "Huge", "credits": i64::MAX, "price_cents": 1000 }),
+            "Credits must be at most 100,000,000",
+        ),
+        (
+            json!({ "package_code": "huge", "package_name": "Huge", "credits": 1000, "price_cents": i64::MAX }),
+            "at most $999,999.99",
+        ),
+    ] {
+        let (status, error) = world
+            .api(
+                &admin,
+                Method::POST,
+                "/credits/admin/packages",
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(
+            (status, error["code"].as_str()),
+            (422, Some("invalid_package")),
+            "{body}: {error}"
+        );
+        assert!(
+            error["detail"].as_str().unwrap().contains(needle),
+            "{error}"
+        );
+    }
+    let starter: uuid::Uuid =
+        sqlx::query_scalar("select id from credit_packages where package_code = 'starter'")
+            .fetch_one(&world.app.pool)
+            .await
+            .unwrap();
+    let (status, error) = world
+        .api(
+            &admin,
+            Method::PATCH,
+            &format!("/credits/admin/packages/{starter}"),
+            Some(json!({ "credits": i64::MAX })),
+        )
+        .await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (422, Some("invalid_package"))
+    );
+    let (status, body) = world
+        .api(
+            &admin,
+            Method::POST,
+            "/credits/admin/packages",
+            Some(json!({ "package_code": "largest", "package_name": "Largest", "credits": 100_000_000, "price_cents": 99_999_999 })),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    world.assert_ledger_consistent().await;
+}
+
+#[tokio::test]
+async fn admin_refunds_and_adjustments_are_rate_limited_per_admin_over_api_and_server_functions() {
+    let world = world_with(|env| {
+        env.insert("RATE_LIMIT_BURST".into(), "2".into());
+        env.insert("RATE_LIMIT_PERIOD_SECS".into(), "3600".into());
+    })
+    .await;
+    let admin = world.token("admin").await;
+    let alice = world.token("alice").await;
+    let alice_id = world.user_id(&alice).await;
+    let adjustments = format!("/credits/admin/users/{alice_id}/adjustments");
+    let adjust = || async {
+        world
+            .call(
+                Some(&admin),
+                Method::POST,
+                &adjustments,
+                Some(json!({ "amount": 10, "reason": "Goodwill" })),
+            )
+            .await
+    };
+    assert_eq!(adjust().await.status(), 201);
+    assert_eq!(adjust().await.status(), 201);
+    let refused = adjust().await;
+    assert_eq!(refused.status(), 429);
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3600).contains(&retry_after), "{retry_after}");
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(error["code"], "rate_limited");
+    assert!(error["detail"].is_string());
+    assert_eq!(world.balance(&alice).await, 20);
+
+    // The server function shares the limiter.
+    let response = world
+        .http
+        .post(world.app.url("/api/adjust_credits"))
+        .bearer_auth(&admin)
+        .form(&[
+            ("user_id", alice_id.as_str()),
+            ("amount", "10"),
+            ("reason", "Goodwill"),
+            ("request_id", &uuid::Uuid::new_v4().to_string()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().contains_key("retry-after"));
+    assert_eq!(world.balance(&alice).await, 20);
+
+    // Refunds have their own bucket: two pass (to Stripe), the third waits.
+    let session = world.buy_and_pay(&alice, "standard", CARD_OK).await;
+    world.wait_for_balance(&alice, 5_020).await;
+    let purchase = world.purchase_id(&session).await;
+    let path = format!("/credits/admin/purchases/{purchase}/refund");
+    for _ in 0..2 {
         let (status, body) = world
             .api(
                 &admin,
@@ -1101,4 +1608,21 @@ async fn a_grant_and_a_refund_of_one_held_purchase_at_once_settle_it_one_way_onl
     }
     assert!(world.grants_for(&session).await <= 1);
     world.assert_ledger_consistent().await;
+
+                Some(json!({ "amount_cents": 100 })),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let refused = world
+        .call(
+            Some(&admin),
+            Method::POST,
+            &path,
+            Some(json!({ "amount_cents": 100 })),
+        )
+        .await;
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(world.refund_state(&purchase).await.1, 200);
 }

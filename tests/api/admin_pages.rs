@@ -84,7 +84,11 @@ async fn admin_pages_and_server_functions_refuse_everyone_but_admins() {
         ("admin_packages", vec![]),
         (
             "refund_purchase",
-            vec![("id", &purchase), ("amount", "1.00")],
+            vec![
+                ("id", &purchase),
+                ("amount", "1.00"),
+                ("request_id", "2f0d8c3e-51a4-4d3b-9e57-6a1f1c0b7d21"),
+            ],
         ),
         (
             "review_purchase",
@@ -223,7 +227,11 @@ async fn an_admin_refund_and_stripes_webhook_take_credits_back_once_and_adjustme
         .server_fn(
             Some(&admin),
             "refund_purchase",
-            &[("id", &purchase), ("amount", "2.50")],
+            &[
+                ("id", &purchase),
+                ("amount", "2.50"),
+                ("request_id", "5c3b1f6a-0e2d-4b8a-8f61-3a9d2e7c4b10"),
+            ],
         )
         .await;
     assert_eq!(status, 200, "{body}");
@@ -245,7 +253,11 @@ async fn an_admin_refund_and_stripes_webhook_take_credits_back_once_and_adjustme
         .server_fn(
             Some(&admin),
             "refund_purchase",
-            &[("id", &purchase), ("amount", "9.00")],
+            &[
+                ("id", &purchase),
+                ("amount", "9.00"),
+                ("request_id", "7e4a2c1b-9d3f-4e6a-b0c5-1f8e2d7a3c40"),
+            ],
         )
         .await;
     assert_eq!(status, 422, "{body}");
@@ -463,4 +475,100 @@ async fn held_purchases_are_listed_on_the_dashboard_and_settled_from_their_page(
     let (_, html, _) = world.page(Some(&admin), "/admin/credits").await;
     assert!(html.contains("Nothing to review"), "the list did not empty");
     world.assert_ledger_consistent().await;
+
+async fn the_dashboard_refuses_extreme_dates_and_the_refund_form_refunds_once_per_render() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    let admin = world.token("admin").await;
+    let session = world.buy_and_pay(&alice, "standard", CARD_OK).await; // 5,000 credits for $45.00
+    world.wait_for_balance(&alice, 5_000).await;
+    let purchase = world.purchase_id(&session).await;
+
+    // Dates far out of range are a message on the page, never a panic or a 500.
+    for (date, shown) in [
+        ("%2B262142-12-01", "+262142-12-01"),
+        ("-0001-01-01", "-0001-01-01"),
+        ("1999-12-31", "1999-12-31"),
+    ] {
+        for key in ["from", "to"] {
+            let path = format!("/admin/credits?{key}={date}");
+            let (status, html, _) = world.page(Some(&admin), &path).await;
+            assert_eq!(status, 200, "{path}");
+            assert!(
+                html.contains(&format!(
+                    "{key} must be a date from 2000-01-01 to 2100-12-31."
+                )),
+                "{path} ({shown})"
+            );
+            assert_eq!(html.matches("<tr data-purchase=").count(), 1, "{path}");
+        }
+    }
+    let (status, body) = world
+        .server_fn_json(
+            Some(&admin),
+            "admin_dashboard",
+            serde_json::json!({ "days": 30, "params": { "to": "+262142-12-01" } }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("to must be a date from 2000-01-01 to 2100-12-31."),
+        "{body}"
+    );
+
+    // Each render of the purchase page carries a fresh refund request id.
+    let page = format!("/admin/credits/purchases/{purchase}");
+    let refund_request_id = |html: &str| {
+        let form = &html[html.find(r#"id="refund-form""#).expect("a refund form")..];
+        let at = form
+            .find(r#"name="request_id" value=""#)
+            .expect("a request id")
+            + 25;
+        form[at..at + form[at..].find('"').unwrap()].to_owned()
+    };
+    let (_, first_render, _) = world.page(Some(&admin), &page).await;
+    let (_, second_render, _) = world.page(Some(&admin), &page).await;
+    let request_id = refund_request_id(&first_render);
+    assert!(request_id.parse::<uuid::Uuid>().is_ok(), "{request_id}");
+    assert_ne!(request_id, refund_request_id(&second_render));
+
+    // The same rendered form submitted twice refunds once.
+    let form = [
+        ("id", purchase.as_str()),
+        ("amount", "4.50"),
+        ("request_id", request_id.as_str()),
+    ];
+    let (status, body) = world
+        .server_fn(Some(&admin), "refund_purchase", &form)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Refunded $4.50"), "{body}");
+    let (status, body) = world
+        .server_fn(Some(&admin), "refund_purchase", &form)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("already made"), "{body}");
+    let refunded: i64 =
+        sqlx::query_scalar("select refunded_cents from credit_purchases where id = $1::uuid")
+            .bind(&purchase)
+            .fetch_one(&world.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(refunded, 450);
+    world.wait_for_balance(&alice, 4_500).await;
+
+    // A form without a request id is out of date; nothing is refunded.
+    let (status, _) = world
+        .server_fn(
+            Some(&admin),
+            "refund_purchase",
+            &[
+                ("id", purchase.as_str()),
+                ("amount", "1.00"),
+                ("request_id", "not-an-id"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(world.balance(&alice).await, 4_500);
 }

@@ -4,6 +4,7 @@
 use crate::support::world::{KEY, world};
 use backend::catalogue;
 use serde_json::{Value, json};
+use crate::support::world::{KEY, world, world_with};
 
 #[tokio::test]
 async fn a_whole_purchase_through_the_hosted_page() {
@@ -288,4 +289,94 @@ async fn catalogue_sync_is_idempotent_and_a_price_change_makes_a_new_price() {
         .await
         .unwrap();
     assert_eq!(old["active"], false, "the old price was not archived");
+}
+
+#[tokio::test]
+async fn checkouts_and_confirmations_are_rate_limited_per_user() {
+    let world = world_with(|env| {
+        env.insert("RATE_LIMIT_BURST".into(), "2".into());
+        env.insert("RATE_LIMIT_PERIOD_SECS".into(), "3600".into());
+    })
+    .await;
+    let alice = world.token("alice").await;
+    let bob = world.token("bob").await;
+    let purchase = |token: String| {
+        let world = &world;
+        async move {
+            world
+                .http
+                .post(world.app.url("/api/v1/billing/credits/purchase"))
+                .bearer_auth(token)
+                .json(&json!({ "package_code": "starter" }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let purchases = |user: &'static str| {
+        let pool = world.app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "select count(*) from credit_purchases p join users u on u.id = p.user_id \
+                 where u.email = $1",
+            )
+            .bind(format!("{user}@example.com"))
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+
+    let (_, session) = world.buy(&alice, "starter").await;
+    world.buy(&alice, "starter").await;
+    // The third checkout within the period is refused before Stripe or the database.
+    let refused = purchase(alice.clone()).await;
+    assert_eq!(refused.status(), 429);
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3600).contains(&retry_after), "{retry_after}");
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(error["code"], "rate_limited");
+    assert!(error["detail"].as_str().unwrap().contains("seconds"));
+    assert_eq!(purchases("alice").await, 2);
+
+    // The Buy button's server function shares the limit.
+    let buy_credits = <app::credits::BuyCredits as leptos::server_fn::ServerFn>::PATH;
+    let refused = world
+        .http
+        .post(world.app.url(buy_credits))
+        .bearer_auth(&alice)
+        .form(&[("package_code", "starter")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(purchases("alice").await, 2);
+
+    // Another user is not affected.
+    assert_eq!(purchase(bob.clone()).await.status(), 200);
+    assert_eq!(purchases("bob").await, 1);
+
+    // Confirming has its own bucket: two pass, the third waits.
+    for _ in 0..2 {
+        let (status, body) = world.confirm(&alice, &session).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let refused = world
+        .http
+        .post(world.app.url(&format!(
+            "/api/v1/billing/credits/checkout/{session}/confirm"
+        )))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(error["code"], "rate_limited");
 }

@@ -409,7 +409,7 @@ async fn a_payment_of_another_amount_is_held_and_a_full_refund_closes_it_without
     .unwrap();
     assert_eq!(status(&pool, &session).await, "refunded");
     assert_eq!(balance(&pool, alice).await, 0);
-    assert_eq!(support::stripe::ledger_entries(&pool).await, 0);
+    assert_eq!(crate::support::stripe::ledger_entries(&pool).await, 0);
     assert_ledger_invariant(&pool).await;
 }
 

@@ -3,7 +3,7 @@
 //! `adjustment:<request id>`) and one audit row, in one transaction; the
 //! balance trigger keeps the balance equal to the sum of the ledger.
 
-use domain::Credits;
+use domain::{Credits, MoneyError};
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -66,8 +66,18 @@ pub enum AdjustmentError {
         AdjustmentReason::MAX_CHARS
     )]
     ReasonTooLong,
+    #[error(
+        "an adjustment must be at most {} credits either way",
+        Credits::signed(Credits::MAX_ADJUSTMENT)
+    )]
+    TooLarge,
     #[error("the balance is {balance} credits; adjusting by {amount} would make it negative")]
     WouldGoNegative { balance: Credits, amount: Credits },
+    #[error(
+        "the balance is {balance} credits; adjusting by {amount} would take it above {}",
+        Credits::signed(Credits::MAX_BALANCE)
+    )]
+    BalanceTooHigh { balance: Credits, amount: Credits },
     #[error(transparent)]
     Ledger(#[from] PurchaseError),
     #[error("database error")]
@@ -84,15 +94,18 @@ pub struct AdjustmentOutcome {
     pub applied: bool,
 }
 
-/// Applies `adjustment` as `admin`. Refuses to take a balance below zero.
+/// Applies `adjustment` as `admin`. Refuses amounts beyond
+/// [`Credits::MAX_ADJUSTMENT`] and balances below zero or above
+/// [`Credits::MAX_BALANCE`].
 pub async fn adjust_credits(
     pool: &PgPool,
     admin: UserId,
     adjustment: &CreditAdjustment,
 ) -> Result<AdjustmentOutcome, AdjustmentError> {
-    if adjustment.amount == Credits::ZERO {
-        return Err(AdjustmentError::ZeroAmount);
-    }
+    Credits::adjustment(adjustment.amount.get()).map_err(|e| match e {
+        MoneyError::Zero => AdjustmentError::ZeroAmount,
+        _ => AdjustmentError::TooLarge,
+    })?;
     let reference = format!("adjustment:{}", adjustment.request_id);
     let mut tx = pool.begin().await?;
     let exists: bool = sqlx::query_scalar("select exists (select 1 from users where id = $1)")
@@ -112,11 +125,21 @@ pub async fn adjust_credits(
             .fetch_optional(&mut *tx)
             .await?
             .unwrap_or(0);
-    if balance + adjustment.amount.get() < 0 {
-        return Err(AdjustmentError::WouldGoNegative {
-            balance: Credits::signed(balance),
-            amount: adjustment.amount,
-        });
+    let balance = Credits::signed(balance);
+    match balance.checked_add(adjustment.amount).map(Credits::get) {
+        Some(after) if after < 0 => {
+            return Err(AdjustmentError::WouldGoNegative {
+                balance,
+                amount: adjustment.amount,
+            });
+        }
+        Some(after) if after <= Credits::MAX_BALANCE || adjustment.amount < Credits::ZERO => {}
+        _ => {
+            return Err(AdjustmentError::BalanceTooHigh {
+                balance,
+                amount: adjustment.amount,
+            });
+        }
     }
     let Some(ledger_id) = purchases::append_ledger(
         &mut tx,

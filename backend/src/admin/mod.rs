@@ -22,11 +22,11 @@ pub mod stats;
 
 pub use adjust::{AdjustmentError, AdjustmentOutcome, AdjustmentReason, CreditAdjustment};
 pub use purchases::{
-    AdminPurchase, AuditEntry, Cursor, FilterParams, LedgerEntry, Page, PurchaseDetail,
-    PurchaseFilter, PurchasePage, PurchaseQuery, PurchaseSort, SortDirection, SortKey, UserSearch,
-    count_purchases, list_purchases, purchase_detail,
+    AdminPurchase, AuditEntry, Cursor, FIRST_DAY, FilterParams, LAST_DAY, LedgerEntry, Page,
+    PurchaseDetail, PurchaseFilter, PurchasePage, PurchaseQuery, PurchaseSort, SortDirection,
+    SortKey, UserSearch, count_purchases, list_purchases, parse_day, purchase_detail,
 };
-pub use refund::{RefundError, RefundOutcome, refund_purchase};
+pub use refund::{AdminRefund, RefundError, RefundOutcome, refund_purchase};
 pub use review::{ReviewAction, ReviewError, ReviewOutcome, review_purchase};
 pub use stats::{DailyRevenue, DashboardStats, Figures, PackageSales, StatsPeriod, stats};
 

@@ -595,6 +595,28 @@ mod tests {
     }
 }
 
+/// The first day the admin views (filters, figures, CSV) accept.
+pub const FIRST_DAY: NaiveDate = NaiveDate::from_ymd_opt(2000, 1, 1).expect("a valid date");
+/// The last day the admin views accept. Dates beyond these are typing
+/// mistakes or probes; refusing them keeps date arithmetic and Postgres's
+/// timestamp range far away.
+pub const LAST_DAY: NaiveDate = NaiveDate::from_ymd_opt(2100, 12, 31).expect("a valid date");
+
+/// A `YYYY-MM-DD` day from [`FIRST_DAY`] to [`LAST_DAY`]; the error is a
+/// message for the user naming `field`.
+pub fn parse_day(field: &str, text: &str) -> Result<NaiveDate, String> {
+    let day = text
+        .trim()
+        .parse::<NaiveDate>()
+        .map_err(|_| format!("{field} must be a date as YYYY-MM-DD."))?;
+    if !(FIRST_DAY..=LAST_DAY).contains(&day) {
+        return Err(format!(
+            "{field} must be a date from {FIRST_DAY} to {LAST_DAY}."
+        ));
+    }
+    Ok(day)
+}
+
 /// The table's filters and sort as text (a query string, a form), parsed
 /// once for the API, the CSV export and the dashboard page alike. Empty
 /// values mean "not filtered"; an error is a message for the user.
@@ -625,10 +647,7 @@ impl FilterParams {
             .transpose()
             .map_err(|_| "package must be a package code such as starter.".to_owned())?;
         let date = |name: &str, value: Option<String>| {
-            given(value)
-                .map(|text| text.parse::<NaiveDate>())
-                .transpose()
-                .map_err(|_| format!("{name} must be a date as YYYY-MM-DD."))
+            given(value).map(|text| parse_day(name, &text)).transpose()
         };
         let created_from = date("from", self.from)?;
         let created_to = date("to", self.to)?;

@@ -17,7 +17,10 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use domain::{Cents, Credits, PurchaseStatus};
 use sqlx::PgPool;
 
-use super::{AdminError, purchases::day_start};
+use super::{
+    AdminError,
+    purchases::{FIRST_DAY, LAST_DAY, day_start},
+};
 
 /// Whole UTC days `from..=to`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -32,6 +35,8 @@ pub enum BadPeriod {
     Reversed,
     #[error("the period must be at most {} days", StatsPeriod::MAX_DAYS)]
     TooLong,
+    #[error("the period must lie between {FIRST_DAY} and {LAST_DAY}")]
+    OutOfRange,
 }
 
 impl StatsPeriod {
@@ -40,7 +45,12 @@ impl StatsPeriod {
     /// The dashboard's default: the last 30 days, today included.
     pub const DEFAULT_DAYS: u64 = 30;
 
+    /// Whole days `from..=to`, both within [`FIRST_DAY`]..=[`LAST_DAY`]
+    /// (so the previous period and the day after `to` never overflow).
     pub fn new(from: NaiveDate, to: NaiveDate) -> Result<Self, BadPeriod> {
+        if from < FIRST_DAY || to > LAST_DAY {
+            return Err(BadPeriod::OutOfRange);
+        }
         if to < from {
             return Err(BadPeriod::Reversed);
         }

@@ -9,7 +9,7 @@
 //! changes here. Purchases never change with the catalogue: they keep the
 //! snapshot taken when their checkout started.
 
-use domain::{Cents, Credits, PackageCode, PackageCodeError};
+use domain::{Cents, Credits, MoneyError, PackageCode, PackageCodeError};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -61,6 +61,8 @@ pub enum PackageProblem {
     DescriptionTooLong,
     #[error("Credits must be a positive whole number.")]
     CreditsNotPositive,
+    #[error("Credits must be at most {}.", Credits::signed(Credits::MAX_PACKAGE))]
+    TooManyCredits,
     #[error("The price must be more than $0.00.")]
     PriceNotPositive,
     #[error("The price must be at most $999,999.99.")]
@@ -76,7 +78,7 @@ impl PackageProblem {
             PackageProblem::BadCode(_) => "package_code",
             PackageProblem::NameMissing | PackageProblem::NameTooLong => "package_name",
             PackageProblem::DescriptionTooLong => "description",
-            PackageProblem::CreditsNotPositive => "credits",
+            PackageProblem::CreditsNotPositive | PackageProblem::TooManyCredits => "credits",
             PackageProblem::PriceNotPositive | PackageProblem::PriceTooHigh => "price_cents",
             PackageProblem::DiscountOutOfRange => "discount_percentage",
         }
@@ -86,7 +88,7 @@ impl PackageProblem {
 pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_DESCRIPTION_CHARS: usize = 2000;
 /// Stripe's largest amount for a USD price ($999,999.99).
-pub const MAX_PRICE_CENTS: i64 = 99_999_999;
+pub const MAX_PRICE_CENTS: i64 = Cents::MAX_PRICE;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogueError {
@@ -135,18 +137,22 @@ fn check(
     if description.chars().count() > MAX_DESCRIPTION_CHARS {
         problems.push(PackageProblem::DescriptionTooLong);
     }
-    let credits = Credits::positive(credits)
-        .map_err(|_| problems.push(PackageProblem::CreditsNotPositive))
+    let credits = Credits::package(credits)
+        .map_err(|e| {
+            problems.push(match e {
+                MoneyError::AboveLimit { .. } => PackageProblem::TooManyCredits,
+                _ => PackageProblem::CreditsNotPositive,
+            })
+        })
         .ok();
-    let price = if price_cents <= 0 {
-        problems.push(PackageProblem::PriceNotPositive);
-        None
-    } else if price_cents > MAX_PRICE_CENTS {
-        problems.push(PackageProblem::PriceTooHigh);
-        None
-    } else {
-        Cents::new(price_cents).ok()
-    };
+    let price = Cents::price(price_cents)
+        .map_err(|e| {
+            problems.push(match e {
+                MoneyError::AboveLimit { .. } => PackageProblem::PriceTooHigh,
+                _ => PackageProblem::PriceNotPositive,
+            })
+        })
+        .ok();
     let discount = u8::try_from(discount_percentage)
         .ok()
         .filter(|d| *d <= 100)
@@ -425,6 +431,28 @@ mod tests {
             ]
         );
         let mut problems = Vec::new();
+        assert!(check("Pack", "", Credits::MAX_PACKAGE + 1, 100, 0, &mut problems).is_none());
+        assert!(check("Pack", "", i64::MAX, i64::MAX, 0, &mut problems).is_none());
+        assert_eq!(
+            problems,
+            [
+                PackageProblem::TooManyCredits,
+                PackageProblem::TooManyCredits,
+                PackageProblem::PriceTooHigh
+            ]
+        );
+        let mut problems = Vec::new();
+        assert!(
+            check(
+                "Pack",
+                "",
+                Credits::MAX_PACKAGE,
+                MAX_PRICE_CENTS,
+                0,
+                &mut problems
+            )
+            .is_some()
+        );
         let ok = check(" Pack ", "d", 10, 100, 100, &mut problems).unwrap();
         assert_eq!((ok.name.as_str(), ok.discount_percentage), ("Pack", 100));
         assert!(problems.is_empty());

@@ -10,18 +10,19 @@
 //! - `GET /credits/admin/purchases/export`: the same filters and sort, every
 //!   matching row as streamed CSV.
 //! - `GET /credits/admin/purchases/{id}`: one purchase, audit trail, ledger.
-//! - `POST /credits/admin/purchases/{id}/refund`: `{"amount_cents": 900}`
-//!   (omit for everything left) refunds through Stripe.
+//! - `POST /credits/admin/purchases/{id}/refund`: `{"amount_cents": 900,
+//!   "request_id": "<uuid>"}` (amount omitted, or an empty body: everything
+//!   left) refunds through Stripe; the same `request_id` refunds once.
 //! - `POST /credits/admin/purchases/{id}/review`: `{"action": "grant"}` or
 //!   `{"action": "refund"}` settles a purchase held for review
 //!   (`?status=needs_review` lists them); 409 `not_in_review` otherwise.
 
 use axum::{
     Json,
-    body::Body,
+    body::{Body, Bytes},
     extract::{
         Path, Query, State,
-        rejection::{JsonRejection, PathRejection, QueryRejection},
+        rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection},
     },
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
@@ -29,18 +30,19 @@ use axum::{
 use backend::{
     AppState,
     admin::{
-        self, AdminError, AdminPurchase, AuditEntry, Cursor, FilterParams, LedgerEntry, Page,
-        PurchaseDetail, PurchaseFilter, PurchaseQuery, PurchaseSort, RefundError, ReviewAction,
-        ReviewError,
+        self, AdminError, AdminPurchase, AdminRefund, AuditEntry, Cursor, FilterParams,
+        LedgerEntry, Page, PurchaseDetail, PurchaseFilter, PurchaseQuery, PurchaseSort,
+        RefundError, ReviewAction, ReviewError,
     },
     ids::{PurchaseId, UserId},
+    rate_limit::Limited,
 };
 use chrono::{DateTime, Utc};
 use domain::{Cents, PurchaseStatus};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{auth::AdminUser, error::AppError};
+use crate::{auth::AdminUser, error::AppError, rate_limit::LimitedError};
 
 const MAX_LIMIT: i64 = 500;
 
@@ -335,6 +337,9 @@ pub async fn detail(
 pub struct RefundRequest {
     /// Omitted or null: refund everything that is left.
     amount_cents: Option<i64>,
+    /// The client's id for this refund: the same id refunds once, however
+    /// often it is sent. Omitted: a fresh one (each request is a new refund).
+    request_id: Option<Uuid>,
 }
 
 #[derive(Serialize)]
@@ -343,22 +348,30 @@ pub struct RefundView {
     amount_cents: i64,
     refunded_total_cents: i64,
     status: PurchaseStatus,
+    /// `false` when this request id had refunded before (nothing moved now).
+    applied: bool,
+    request_id: Uuid,
 }
 
-/// `POST /credits/admin/purchases/{id}/refund`
+/// `POST /credits/admin/purchases/{id}/refund`: a JSON body, or an empty
+/// body for "everything left". Anything else is refused before any money
+/// moves (415 without a JSON content type, 422 for JSON that does not fit).
 pub async fn refund(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     id: Result<Path<Uuid>, PathRejection>,
-    body: Result<Json<RefundRequest>, JsonRejection>,
-) -> Result<Json<RefundView>, AppError> {
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<RefundView>, LimitedError> {
     let id = purchase_id(id)?;
-    let request = match body {
-        Ok(Json(request)) => request,
-        // An empty body means "refund everything left".
-        Err(JsonRejection::MissingJsonContentType(_)) => RefundRequest::default(),
-        Err(e) => return Err(invalid_body(e)),
-    };
+    let body = body.map_err(|e| {
+        AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            format!("The request body could not be read: {}", e.body_text()),
+        )
+    })?;
+    let request = refund_request(&headers, &body)?;
     let amount = request
         .amount_cents
         .map(|cents| {
@@ -371,14 +384,27 @@ pub async fn refund(
             })
         })
         .transpose()?;
-    let outcome = admin::refund_purchase(&state.pool, &state.stripe, admin.id, id, amount)
-        .await
-        .map_err(refund_error)?;
+    let request_id = request.request_id.unwrap_or_else(Uuid::new_v4);
+    state.limits.check(Limited::Refund, admin.id)?;
+    let outcome = admin::refund_purchase(
+        &state.pool,
+        &state.stripe,
+        admin.id,
+        &AdminRefund {
+            purchase: id,
+            amount,
+            request_id,
+        },
+    )
+    .await
+    .map_err(refund_error)?;
     Ok(Json(RefundView {
         refund_id: outcome.refund_id,
         amount_cents: outcome.amount.get(),
         refunded_total_cents: outcome.refunded_total.get(),
         status: outcome.status,
+        applied: outcome.applied,
+        request_id,
     }))
 }
 
@@ -442,6 +468,39 @@ fn review_error(error: ReviewError) -> AppError {
     }
 }
 
+/// The refund body: empty means "everything left"; otherwise JSON, sent as JSON.
+fn refund_request(headers: &HeaderMap, body: &[u8]) -> Result<RefundRequest, AppError> {
+    if body.is_empty() {
+        return Ok(RefundRequest::default());
+    }
+    if !is_json(headers) {
+        return Err(AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send the refund as JSON (Content-Type: application/json), or an empty body to refund everything left.",
+        ));
+    }
+    Json::<RefundRequest>::from_bytes(body)
+        .map(|Json(request)| request)
+        .map_err(invalid_body)
+}
+
+/// `application/json` or `application/…+json`, parameters aside.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (subtype.eq_ignore_ascii_case("json") || subtype.to_ascii_lowercase().ends_with("+json"))
+}
+
 fn refund_error(error: RefundError) -> AppError {
     let detail = error.to_string();
     match error {
@@ -454,6 +513,9 @@ fn refund_error(error: RefundError) -> AppError {
         }
         RefundError::StripeRefused { .. } => {
             AppError::new(StatusCode::CONFLICT, "stripe_refused", detail)
+        }
+        RefundError::RequestIdReused => {
+            AppError::new(StatusCode::CONFLICT, "request_id_reused", detail)
         }
         RefundError::Stripe(_) => {
             AppError::internal("stripe_unavailable", error).with_status(StatusCode::BAD_GATEWAY)

@@ -153,15 +153,17 @@ fn parse_period(query: StatsQuery) -> Result<StatsPeriod, AppError> {
     let date = |name: &str, value: Option<String>| {
         value
             .filter(|v| !v.trim().is_empty())
-            .map(|v| v.trim().parse::<NaiveDate>())
+            .map(|v| admin::parse_day(name, &v))
             .transpose()
-            .map_err(|_| invalid(format!("{name} must be a date as YYYY-MM-DD.")))
+            .map_err(invalid)
     };
     let default = StatsPeriod::default_for(Utc::now());
     let to = date("to", query.to)?.unwrap_or(default.to());
     let from = match date("from", query.from)? {
         Some(from) => from,
-        None => StatsPeriod::last_days(to, StatsPeriod::DEFAULT_DAYS).from(),
+        None => StatsPeriod::last_days(to, StatsPeriod::DEFAULT_DAYS)
+            .from()
+            .max(admin::FIRST_DAY),
     };
     StatsPeriod::new(from, to).map_err(|e| invalid(format!("{e}.")))
 }

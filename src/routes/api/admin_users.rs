@@ -16,13 +16,14 @@ use backend::{
     AppState,
     admin::{self, AdjustmentError, AdjustmentReason, CreditAdjustment},
     ids::UserId,
+    rate_limit::Limited,
 };
 use domain::Credits;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::admin_purchases::invalid_body;
-use crate::{auth::AdminUser, error::AppError};
+use crate::{auth::AdminUser, error::AppError, rate_limit::LimitedError};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,7 +45,7 @@ pub async fn adjust(
     AdminUser(admin): AdminUser,
     user: Result<Path<Uuid>, PathRejection>,
     body: Result<Json<AdjustmentRequest>, JsonRejection>,
-) -> Result<(StatusCode, Json<AdjustmentView>), AppError> {
+) -> Result<(StatusCode, Json<AdjustmentView>), LimitedError> {
     let user = user
         .map(|Path(id)| UserId(id))
         .map_err(|_| unknown_user())?;
@@ -56,6 +57,7 @@ pub async fn adjust(
         reason,
         request_id: request.request_id.unwrap_or_else(Uuid::new_v4),
     };
+    state.limits.check(Limited::Adjustment, admin.id)?;
     let outcome = admin::adjust_credits(&state.pool, admin.id, &adjustment)
         .await
         .map_err(adjustment_error)?;
@@ -87,6 +89,8 @@ fn adjustment_error(error: AdjustmentError) -> AppError {
     match error {
         AdjustmentError::UnknownUser(_) => unknown_user(),
         AdjustmentError::ZeroAmount
+        | AdjustmentError::TooLarge
+        | AdjustmentError::BalanceTooHigh { .. }
         | AdjustmentError::ReasonRequired
         | AdjustmentError::ReasonTooLong => AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

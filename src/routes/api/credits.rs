@@ -12,11 +12,12 @@ use backend::{
     ids::{CheckoutSessionId, PackageId, PurchaseId},
     packages::{self, CreditPackage},
     purchases::{self, PurchaseRecord},
+    rate_limit::Limited,
 };
 use domain::PackageCode;
 use serde::{Deserialize, Serialize};
 
-use crate::{auth::CurrentUser, error::AppError};
+use crate::{auth::CurrentUser, error::AppError, rate_limit::LimitedError};
 
 #[derive(Serialize)]
 pub struct PackageJson {
@@ -100,7 +101,7 @@ pub async fn purchase(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Json(request): Json<PurchaseRequest>,
-) -> Result<Json<PurchaseResponse>, AppError> {
+) -> Result<Json<PurchaseResponse>, LimitedError> {
     let code = PackageCode::parse(request.package_code.clone()).map_err(|_| {
         AppError::new(
             StatusCode::NOT_FOUND,
@@ -108,6 +109,7 @@ pub async fn purchase(
             "There is no such package.",
         )
     })?;
+    state.limits.check(Limited::Checkout, user.id)?;
     let redirect = checkout::start_credit_purchase(
         &state.pool,
         &state.stripe,
@@ -197,8 +199,9 @@ pub async fn confirm(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(session_id): Path<String>,
-) -> Result<Json<PurchaseJson>, AppError> {
+) -> Result<Json<PurchaseJson>, LimitedError> {
     let session = CheckoutSessionId::parse(session_id).map_err(|_| unknown_session())?;
+    state.limits.check(Limited::Confirm, user.id)?;
     let record = checkout::confirm_return(&state.pool, &state.stripe, user.id, &session)
         .await
         .map_err(checkout_error)?;

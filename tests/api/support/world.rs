@@ -3,7 +3,7 @@
 //! credits endpoint) and the dev identity provider, plus the look-ups the
 //! purchase-flow tests assert with (API views and `credit_ledger` rows).
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use backend::{catalogue, stripe::StripeGateway};
 use serde_json::{Value, json};
@@ -38,9 +38,19 @@ pub struct World {
 /// Starts the emulator, the identity provider and the app (catalogue synced
 /// into the emulator), with the app's credits webhook registered.
 pub async fn world() -> World {
+    world_with(|_| {}).await
+}
+
+/// Like [`world`], with the app's environment adjusted by `configure` last
+/// (e.g. `RATE_LIMIT_BURST`).
+pub async fn world_with(configure: impl FnOnce(&mut HashMap<String, String>)) -> World {
     let emulator = super::stripe::start_emulator().await;
     let idp = DevIdp::start();
-    let app = spawn_app_with(|env| configure(env, &emulator, &idp)).await;
+    let app = spawn_app_with(|env| {
+        world_env(env, &emulator, &idp);
+        configure(env);
+    })
+    .await;
     let stripe = super::stripe::gateway(&emulator, KEY);
     catalogue::sync(&app.pool, &stripe).await.unwrap();
     let world = World {
@@ -79,7 +89,7 @@ impl World {
     /// replica behind a load balancer would); returns its base URL.
     pub async fn another_instance(&self) -> String {
         let mut env = super::test_env(&self.app.db.url);
-        configure(&mut env, &self.emulator, &self.idp);
+        world_env(&mut env, &self.emulator, &self.idp);
         env.insert("APP_BASE_URL".into(), self.app.address.clone());
         let config = backend::Config::from_lookup(|name| env.get(name).cloned())
             .expect("valid test configuration");

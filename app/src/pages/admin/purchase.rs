@@ -58,6 +58,7 @@ fn Detail(
         audit,
         ledger,
         adjustment_request_id,
+        refund_request_id,
     } = view;
     let field = |label: &'static str, value: String| {
         view! {
@@ -134,6 +135,8 @@ fn Detail(
                     view! {
                         <ActionForm action=refund attr:id="refund-form" attr:class="mt-3 flex flex-wrap items-end gap-3">
                             <input type="hidden" name="id" value=row.id.clone() />
+                            // One id per rendered form: submitting it twice refunds once.
+                            <input type="hidden" name="request_id" value=refund_request_id />
                             <label class="text-xs font-medium text-slate-600">
                                 {format!("Amount in dollars (blank: all {refundable} left)")}
                                 <input name="amount" inputmode="decimal" placeholder=refundable.to_string() class=input />
