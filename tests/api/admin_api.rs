@@ -3,10 +3,9 @@
 
 use std::time::Duration;
 
-use crate::support::world::{CARD_OK, KEY, World, world};
+use crate::support::world::{CARD_OK, KEY, World, world, world_with};
 use reqwest::Method;
 use serde_json::{Value, json};
-use crate::support::world::{CARD_OK, KEY, World, world, world_with};
 
 const API: &str = "/api/v1/billing";
 
@@ -942,6 +941,167 @@ async fn an_admin_grant_of_a_held_purchase_grants_once_even_when_posted_twice_at
     assert_eq!(status, 409);
     assert_eq!(world.balance(&alice).await, 5_000);
     assert_eq!(world.grants_for(&session).await, 1);
+    world.assert_ledger_consistent().await;
+}
+
+#[tokio::test]
+async fn an_admin_refund_of_a_held_purchase_returns_the_payment_and_moves_no_credits() {
+    let world = world().await;
+    let admin = world.token("admin").await;
+    let alice = world.token("alice").await;
+    // Alice bought another pack that was granted as usual.
+    world.buy_and_pay(&alice, "starter", CARD_OK).await;
+    world.wait_for_balance(&alice, 1_000).await;
+    let (session, purchase) = held_purchase(&world, &alice, "pro", 12_000).await;
+
+    let path = format!("/credits/admin/purchases/{purchase}/review");
+    let (status, refunded) = world
+        .api(
+            &admin,
+            Method::POST,
+            &path,
+            Some(json!({ "action": "refund" })),
+        )
+        .await;
+    assert_eq!(status, 200, "{refunded}");
+    assert_eq!(refunded["status"], "refunded");
+    assert_eq!(refunded["credits_granted"], 0);
+    assert!(refunded["refund_id"].as_str().unwrap().starts_with("re_"));
+
+    // Stripe refunded everything it collected ($120.00, not the $80.00 price).
+    let intent: String = sqlx::query_scalar(
+        "select stripe_payment_intent_id from credit_purchases where id = $1::uuid",
+    )
+    .bind(&purchase)
+    .fetch_one(&world.app.pool)
+    .await
+    .unwrap();
+    let charges = world
+        .stripe_get(&format!("/v1/charges?payment_intent={intent}"))
+        .await;
+    assert_eq!(charges["data"][0]["amount_refunded"], 12_000, "{charges}");
+    // Its charge.refunded webhook arrives and changes nothing.
+    world
+        .wait_for(
+            "the refund webhook",
+            "select count(*) from stripe_webhook_events where event_type = 'charge.refunded'",
+            |n| n == 1,
+        )
+        .await;
+    assert_eq!(world.status(&session).await, "refunded");
+    assert_eq!(world.ledger_for(&session).await, []);
+    assert_eq!(world.balance(&alice).await, 1_000);
+    // Once refunded, neither a grant nor another refund goes through.
+    for action in ["grant", "refund"] {
+        let (status, body) = world
+            .api(
+                &admin,
+                Method::POST,
+                &path,
+                Some(json!({ "action": action })),
+            )
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (409, Some("not_in_review"))
+        );
+    }
+    assert_eq!(world.balance(&alice).await, 1_000);
+    world.assert_ledger_consistent().await;
+}
+
+#[tokio::test]
+async fn the_catalogue_sync_never_stores_a_price_of_another_amount() {
+    let world = world().await;
+    let pool = &world.app.pool;
+    // An admin's price change is under way (row locked, not committed) when
+    // the sync reaches the package.
+    let mut change = pool.begin().await.unwrap();
+    sqlx::query("update credit_packages set price_cents = 1200 where package_code = 'starter'")
+        .execute(&mut *change)
+        .await
+        .unwrap();
+    let sync = tokio::spawn({
+        let (pool, stripe) = (pool.clone(), world.stripe.clone());
+        async move { backend::catalogue::sync(&pool, &stripe).await }
+    });
+    // Wait until the sync waits for that row, then let the change commit.
+    let mut waiting = 0;
+    for _ in 0..200 {
+        waiting = sqlx::query_scalar::<_, i64>(
+            "select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(waiting, 1, "the sync never waited for the locked package");
+    change.commit().await.unwrap();
+    sync.await.unwrap().unwrap();
+
+    // The stored price is one of the package's current amount.
+    let (price_cents, price_id): (i64, String) = sqlx::query_as(
+        "select price_cents, stripe_price_id from credit_packages where package_code = 'starter'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let price = world.stripe_get(&format!("/v1/prices/{price_id}")).await;
+    assert_eq!(
+        (price["unit_amount"].as_i64(), price["active"].as_bool()),
+        (Some(price_cents), Some(true)),
+        "{price}"
+    );
+    assert_eq!(price_cents, 1_200);
+}
+
+#[tokio::test]
+async fn a_grant_and_a_refund_of_one_held_purchase_at_once_settle_it_one_way_only() {
+    let world = world().await;
+    let admin = world.token("admin").await;
+    let alice = world.token("alice").await;
+    let (session, purchase) = held_purchase(&world, &alice, "starter", 900).await;
+    let path = format!("/credits/admin/purchases/{purchase}/review");
+    let review = |action: &'static str| {
+        world.api(
+            &admin,
+            Method::POST,
+            &path,
+            Some(json!({ "action": action })),
+        )
+    };
+    let (grant, refund) = tokio::join!(review("grant"), review("refund"));
+    let mut statuses = [grant.0, refund.0];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{grant:?} {refund:?}");
+
+    let intent: String = sqlx::query_scalar(
+        "select stripe_payment_intent_id from credit_purchases where id = $1::uuid",
+    )
+    .bind(&purchase)
+    .fetch_one(&world.app.pool)
+    .await
+    .unwrap();
+    let charges = world
+        .stripe_get(&format!("/v1/charges?payment_intent={intent}"))
+        .await;
+    let refunded_in_stripe = charges["data"][0]["amount_refunded"].as_i64().unwrap();
+    if grant.0 == 200 {
+        assert_eq!(world.status(&session).await, "completed");
+        assert_eq!(world.balance(&alice).await, 1_000);
+        assert_eq!(refunded_in_stripe, 0, "granted and refunded");
+    } else {
+        assert_eq!(world.status(&session).await, "refunded");
+        assert_eq!(world.balance(&alice).await, 0);
+        assert_eq!(refunded_in_stripe, 900);
+    }
+    assert!(world.grants_for(&session).await <= 1);
+    world.assert_ledger_consistent().await;
+}
 
 impl World {
     /// `POST …/purchases/{id}/refund` with `body` sent as is, `Content-Type`
@@ -1181,55 +1341,6 @@ async fn a_refund_request_id_refunds_once_however_often_and_concurrently_it_is_s
 }
 
 #[tokio::test]
-async fn an_admin_refund_of_a_held_purchase_returns_the_payment_and_moves_no_credits() {
-    let world = world().await;
-    let admin = world.token("admin").await;
-    let alice = world.token("alice").await;
-    // Alice bought another pack that was granted as usual.
-    world.buy_and_pay(&alice, "starter", CARD_OK).await;
-    world.wait_for_balance(&alice, 1_000).await;
-    let (session, purchase) = held_purchase(&world, &alice, "pro", 12_000).await;
-
-    let path = format!("/credits/admin/purchases/{purchase}/review");
-    let (status, refunded) = world
-        .api(
-            &admin,
-            Method::POST,
-            &path,
-            Some(json!({ "action": "refund" })),
-        )
-        .await;
-    assert_eq!(status, 200, "{refunded}");
-    assert_eq!(refunded["status"], "refunded");
-    assert_eq!(refunded["credits_granted"], 0);
-    assert!(refunded["refund_id"].as_str().unwrap().starts_with("re_"));
-
-    // Stripe refunded everything it collected ($120.00, not the $80.00 price).
-    let intent: String = sqlx::query_scalar(
-        "select stripe_payment_intent_id from credit_purchases where id = $1::uuid",
-    )
-    .bind(&purchase)
-    .fetch_one(&world.app.pool)
-    .await
-    .unwrap();
-    let charges = world
-        .stripe_get(&format!("/v1/charges?payment_intent={intent}"))
-        .await;
-    assert_eq!(charges["data"][0]["amount_refunded"], 12_000, "{charges}");
-    // Its charge.refunded webhook arrives and changes nothing.
-    world
-        .wait_for(
-            "the refund webhook",
-            "select count(*) from stripe_webhook_events where event_type = 'charge.refunded'",
-            |n| n == 1,
-        )
-        .await;
-    assert_eq!(world.status(&session).await, "refunded");
-    assert_eq!(world.ledger_for(&session).await, []);
-    assert_eq!(world.balance(&alice).await, 1_000);
-    // Once refunded, neither a grant nor another refund goes through.
-    for action in ["grant", "refund"] {
-
 async fn extreme_dates_are_refused_with_422_by_every_admin_endpoint_that_takes_dates() {
     let world = world().await;
     let admin = world.token("admin").await;
@@ -1505,110 +1616,6 @@ async fn admin_refunds_and_adjustments_are_rate_limited_per_admin_over_api_and_s
                 &admin,
                 Method::POST,
                 &path,
-                Some(json!({ "action": action })),
-            )
-            .await;
-        assert_eq!(
-            (status, body["code"].as_str()),
-            (409, Some("not_in_review"))
-        );
-    }
-    assert_eq!(world.balance(&alice).await, 1_000);
-    world.assert_ledger_consistent().await;
-}
-
-#[tokio::test]
-async fn the_catalogue_sync_never_stores_a_price_of_another_amount() {
-    let world = world().await;
-    let pool = &world.app.pool;
-    // An admin's price change is under way (row locked, not committed) when
-    // the sync reaches the package.
-    let mut change = pool.begin().await.unwrap();
-    sqlx::query("update credit_packages set price_cents = 1200 where package_code = 'starter'")
-        .execute(&mut *change)
-        .await
-        .unwrap();
-    let sync = tokio::spawn({
-        let (pool, stripe) = (pool.clone(), world.stripe.clone());
-        async move { backend::catalogue::sync(&pool, &stripe).await }
-    });
-    // Wait until the sync waits for that row, then let the change commit.
-    let mut waiting = 0;
-    for _ in 0..200 {
-        waiting = sqlx::query_scalar::<_, i64>(
-            "select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
-        )
-        .fetch_one(pool)
-        .await
-        .unwrap();
-        if waiting > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert_eq!(waiting, 1, "the sync never waited for the locked package");
-    change.commit().await.unwrap();
-    sync.await.unwrap().unwrap();
-
-    // The stored price is one of the package's current amount.
-    let (price_cents, price_id): (i64, String) = sqlx::query_as(
-        "select price_cents, stripe_price_id from credit_packages where package_code = 'starter'",
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap();
-    let price = world.stripe_get(&format!("/v1/prices/{price_id}")).await;
-    assert_eq!(
-        (price["unit_amount"].as_i64(), price["active"].as_bool()),
-        (Some(price_cents), Some(true)),
-        "{price}"
-    );
-    assert_eq!(price_cents, 1_200);
-}
-
-#[tokio::test]
-async fn a_grant_and_a_refund_of_one_held_purchase_at_once_settle_it_one_way_only() {
-    let world = world().await;
-    let admin = world.token("admin").await;
-    let alice = world.token("alice").await;
-    let (session, purchase) = held_purchase(&world, &alice, "starter", 900).await;
-    let path = format!("/credits/admin/purchases/{purchase}/review");
-    let review = |action: &'static str| {
-        world.api(
-            &admin,
-            Method::POST,
-            &path,
-            Some(json!({ "action": action })),
-        )
-    };
-    let (grant, refund) = tokio::join!(review("grant"), review("refund"));
-    let mut statuses = [grant.0, refund.0];
-    statuses.sort();
-    assert_eq!(statuses, [200, 409], "{grant:?} {refund:?}");
-
-    let intent: String = sqlx::query_scalar(
-        "select stripe_payment_intent_id from credit_purchases where id = $1::uuid",
-    )
-    .bind(&purchase)
-    .fetch_one(&world.app.pool)
-    .await
-    .unwrap();
-    let charges = world
-        .stripe_get(&format!("/v1/charges?payment_intent={intent}"))
-        .await;
-    let refunded_in_stripe = charges["data"][0]["amount_refunded"].as_i64().unwrap();
-    if grant.0 == 200 {
-        assert_eq!(world.status(&session).await, "completed");
-        assert_eq!(world.balance(&alice).await, 1_000);
-        assert_eq!(refunded_in_stripe, 0, "granted and refunded");
-    } else {
-        assert_eq!(world.status(&session).await, "refunded");
-        assert_eq!(world.balance(&alice).await, 0);
-        assert_eq!(refunded_in_stripe, 900);
-    }
-    assert!(world.grants_for(&session).await <= 1);
-    world.assert_ledger_consistent().await;
-
                 Some(json!({ "amount_cents": 100 })),
             )
             .await;

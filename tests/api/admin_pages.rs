@@ -475,7 +475,9 @@ async fn held_purchases_are_listed_on_the_dashboard_and_settled_from_their_page(
     let (_, html, _) = world.page(Some(&admin), "/admin/credits").await;
     assert!(html.contains("Nothing to review"), "the list did not empty");
     world.assert_ledger_consistent().await;
+}
 
+#[tokio::test]
 async fn the_dashboard_refuses_extreme_dates_and_the_refund_form_refunds_once_per_render() {
     let world = world().await;
     let alice = world.token("alice").await;

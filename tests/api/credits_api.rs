@@ -1,10 +1,9 @@
 //! Buying credits end to end over HTTP: the real app, the Stripe emulator
 //! (hosted pay page, signed webhooks) and the dev identity provider.
 
-use crate::support::world::{KEY, world};
+use crate::support::world::{KEY, world, world_with};
 use backend::catalogue;
 use serde_json::{Value, json};
-use crate::support::world::{KEY, world, world_with};
 
 #[tokio::test]
 async fn a_whole_purchase_through_the_hosted_page() {

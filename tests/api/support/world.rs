@@ -70,11 +70,7 @@ pub async fn world_with(configure: impl FnOnce(&mut HashMap<String, String>)) ->
 }
 
 /// The app's environment in a world: the emulator's Stripe, the provider.
-fn configure(
-    env: &mut std::collections::HashMap<String, String>,
-    emulator: &Emulator,
-    idp: &DevIdp,
-) {
+fn world_env(env: &mut HashMap<String, String>, emulator: &Emulator, idp: &DevIdp) {
     env.insert("STRIPE_SECRET_KEY".into(), KEY.into());
     env.insert("STRIPE_API_BASE".into(), emulator.base_url.clone());
     env.insert(
