@@ -18,7 +18,7 @@ use sqlx::{Connection, PgConnection, postgres::PgPoolOptions};
 
 use crate::support::{
     TestDatabase,
-    world::{CARD_OK, WEBHOOK_SECRET, world},
+    world::{CARD_OK, WEBHOOK_SECRET, world, world_with},
 };
 
 /// Whether the server has this connection outside any transaction block
@@ -211,7 +211,11 @@ struct Shot {
 
 #[tokio::test]
 async fn disconnects_at_random_points_leave_nothing_stuck() {
-    let world = world().await;
+    // Thousands of requests from three users: far over the per-user limits.
+    let world = world_with(|env| {
+        env.insert("RATE_LIMIT_BURST".into(), "100000".into());
+    })
+    .await;
     let instances = [world.app.address.clone(), world.another_instance().await];
     // The storm delivers the events itself: the emulator only records them.
     let endpoints = world

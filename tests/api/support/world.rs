@@ -33,6 +33,8 @@ pub struct World {
     pub idp: DevIdp,
     pub http: reqwest::Client,
     pub stripe: StripeGateway,
+    /// The app's environment (for [`World::another_instance`]).
+    pub env: HashMap<String, String>,
 }
 
 /// Starts the emulator, the identity provider and the app (catalogue synced
@@ -46,9 +48,11 @@ pub async fn world() -> World {
 pub async fn world_with(configure: impl FnOnce(&mut HashMap<String, String>)) -> World {
     let emulator = super::stripe::start_emulator().await;
     let idp = DevIdp::start();
+    let mut env_used = HashMap::new();
     let app = spawn_app_with(|env| {
         world_env(env, &emulator, &idp);
         configure(env);
+        env_used = env.clone();
     })
     .await;
     let stripe = super::stripe::gateway(&emulator, KEY);
@@ -59,6 +63,7 @@ pub async fn world_with(configure: impl FnOnce(&mut HashMap<String, String>)) ->
         idp,
         http: super::http_client(),
         stripe,
+        env: env_used,
     };
     world
         .control(
@@ -84,9 +89,8 @@ impl World {
     /// Starts another instance of the app on the same database (as a second
     /// replica behind a load balancer would); returns its base URL.
     pub async fn another_instance(&self) -> String {
-        let mut env = super::test_env(&self.app.db.url);
-        world_env(&mut env, &self.emulator, &self.idp);
-        env.insert("APP_BASE_URL".into(), self.app.address.clone());
+        let mut env = self.env.clone();
+        env.insert("LEPTOS_SITE_ADDR".into(), "127.0.0.1:0".into());
         let config = backend::Config::from_lookup(|name| env.get(name).cloned())
             .expect("valid test configuration");
         let app = ops_center_credits::Application::build(config)
