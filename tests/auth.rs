@@ -537,11 +537,41 @@ async fn the_callback_refuses_a_replayed_code() {
 #[tokio::test]
 async fn login_returns_only_to_paths_on_this_site() {
     let (app, idp) = app_with_idp().await;
+    // `next` as it stands in the login URL's query (so `%2e` reaches the app
+    // as `.`, and `%252e` as `%2e`); the answer is the final Location after
+    // the provider's callback.
     for (next, expected) in [
         ("https://evil.example/", "/"),
+        ("https:%2F%2Fevil.example/", "/"),
         ("//evil.example/x", "/"),
         ("/%2F%2Fevil.example", "/"),
+        // Dot segments that leave `//evil.example` once normalised.
+        ("/.//evil.example", "/"),
+        ("/..//evil.example", "/"),
+        ("/%2e//evil.example", "/"),
+        ("/%2e%2e//evil.example", "/"),
+        ("/%252e//evil.example", "/"),
+        ("/%252e%252e//evil.example", "/"),
+        ("/credits/..//evil.example", "/"),
+        ("/credits/../..//evil.example/x?y=1", "/"),
+        // Backslashes, which browsers read as slashes.
+        ("/%5Cevil.example", "/"),
+        ("/%5C%5Cevil.example", "/"),
+        ("/.%5C/evil.example", "/"),
+        ("/%255cevil.example", "/"),
+        ("/%252F%252Fevil.example", "/"),
+        // Tabs and newlines, which browsers drop.
+        ("/%09/evil.example", "/"),
+        ("/%0A/evil.example", "/"),
+        ("/%0D%0A/evil.example", "/"),
+        ("%09//evil.example", "/"),
+        // Not a path at all.
+        ("evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+        // Paths on this site survive, normalised.
         ("/credits%3Fpage%3D2", "/credits?page=2"),
+        ("/admin/../credits", "/credits"),
+        ("/./credits", "/credits"),
     ] {
         let browser = Browser::new();
         let response = browser
