@@ -110,6 +110,14 @@ async fn missing_expired_foreign_and_misdirected_tokens_get_401() {
             "no azp",
             json!({"username": "alice", "claims": {"azp": null}}),
         ),
+        (
+            "an ID token's type",
+            json!({"username": "alice", "claims": {"typ": "ID"}}),
+        ),
+        (
+            "no typ",
+            json!({"username": "alice", "claims": {"typ": null}}),
+        ),
     ];
     for (what, request) in cases {
         let token = idp.mint(request).await;
@@ -129,6 +137,28 @@ async fn missing_expired_foreign_and_misdirected_tokens_get_401() {
         .await
         .unwrap();
     assert_eq!(users, 1, "refused tokens must not create users");
+}
+
+#[tokio::test]
+async fn an_id_token_is_not_accepted_as_a_bearer_token() {
+    let (app, idp) = app_with_idp().await;
+    let (access, id) = idp.password_tokens("alice", "alice-password").await;
+    // Same issuer, signing key, `azp` and user: only Keycloak's `typ` tells them apart.
+    let response = get_with_token(&app, BALANCE, &id).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(error_code(response).await, "invalid_token");
+    let users: i64 = sqlx::query_scalar("select count(*) from users")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(users, 0, "a refused token must not create a user");
+
+    let response = get_with_token(&app, BALANCE, &access).await;
+    assert_eq!(response.status(), 200, "the access token still works");
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["email"],
+        "alice@example.com"
+    );
 }
 
 #[tokio::test]

@@ -23,6 +23,9 @@ struct AccessClaims {
     sub: String,
     exp: i64,
     azp: Option<String>,
+    /// Keycloak's token type: `Bearer` for access tokens, `ID` for ID tokens
+    /// (which carry the same issuer, `azp` and signature, and must not pass).
+    typ: Option<String>,
     email: Option<String>,
     name: Option<String>,
     preferred_username: Option<String>,
@@ -35,6 +38,9 @@ struct RealmAccess {
     #[serde(default)]
     roles: Vec<String>,
 }
+
+/// Keycloak's `typ` claim of an access token.
+const ACCESS_TOKEN_TYPE: &str = "Bearer";
 
 const ALLOWED: [Algorithm; 6] = [
     Algorithm::RS256,
@@ -70,6 +76,12 @@ pub(super) async fn verify_access_token(
         .claims;
     if claims.azp.as_deref() != Some(provider.client_id.as_str()) {
         return Err(invalid("token was issued to another client (azp)".into()));
+    }
+    if claims.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
+        return Err(invalid(format!(
+            "not an access token (typ {:?})",
+            claims.typ
+        )));
     }
     Ok(Identity {
         sub: claims.sub,
