@@ -3,7 +3,10 @@
 
 mod support;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use reqwest::{
     StatusCode,
@@ -248,6 +251,69 @@ async fn a_provider_key_rotation_is_picked_up() {
         401,
         "the removed key must no longer be trusted"
     );
+}
+
+#[tokio::test]
+async fn a_slow_jwks_refetch_holds_up_no_known_key_and_runs_once() {
+    const DELAY: Duration = Duration::from_secs(4);
+    const JUNK: usize = 8;
+    let (app, idp) = app_with_idp().await;
+    let alice = idp.password_token("alice", "alice-password").await;
+    let mut junk = Vec::new();
+    for i in 0..JUNK {
+        junk.push(
+            idp.mint(json!({"username": "bob", "kid": format!("junk-kid-{i}")}))
+                .await,
+        );
+    }
+    // Discovery and the first JWKS fetch; then wait out the 2 s an unknown
+    // kid has to wait before it may refetch.
+    assert_eq!(get_with_token(&app, BALANCE, &alice).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+
+    let before = idp.delay_jwks(DELAY).await;
+    let started = Instant::now();
+    let junk_calls: Vec<_> = junk
+        .into_iter()
+        .map(|token| {
+            let (client, url) = (app.client.clone(), app.url(BALANCE));
+            tokio::spawn(async move { client.get(url).bearer_auth(token).send().await })
+        })
+        .collect();
+    // The app's refetch has reached the provider, which holds the answer back.
+    while idp.jwks_requests().await == before {
+        assert!(
+            started.elapsed() < DELAY,
+            "no JWKS refetch for the unknown kids"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let checked = Instant::now();
+    let response = get_with_token(&app, BALANCE, &alice).await;
+    let took = checked.elapsed();
+    assert_eq!(response.status(), 200);
+    assert!(
+        started.elapsed() < DELAY,
+        "the machine is too slow for this test: the refetch was over before the check"
+    );
+    assert!(
+        took < Duration::from_secs(2),
+        "a token with a known kid waited {took:?} for the JWKS refetch"
+    );
+
+    for call in junk_calls {
+        let response = call.await.unwrap().unwrap();
+        assert_eq!(response.status(), 401);
+        assert_eq!(error_code(response).await, "invalid_token");
+    }
+    assert_eq!(
+        idp.jwks_requests().await,
+        before + 1,
+        "{JUNK} concurrent unknown kids cause one JWKS fetch"
+    );
+    idp.delay_jwks(Duration::ZERO).await;
+    assert_eq!(get_with_token(&app, BALANCE, &alice).await.status(), 200);
 }
 
 // --- the browser's code flow -----------------------------------------------

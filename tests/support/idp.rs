@@ -127,6 +127,22 @@ impl DevIdp {
         )
     }
 
+    /// Holds every later JWKS answer back by `delay` (`POST /_dev/jwks`);
+    /// returns how many JWKS requests the provider has received so far.
+    pub async fn delay_jwks(&self, delay: Duration) -> u64 {
+        let millis = u64::try_from(delay.as_millis()).expect("a short delay");
+        let body = self
+            .control("/_dev/jwks", json!({ "delay_ms": millis }))
+            .await;
+        body["requests"].as_u64().expect("requests")
+    }
+
+    /// How many JWKS requests the provider has received (answered or not).
+    pub async fn jwks_requests(&self) -> u64 {
+        let body = self.control("/_dev/jwks", json!({})).await;
+        body["requests"].as_u64().expect("requests")
+    }
+
     async fn control(&self, path: &str, request: Value) -> Value {
         let response = self
             .client

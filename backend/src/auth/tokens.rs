@@ -1,6 +1,8 @@
 //! Access-token verification: Keycloak's JWT access tokens, checked against
-//! the issuer's JWKS (`iss`, `exp`, `azp`; `aud` is Keycloak's `account`,
-//! not ours, so it is not checked).
+//! the issuer's JWKS (`iss`, `exp`, `azp`, `typ`; `aud` is Keycloak's
+//! `account`, not ours, so it is not checked).
+
+use std::sync::Arc;
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::Deserialize;
@@ -52,7 +54,7 @@ const ALLOWED: [Algorithm; 6] = [
 ];
 
 pub(super) async fn verify_access_token(
-    provider: &Provider,
+    provider: &Arc<Provider>,
     token: &str,
 ) -> Result<Identity, AuthError> {
     let invalid = |why: String| AuthError::InvalidToken(why);
