@@ -294,12 +294,12 @@ async fn a_slow_jwks_refetch_holds_up_no_known_key_and_runs_once() {
     let took = checked.elapsed();
     assert_eq!(response.status(), 200);
     assert!(
-        started.elapsed() < DELAY,
-        "the machine is too slow for this test: the refetch was over before the check"
-    );
-    assert!(
         took < Duration::from_secs(2),
         "a token with a known kid waited {took:?} for the JWKS refetch"
+    );
+    assert!(
+        started.elapsed() < DELAY,
+        "the machine is too slow for this test: the refetch was over before the check"
     );
 
     for call in junk_calls {
