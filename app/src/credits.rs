@@ -59,20 +59,15 @@ pub struct CreditsOverview {
 /// The caller's balance and a page of their history; `None` for anonymous
 /// visitors. With `session_id` (Checkout's success return) the purchase is
 /// confirmed with Stripe and fulfilled first, so the balance shown already
-/// includes it: the webhook, whenever it comes, is then a no-op. With
-/// `cancelled_purchase` (Checkout's cancel URL) that purchase's session is
-/// closed first, so the history shows it expired rather than pending.
+/// includes it: the webhook, whenever it comes, is then a no-op. A checkout
+/// left through the cancel URL is closed by [`abandon_checkout`], a POST the
+/// page sends once it is live, not here.
 #[server]
 pub async fn load_credits_page(
     session_id: Option<String>,
-    cancelled_purchase: Option<String>,
     page: u32,
 ) -> Result<Option<CreditsOverview>, ServerFnError> {
-    use backend::{
-        ids::{CheckoutSessionId, PurchaseId},
-        ledger, purchases,
-        rate_limit::Limited,
-    };
+    use backend::{ids::CheckoutSessionId, ledger, purchases, rate_limit::Limited};
 
     let Some(user) = crate::auth::ssr::optional_user().await? else {
         return Ok(None);
@@ -89,16 +84,6 @@ pub async fn load_credits_page(
         }),
         None => None,
     };
-    if let Some(id) = cancelled_purchase.and_then(|id| id.parse().ok())
-        && let Err(error) =
-            backend::checkout::abandon(&state.pool, &state.stripe, user.id, PurchaseId(id)).await
-    {
-        // The session expires on its own at Stripe; nothing is lost.
-        tracing::error!(
-            error = &error as &dyn std::error::Error,
-            "closing an abandoned checkout failed"
-        );
-    }
     let page = page.max(1);
     let size = i64::from(HISTORY_PAGE_SIZE);
     let mut records =
@@ -117,6 +102,26 @@ pub async fn load_credits_page(
         has_more,
         checkout,
     }))
+}
+
+/// Closes the checkout the buyer left without paying (Checkout's cancel URL
+/// names the purchase): its Stripe session is expired and the purchase
+/// marked expired; a purchase no longer pending is left as it is. Answers
+/// the purchase as it stands. Not the caller's (or no such purchase) → 404.
+#[server(endpoint = "abandon_checkout")]
+pub async fn abandon_checkout(purchase: String) -> Result<PurchaseView, ServerFnError> {
+    use backend::ids::PurchaseId;
+
+    let user = crate::auth::ssr::require_user().await?;
+    let state = expect_context::<backend::AppState>();
+    let Ok(id) = purchase.parse() else {
+        return Err(ssr::unknown_purchase());
+    };
+    match backend::checkout::abandon(&state.pool, &state.stripe, user.id, PurchaseId(id)).await {
+        Ok(Some(record)) => Ok(record.into()),
+        Ok(None) => Err(ssr::unknown_purchase()),
+        Err(error) => Err(ssr::failed("closing an abandoned checkout", error)),
+    }
 }
 
 /// Starts Checkout for `package_code`; answers the URL to send the buyer to.
@@ -255,6 +260,14 @@ pub(crate) mod ssr {
                 "Too many attempts. Please wait {secs} seconds and try again."
             ))
         })
+    }
+
+    /// 404: the purchase does not exist or is someone else's (the same answer for both).
+    pub fn unknown_purchase() -> ServerFnError {
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(http::StatusCode::NOT_FOUND);
+        }
+        ServerFnError::new("There is no such checkout of yours.")
     }
 
     pub fn failed(what: &str, error: impl std::error::Error + 'static) -> ServerFnError {

@@ -136,24 +136,43 @@ fn callback_url(state: &AppState) -> Url {
 
 /// `next` when it is a path on our own origin, else `/` (no open redirect).
 pub fn safe_next(base: &Url, next: Option<&str>) -> String {
-    let Some(next) = next else {
-        return "/".into();
-    };
-    let looks_local = next.starts_with('/')
-        && !next.starts_with("//")
-        && !next.contains('\\')
-        && !next.chars().any(char::is_control);
-    match base.join(next) {
-        Ok(url) if looks_local && url.origin() == base.origin() => {
-            let mut path = url.path().to_owned();
-            if let Some(query) = url.query() {
-                path.push('?');
-                path.push_str(query);
-            }
-            path
-        }
-        _ => "/".into(),
+    next.and_then(|next| same_origin_path(base, next))
+        .unwrap_or_else(|| "/".into())
+}
+
+/// `next` resolved against `base` and normalised (dot segments removed),
+/// as path and query, if it stays on `base`'s origin. The result is checked
+/// again: `/.//evil.example` only becomes `//evil.example` (another host to
+/// a browser) once its dot segment is gone.
+fn same_origin_path(base: &Url, next: &str) -> Option<String> {
+    if !is_plain_path(next) {
+        return None;
     }
+    let url = base.join(next).ok()?;
+    if url.origin() != base.origin() {
+        return None;
+    }
+    let mut path = url.path().to_owned();
+    if let Some(query) = url.query() {
+        path.push('?');
+        path.push_str(query);
+    }
+    let again = base.join(&path).ok()?;
+    (is_plain_path(&path) && again.origin() == base.origin()).then_some(path)
+}
+
+/// Starts with one `/` and cannot be read as a network-path reference
+/// (`//host`, `/\host`, nor with the second slash percent-encoded, which
+/// some proxies decode), and holds no backslash or control character
+/// (browsers drop tabs and newlines, and read `\` as `/`).
+fn is_plain_path(path: &str) -> bool {
+    let after_slash = path.get(1..4).unwrap_or("").to_ascii_lowercase();
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !after_slash.starts_with("%2f")
+        && !after_slash.starts_with("%5c")
+        && !path.contains('\\')
+        && !path.chars().any(char::is_control)
 }
 
 /// A login problem, shown to the browser as a short page.

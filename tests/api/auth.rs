@@ -1,7 +1,10 @@
 //! Login, sessions, bearer tokens and roles against the real dev OpenID
 //! provider (tools/dev-idp, one per test) and a fresh database.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use crate::support::{DevIdp, TestApp, spawn_app_with};
 use reqwest::{
@@ -108,6 +111,14 @@ async fn missing_expired_foreign_and_misdirected_tokens_get_401() {
             "no azp",
             json!({"username": "alice", "claims": {"azp": null}}),
         ),
+        (
+            "an ID token's type",
+            json!({"username": "alice", "claims": {"typ": "ID"}}),
+        ),
+        (
+            "no typ",
+            json!({"username": "alice", "claims": {"typ": null}}),
+        ),
     ];
     for (what, request) in cases {
         let token = idp.mint(request).await;
@@ -127,6 +138,28 @@ async fn missing_expired_foreign_and_misdirected_tokens_get_401() {
         .await
         .unwrap();
     assert_eq!(users, 1, "refused tokens must not create users");
+}
+
+#[tokio::test]
+async fn an_id_token_is_not_accepted_as_a_bearer_token() {
+    let (app, idp) = app_with_idp().await;
+    let (access, id) = idp.password_tokens("alice", "alice-password").await;
+    // Same issuer, signing key, `azp` and user: only Keycloak's `typ` tells them apart.
+    let response = get_with_token(&app, BALANCE, &id).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(error_code(response).await, "invalid_token");
+    let users: i64 = sqlx::query_scalar("select count(*) from users")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(users, 0, "a refused token must not create a user");
+
+    let response = get_with_token(&app, BALANCE, &access).await;
+    assert_eq!(response.status(), 200, "the access token still works");
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["email"],
+        "alice@example.com"
+    );
 }
 
 #[tokio::test]
@@ -216,6 +249,69 @@ async fn a_provider_key_rotation_is_picked_up() {
         401,
         "the removed key must no longer be trusted"
     );
+}
+
+#[tokio::test]
+async fn a_slow_jwks_refetch_holds_up_no_known_key_and_runs_once() {
+    const DELAY: Duration = Duration::from_secs(4);
+    const JUNK: usize = 8;
+    let (app, idp) = app_with_idp().await;
+    let alice = idp.password_token("alice", "alice-password").await;
+    let mut junk = Vec::new();
+    for i in 0..JUNK {
+        junk.push(
+            idp.mint(json!({"username": "bob", "kid": format!("junk-kid-{i}")}))
+                .await,
+        );
+    }
+    // Discovery and the first JWKS fetch; then wait out the 2 s an unknown
+    // kid has to wait before it may refetch.
+    assert_eq!(get_with_token(&app, BALANCE, &alice).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+
+    let before = idp.delay_jwks(DELAY).await;
+    let started = Instant::now();
+    let junk_calls: Vec<_> = junk
+        .into_iter()
+        .map(|token| {
+            let (client, url) = (app.client.clone(), app.url(BALANCE));
+            tokio::spawn(async move { client.get(url).bearer_auth(token).send().await })
+        })
+        .collect();
+    // The app's refetch has reached the provider, which holds the answer back.
+    while idp.jwks_requests().await == before {
+        assert!(
+            started.elapsed() < DELAY,
+            "no JWKS refetch for the unknown kids"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let checked = Instant::now();
+    let response = get_with_token(&app, BALANCE, &alice).await;
+    let took = checked.elapsed();
+    assert_eq!(response.status(), 200);
+    assert!(
+        took < Duration::from_secs(2),
+        "a token with a known kid waited {took:?} for the JWKS refetch"
+    );
+    assert!(
+        started.elapsed() < DELAY,
+        "the machine is too slow for this test: the refetch was over before the check"
+    );
+
+    for call in junk_calls {
+        let response = call.await.unwrap().unwrap();
+        assert_eq!(response.status(), 401);
+        assert_eq!(error_code(response).await, "invalid_token");
+    }
+    assert_eq!(
+        idp.jwks_requests().await,
+        before + 1,
+        "{JUNK} concurrent unknown kids cause one JWKS fetch"
+    );
+    idp.delay_jwks(Duration::ZERO).await;
+    assert_eq!(get_with_token(&app, BALANCE, &alice).await.status(), 200);
 }
 
 // --- the browser's code flow -----------------------------------------------
@@ -535,11 +631,41 @@ async fn the_callback_refuses_a_replayed_code() {
 #[tokio::test]
 async fn login_returns_only_to_paths_on_this_site() {
     let (app, idp) = app_with_idp().await;
+    // `next` as it stands in the login URL's query (so `%2e` reaches the app
+    // as `.`, and `%252e` as `%2e`); the answer is the final Location after
+    // the provider's callback.
     for (next, expected) in [
         ("https://evil.example/", "/"),
+        ("https:%2F%2Fevil.example/", "/"),
         ("//evil.example/x", "/"),
         ("/%2F%2Fevil.example", "/"),
+        // Dot segments that leave `//evil.example` once normalised.
+        ("/.//evil.example", "/"),
+        ("/..//evil.example", "/"),
+        ("/%2e//evil.example", "/"),
+        ("/%2e%2e//evil.example", "/"),
+        ("/%252e//evil.example", "/"),
+        ("/%252e%252e//evil.example", "/"),
+        ("/credits/..//evil.example", "/"),
+        ("/credits/../..//evil.example/x?y=1", "/"),
+        // Backslashes, which browsers read as slashes.
+        ("/%5Cevil.example", "/"),
+        ("/%5C%5Cevil.example", "/"),
+        ("/.%5C/evil.example", "/"),
+        ("/%255cevil.example", "/"),
+        ("/%252F%252Fevil.example", "/"),
+        // Tabs and newlines, which browsers drop.
+        ("/%09/evil.example", "/"),
+        ("/%0A/evil.example", "/"),
+        ("/%0D%0A/evil.example", "/"),
+        ("%09//evil.example", "/"),
+        // Not a path at all.
+        ("evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+        // Paths on this site survive, normalised.
         ("/credits%3Fpage%3D2", "/credits?page=2"),
+        ("/admin/../credits", "/credits"),
+        ("/./credits", "/credits"),
     ] {
         let browser = Browser::new();
         let response = browser

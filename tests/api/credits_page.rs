@@ -108,11 +108,30 @@ async fn a_payment_still_processing_shows_a_pending_note_and_no_credits() {
     assert_eq!(banner_kind(&html).as_deref(), Some("success"));
 }
 
+/// The server function the credits page calls once it is live on Checkout's
+/// cancel URL: `POST /api/abandon_checkout`; (status, body).
+async fn abandon_checkout(
+    world: &crate::support::world::World,
+    token: Option<&str>,
+    purchase: &str,
+) -> (u16, String) {
+    let mut request = world
+        .http
+        .post(world.app.url("/api/abandon_checkout"))
+        .form(&[("purchase", purchase)]);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
 #[tokio::test]
-async fn cancelling_checkout_closes_the_session_and_changes_no_balance() {
+async fn cancelling_checkout_closes_the_session_by_post_and_changes_no_balance() {
     let world = world().await;
     let alice = world.token("alice").await;
     let (checkout_url, session) = world.buy(&alice, "starter").await;
+    let purchase = world.purchase_id(&session).await;
     // A declined card first, then "Cancel and go back".
     let declined = world.pay(&checkout_url, CARD_DECLINED).await;
     assert_eq!(declined.status(), 200);
@@ -120,28 +139,57 @@ async fn cancelling_checkout_closes_the_session_and_changes_no_balance() {
         .stripe_get(&format!("/v1/checkout/sessions/{session}"))
         .await;
     let cancel_url = stripe_session["cancel_url"].as_str().unwrap().to_owned();
-    assert!(
-        cancel_url.starts_with(&world.app.url("/credits?checkout=cancelled&purchase=")),
-        "{cancel_url}"
+    assert_eq!(
+        cancel_url,
+        world
+            .app
+            .url(&format!("/credits?checkout=cancelled&purchase={purchase}"))
     );
     let path = cancel_url.trim_start_matches(&world.app.address).to_owned();
 
-    // Someone else following the link changes nothing.
+    // Following the link is a GET: the page shows the banner and changes nothing.
     let bob = world.token("bob").await;
     let (status, _, _) = world.page(Some(&bob), &path).await;
     assert_eq!(status, 200);
-    assert_eq!(world.status(&session).await, "pending");
-
     let (status, html, _) = world.page(Some(&alice), &path).await;
     assert_eq!(status, 200);
     assert_eq!(banner_kind(&html).as_deref(), Some("cancelled"));
     assert_eq!(text_of(&html, "balance"), "0");
-    assert!(html.contains(r#"data-status="expired""#));
+    assert!(html.contains(r#"data-status="pending""#));
+    assert_eq!(world.status(&session).await, "pending");
+    let at_stripe = world
+        .stripe_get(&format!("/v1/checkout/sessions/{session}"))
+        .await;
+    assert_eq!(at_stripe["status"], "open");
+
+    // The live page then POSTs to close it. Nobody else can.
+    let (status, body) = abandon_checkout(&world, Some(&bob), &purchase).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = abandon_checkout(&world, None, &purchase).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = abandon_checkout(&world, Some(&alice), "not-a-purchase").await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(world.status(&session).await, "pending");
+
+    let (status, body) = abandon_checkout(&world, Some(&alice), &purchase).await;
+    assert_eq!(status, 200, "{body}");
+    let view: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(view["id"], purchase.as_str());
+    assert_eq!(view["status"], "expired");
     assert_eq!(world.status(&session).await, "expired");
     let at_stripe = world
         .stripe_get(&format!("/v1/checkout/sessions/{session}"))
         .await;
     assert_eq!(at_stripe["status"], "expired");
+    // What the page shows after its reload.
+    let (status, html, _) = world.page(Some(&alice), &path).await;
+    assert_eq!(status, 200);
+    assert_eq!(banner_kind(&html).as_deref(), Some("cancelled"));
+    assert!(html.contains(r#"data-status="expired""#));
+    // Again (a second tab): nothing more happens.
+    let (status, body) = abandon_checkout(&world, Some(&alice), &purchase).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(world.status(&session).await, "expired");
 
     // The paying page refuses the closed session; Stripe's expired webhook is a no-op.
     let late = world.pay(&checkout_url, CARD_OK).await;

@@ -12,7 +12,7 @@ use crate::{
         package_card::{CardAction, PackageCard},
         purchase_history::PurchaseHistory,
     },
-    credits::{CreditsOverview, error_message, load_credits_page},
+    credits::{AbandonCheckout, CreditsOverview, error_message, load_credits_page},
     packages::{PackageView, list_packages},
 };
 
@@ -32,16 +32,26 @@ pub fn CreditsPage(
                 .unwrap_or(1)
         })
     };
-    let cancelled_purchase = move || {
+    let cancelled_purchase = Memo::new(move |_| {
         query.with(|q| {
             (q.get("checkout").as_deref() == Some("cancelled"))
                 .then(|| q.get("purchase"))
                 .flatten()
         })
-    };
+    });
+    // Checkout's cancel URL names the purchase left behind. Rendering the
+    // page changes nothing; once it is live (effects run only in the
+    // browser) it asks, by POST, to close that checkout, then reloads the
+    // overview so the history shows the purchase expired.
+    let abandon = ServerAction::<AbandonCheckout>::new();
+    Effect::new(move |_| {
+        if let Some(purchase) = cancelled_purchase.get() {
+            abandon.dispatch(AbandonCheckout { purchase });
+        }
+    });
     let overview = Resource::new(
-        move || (session_id(), cancelled_purchase(), page()),
-        |(session_id, cancelled, page)| load_credits_page(session_id, cancelled, page),
+        move || (session_id(), page(), abandon.version().get()),
+        |(session_id, page, _)| load_credits_page(session_id, page),
     );
     let packages = Resource::new(|| (), |_| list_packages());
 

@@ -40,7 +40,8 @@ impl Oidc {
     }
 
     /// Verifies an access token (a JWT from the configured issuer): signature
-    /// against the issuer's JWKS, `iss`, `exp`, and `azp` = our client id.
+    /// against the issuer's JWKS, `iss`, `exp`, `azp` = our client id, and
+    /// Keycloak's `typ` = `Bearer` (an ID token is no access token).
     pub async fn verify_access_token(&self, token: &str) -> Result<Identity, AuthError> {
         tokens::verify_access_token(&self.inner, token).await
     }

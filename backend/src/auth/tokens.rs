@@ -1,6 +1,8 @@
 //! Access-token verification: Keycloak's JWT access tokens, checked against
-//! the issuer's JWKS (`iss`, `exp`, `azp`; `aud` is Keycloak's `account`,
-//! not ours, so it is not checked).
+//! the issuer's JWKS (`iss`, `exp`, `azp`, `typ`; `aud` is Keycloak's
+//! `account`, not ours, so it is not checked).
+
+use std::sync::Arc;
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::Deserialize;
@@ -23,6 +25,9 @@ struct AccessClaims {
     sub: String,
     exp: i64,
     azp: Option<String>,
+    /// Keycloak's token type: `Bearer` for access tokens, `ID` for ID tokens
+    /// (which carry the same issuer, `azp` and signature, and must not pass).
+    typ: Option<String>,
     email: Option<String>,
     name: Option<String>,
     preferred_username: Option<String>,
@@ -36,6 +41,9 @@ struct RealmAccess {
     roles: Vec<String>,
 }
 
+/// Keycloak's `typ` claim of an access token.
+const ACCESS_TOKEN_TYPE: &str = "Bearer";
+
 const ALLOWED: [Algorithm; 6] = [
     Algorithm::RS256,
     Algorithm::RS384,
@@ -46,7 +54,7 @@ const ALLOWED: [Algorithm; 6] = [
 ];
 
 pub(super) async fn verify_access_token(
-    provider: &Provider,
+    provider: &Arc<Provider>,
     token: &str,
 ) -> Result<Identity, AuthError> {
     let invalid = |why: String| AuthError::InvalidToken(why);
@@ -70,6 +78,12 @@ pub(super) async fn verify_access_token(
         .claims;
     if claims.azp.as_deref() != Some(provider.client_id.as_str()) {
         return Err(invalid("token was issued to another client (azp)".into()));
+    }
+    if claims.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
+        return Err(invalid(format!(
+            "not an access token (typ {:?})",
+            claims.typ
+        )));
     }
     Ok(Identity {
         sub: claims.sub,

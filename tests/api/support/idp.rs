@@ -75,6 +75,11 @@ impl DevIdp {
 
     /// An access token from the password grant (Keycloak's direct access grant).
     pub async fn password_token(&self, username: &str, password: &str) -> String {
+        self.password_tokens(username, password).await.0
+    }
+
+    /// The access token and the ID token of one password grant.
+    pub async fn password_tokens(&self, username: &str, password: &str) -> (String, String) {
         let response = self
             .client
             .post(format!("{}/protocol/openid-connect/token", self.issuer))
@@ -90,10 +95,13 @@ impl DevIdp {
             .expect("token request");
         assert_eq!(response.status(), 200, "password grant for {username}");
         let body: Value = response.json().await.expect("token JSON");
-        body["access_token"]
-            .as_str()
-            .expect("access_token")
-            .to_owned()
+        let token = |name: &str| {
+            body[name]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name} in the token response"))
+                .to_owned()
+        };
+        (token("access_token"), token("id_token"))
     }
 
     /// A token built by the provider's test controls (`POST /_dev/mint`).
@@ -117,6 +125,22 @@ impl DevIdp {
                 .expect("previous_kid")
                 .to_owned(),
         )
+    }
+
+    /// Holds every later JWKS answer back by `delay` (`POST /_dev/jwks`);
+    /// returns how many JWKS requests the provider has received so far.
+    pub async fn delay_jwks(&self, delay: Duration) -> u64 {
+        let millis = u64::try_from(delay.as_millis()).expect("a short delay");
+        let body = self
+            .control("/_dev/jwks", json!({ "delay_ms": millis }))
+            .await;
+        body["requests"].as_u64().expect("requests")
+    }
+
+    /// How many JWKS requests the provider has received (answered or not).
+    pub async fn jwks_requests(&self) -> u64 {
+        let body = self.control("/_dev/jwks", json!({})).await;
+        body["requests"].as_u64().expect("requests")
     }
 
     async fn control(&self, path: &str, request: Value) -> Value {

@@ -156,6 +156,10 @@ export async function startIdp({
 
   let foreignKey; // a key this provider never publishes, for "signed by another key" tests
 
+  // The JWKS endpoint as a slow network makes it (POST /_dev/jwks), and how
+  // often it was asked, for tests of the relying party's key cache.
+  const jwksControl = { delayMs: 0, requests: 0 };
+
   async function devControls(req, res, path, url) {
     if (req.method !== 'POST') {
       json(res, 405, { error: 'method_not_allowed' }, { allow: 'POST' });
@@ -184,6 +188,19 @@ export async function startIdp({
         keep_old: keepOld,
         jwks_kids: keyFile.keys.map((k) => k.kid),
       });
+      return;
+    }
+    if (path === '/_dev/jwks') {
+      if (body.delay_ms !== undefined) {
+        const ms = body.delay_ms;
+        if (!Number.isInteger(ms) || ms < 0 || ms > 60000) {
+          json(res, 400, { error: 'invalid_request', error_description: '"delay_ms" must be an integer from 0 to 60000' });
+          return;
+        }
+        jwksControl.delayMs = ms;
+        log(`dev-idp: JWKS answers delayed by ${ms} ms`);
+      }
+      json(res, 200, { delay_ms: jwksControl.delayMs, requests: jwksControl.requests });
       return;
     }
     if (path === '/_dev/mint') {
@@ -262,6 +279,14 @@ export async function startIdp({
       const body = req.method === 'POST' ? await readBody(req) : '';
       await userinfo(req, res, body);
       return;
+    }
+
+    if (path === `${realmPath}${KC.certs}`) {
+      jwksControl.requests += 1;
+      if (jwksControl.delayMs > 0) {
+        const delay = jwksControl.delayMs;
+        await new Promise((resolve) => { setTimeout(resolve, delay).unref(); });
+      }
     }
 
     if (path.startsWith(`${realmPath}/`)) {

@@ -114,3 +114,36 @@ test('/_dev/rotate-keys changes the kid, keeps or drops the old key', async () =
   assert.deepEqual(await kids(restarted), [r2.kid]);
 });
 
+
+test('/_dev/jwks delays the JWKS and counts its requests', async () => {
+  const server = await start({ dataDir: dir(), testControls: true });
+  const control = async (body) => {
+    const res = await fetch(`${server.origin}/_dev/jwks`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+    });
+    return { status: res.status, body: await res.json() };
+  };
+
+  assert.deepEqual((await control({})).body, { delay_ms: 0, requests: 0 });
+  await kids(server);
+  assert.deepEqual((await control({})).body, { delay_ms: 0, requests: 1 });
+
+  assert.deepEqual((await control({ delay_ms: 400 })).body, { delay_ms: 400, requests: 1 });
+  const started = Date.now();
+  const slow = Promise.all([kids(server), kids(server)]);
+  // Counted on arrival, while the answers are still held back.
+  await new Promise((resolve) => { setTimeout(resolve, 150); });
+  assert.equal((await control({})).body.requests, 3);
+  const [first, second] = await slow;
+  assert.ok(Date.now() - started >= 400, 'the JWKS answer waited');
+  assert.deepEqual(first, second);
+  // Other endpoints are not delayed.
+  const discovery = Date.now();
+  assert.equal((await fetch(`${server.issuer}/.well-known/openid-configuration`)).status, 200);
+  assert.ok(Date.now() - discovery < 400);
+
+  assert.deepEqual((await control({ delay_ms: 0 })).body, { delay_ms: 0, requests: 3 });
+  for (const bad of [-1, 1.5, '100', 60001]) {
+    assert.equal((await control({ delay_ms: bad })).status, 400, JSON.stringify(bad));
+  }
+});
