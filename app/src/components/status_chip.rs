@@ -11,6 +11,7 @@ pub fn StatusChip(status: PurchaseStatus) -> impl IntoView {
         PurchaseStatus::Expired => ("Expired", "bg-slate-200 text-slate-700"),
         PurchaseStatus::Refunded => ("Refunded", "bg-violet-100 text-violet-800"),
         PurchaseStatus::PartiallyRefunded => ("Partially refunded", "bg-violet-50 text-violet-700"),
+        PurchaseStatus::Disputed => ("Disputed", "bg-orange-100 text-orange-800"),
     };
     view! {
         <span

@@ -64,14 +64,14 @@ pub async fn refund_purchase(
     purchase_id: PurchaseId,
     amount: Option<Cents>,
 ) -> Result<RefundOutcome, RefundError> {
-    let row: Option<(UserId, String, Option<String>, i64, i64)> = sqlx::query_as(
-        "select user_id, status, stripe_payment_intent_id, amount_paid_cents, refunded_cents \
+    let row: Option<(UserId, String, Option<String>, i64, i64, i32)> = sqlx::query_as(
+        "select user_id, status, stripe_payment_intent_id, amount_paid_cents, refunded_cents, refund_reversals \
          from credit_purchases where id = $1",
     )
     .bind(purchase_id)
     .fetch_optional(pool)
     .await?;
-    let Some((user_id, status, payment_intent, paid, refunded_before)) = row else {
+    let Some((user_id, status, payment_intent, paid, refunded_before, reversals)) = row else {
         return Err(RefundError::NotFound(purchase_id));
     };
     let status: PurchaseStatus = status
@@ -93,10 +93,18 @@ pub async fn refund_purchase(
         });
     }
 
-    let key = format!(
-        "admin-refund-{purchase_id}-{refunded_before}-{}",
-        requested.get()
-    );
+    // After a failed refund the refunded total can be back at a figure seen
+    // before; the failure count keeps the key from replaying that refund.
+    let key = match reversals {
+        0 => format!(
+            "admin-refund-{purchase_id}-{refunded_before}-{}",
+            requested.get()
+        ),
+        n => format!(
+            "admin-refund-{purchase_id}-{refunded_before}-{}-r{n}",
+            requested.get()
+        ),
+    };
     let receipt = stripe
         .create_refund(&payment_intent, Some(requested), &key)
         .await
