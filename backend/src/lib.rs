@@ -15,6 +15,7 @@ pub mod purchases;
 mod secret;
 pub mod stripe;
 pub mod users;
+pub mod webhook;
 
 use std::sync::Arc;
 
