@@ -1652,6 +1652,7 @@ pub fn open_dispute(s: &mut Store, charge_id: &str, reason: Option<String>) -> A
         "charge": charge_id,
         "created": created,
         "currency": charge["currency"].clone(),
+        "enhanced_eligibility_types": [],
         "evidence": {
             "access_activity_log": null, "billing_address": null, "cancellation_policy": null,
             "cancellation_policy_disclosure": null, "cancellation_rebuttal": null,
@@ -1663,9 +1664,11 @@ pub fn open_dispute(s: &mut Store, charge_id: &str, reason: Option<String>) -> A
             "service_date": null, "service_documentation": null, "shipping_address": null,
             "shipping_carrier": null, "shipping_date": null, "shipping_documentation": null,
             "shipping_tracking_number": null, "uncategorized_file": null, "uncategorized_text": null,
+            "enhanced_evidence": {},
         },
         "evidence_details": {
             "due_by": created + 7 * 24 * 3600,
+            "enhanced_eligibility": {},
             "has_evidence": false,
             "past_due": false,
             "submission_count": 0,
@@ -1673,7 +1676,9 @@ pub fn open_dispute(s: &mut Store, charge_id: &str, reason: Option<String>) -> A
         "is_charge_refundable": false,
         "livemode": false,
         "metadata": {},
+        "network_reason_code": null,
         "payment_intent": charge["payment_intent"].clone(),
+        "payment_method_details": null,
         "reason": reason,
         "status": "needs_response",
     }));
