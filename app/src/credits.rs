@@ -215,7 +215,8 @@ pub(crate) mod ssr {
                 },
                 PurchaseStatus::Completed
                 | PurchaseStatus::Refunded
-                | PurchaseStatus::PartiallyRefunded => CheckoutReturn::Completed {
+                | PurchaseStatus::PartiallyRefunded
+                | PurchaseStatus::Disputed => CheckoutReturn::Completed {
                     package_name: purchase.package_name,
                     credits: purchase.amount_credits,
                 },

@@ -164,40 +164,6 @@ async fn confirm(
     Ok(purchase)
 }
 
-/// Stripe reports `refunded_total` refunded on `payment_intent_id` (the
-/// `charge.refunded` webhook). Stripe does not order its events, so the
-/// refund can arrive before the checkout's completion: then our purchase
-/// does not know its payment yet. Stripe is asked which session the payment
-/// belongs to; that session is fulfilled first (it was paid, or it could
-/// not be refunded) and the refund then takes its share back. A payment
-/// that is not one of our checkouts is `UnknownSession`.
-pub async fn apply_stripe_refund(
-    pool: &PgPool,
-    stripe: &StripeGateway,
-    payment_intent_id: &str,
-    refunded_total: domain::Cents,
-    actor: Actor<'_>,
-) -> Result<Settlement, CheckoutError> {
-    let settlement =
-        purchases::record_refund(pool, payment_intent_id, refunded_total, actor).await?;
-    let waiting_for_payment = match &settlement {
-        Settlement::UnknownSession => true,
-        Settlement::AlreadySettled { status, .. } => *status == domain::PurchaseStatus::Pending,
-        _ => false,
-    };
-    if !waiting_for_payment {
-        return Ok(settlement);
-    }
-    let Some(checkout) = stripe.checkout_for_payment(payment_intent_id).await? else {
-        return Ok(settlement);
-    };
-    let fulfilled = fulfil_checkout(pool, stripe, &checkout, actor).await?;
-    if matches!(fulfilled, Settlement::UnknownSession | Settlement::NotPaid) {
-        return Ok(settlement);
-    }
-    Ok(purchases::record_refund(pool, payment_intent_id, refunded_total, actor).await?)
-}
-
 /// The buyer left Checkout without paying (our cancel URL): close the
 /// session at Stripe so it can no longer be paid, and mark the purchase
 /// expired (Stripe's `checkout.session.expired` webhook then changes

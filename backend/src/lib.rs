@@ -17,6 +17,7 @@ pub mod rate_limit;
 mod secret;
 pub mod stripe;
 pub mod users;
+pub mod webhook;
 
 use std::sync::Arc;
 

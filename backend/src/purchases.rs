@@ -8,7 +8,7 @@
 
 use domain::{Cents, Credits, PurchaseStatus};
 use serde_json::json;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Acquire, PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::{
@@ -295,10 +295,23 @@ pub async fn fulfil(
     our_livemode: bool,
     actor: Actor<'_>,
 ) -> Result<Settlement, PurchaseError> {
+    let mut conn = pool.acquire().await?;
+    fulfil_on(&mut conn, session, payment, our_livemode, actor).await
+}
+
+/// [`fulfil`] on a connection: its own transaction, or a savepoint inside
+/// the caller's (which then commits or rolls back with the rest).
+pub async fn fulfil_on(
+    conn: &mut PgConnection,
+    session: &CheckoutSessionId,
+    payment: &SessionPayment<'_>,
+    our_livemode: bool,
+    actor: Actor<'_>,
+) -> Result<Settlement, PurchaseError> {
     if !payment.status.grants_credits() {
         return Ok(Settlement::NotPaid);
     }
-    let mut tx = pool.begin().await?;
+    let mut tx = conn.begin().await?;
     let Some(purchase) = lock_by_session(&mut tx, session).await? else {
         return Ok(Settlement::UnknownSession);
     };
@@ -588,8 +601,17 @@ pub async fn mark_failed(
     session: &CheckoutSessionId,
     actor: Actor<'_>,
 ) -> Result<Settlement, PurchaseError> {
+    mark_failed_on(&mut *pool.acquire().await?, session, actor).await
+}
+
+/// [`mark_failed`] on a connection (a savepoint inside the caller's transaction).
+pub async fn mark_failed_on(
+    conn: &mut PgConnection,
+    session: &CheckoutSessionId,
+    actor: Actor<'_>,
+) -> Result<Settlement, PurchaseError> {
     settle_without_credits(
-        pool,
+        conn,
         session,
         PurchaseStatus::fail,
         "purchase.failed",
@@ -604,8 +626,17 @@ pub async fn mark_expired(
     session: &CheckoutSessionId,
     actor: Actor<'_>,
 ) -> Result<Settlement, PurchaseError> {
+    mark_expired_on(&mut *pool.acquire().await?, session, actor).await
+}
+
+/// [`mark_expired`] on a connection (a savepoint inside the caller's transaction).
+pub async fn mark_expired_on(
+    conn: &mut PgConnection,
+    session: &CheckoutSessionId,
+    actor: Actor<'_>,
+) -> Result<Settlement, PurchaseError> {
     settle_without_credits(
-        pool,
+        conn,
         session,
         PurchaseStatus::expire,
         "purchase.expired",
@@ -615,13 +646,13 @@ pub async fn mark_expired(
 }
 
 async fn settle_without_credits(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     session: &CheckoutSessionId,
     transition: fn(PurchaseStatus) -> Result<PurchaseStatus, domain::InvalidTransition>,
     action: &str,
     actor: Actor<'_>,
 ) -> Result<Settlement, PurchaseError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = conn.begin().await?;
     let Some(purchase) = lock_by_session(&mut tx, session).await? else {
         return Ok(Settlement::UnknownSession);
     };
@@ -664,7 +695,23 @@ pub async fn record_refund(
     refunded_total: Cents,
     actor: Actor<'_>,
 ) -> Result<Settlement, PurchaseError> {
-    let mut tx = pool.begin().await?;
+    record_refund_on(
+        &mut *pool.acquire().await?,
+        payment_intent_id,
+        refunded_total,
+        actor,
+    )
+    .await
+}
+
+/// [`record_refund`] on a connection (a savepoint inside the caller's transaction).
+pub async fn record_refund_on(
+    conn: &mut PgConnection,
+    payment_intent_id: &str,
+    refunded_total: Cents,
+    actor: Actor<'_>,
+) -> Result<Settlement, PurchaseError> {
+    let mut tx = conn.begin().await?;
     let Some(purchase) =
         lock_where(&mut tx, "stripe_payment_intent_id = $1", payment_intent_id).await?
     else {
@@ -724,17 +771,31 @@ pub async fn record_refund(
         .bind(refunded)
         .execute(&mut *tx)
         .await?;
+    // After a failed refund the refunded total can come back to a figure
+    // seen before; the count of failures keeps the reference new.
+    let reference = match purchase.refund_reversals {
+        0 => format!("refund:{}:{refunded}", purchase.id),
+        n => format!("refund:{}:{refunded}:{n}", purchase.id),
+    };
     let ledger_id = if take_back > 0 {
-        append_ledger(
+        let Some(id) = append_ledger(
             &mut tx,
             purchase.user_id,
             Credits::signed(-take_back),
             LedgerSource::Refund,
-            &format!("refund:{}:{refunded}", purchase.id),
+            &reference,
             Some(purchase.id),
             &format!("Refund of {}", purchase.package_name),
         )
         .await?
+        else {
+            // This take-back exists already: undo the status change with it.
+            return Ok(Settlement::AlreadySettled {
+                purchase_id: purchase.id,
+                status: purchase.status,
+            });
+        };
+        Some(id)
     } else {
         None
     };
@@ -746,6 +807,264 @@ pub async fn record_refund(
         Some(purchase.id),
         ledger_id,
         json!({ "payment_intent": payment_intent_id, "refunded_total_cents": refunded, "credits_taken_back": take_back }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Settlement::Applied {
+        purchase_id: purchase.id,
+        user_id: purchase.user_id,
+        status: next,
+    })
+}
+
+/// Whether the purchase paid through `payment_intent_id` is unknown or still
+/// pending, i.e. its checkout's completion has not been seen yet (Stripe does
+/// not order its events). A read without locks, made before any transaction.
+pub async fn awaits_completion(
+    pool: &PgPool,
+    payment_intent_id: &str,
+) -> Result<bool, PurchaseError> {
+    let status: Option<String> = sqlx::query_scalar(
+        "select status from credit_purchases where stripe_payment_intent_id = $1",
+    )
+    .bind(payment_intent_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(status.is_none_or(|s| s == PurchaseStatus::Pending.as_str()))
+}
+
+/// A refund of `amount` on the payment failed (the money is back with us):
+/// the credits its share took back are granted again, once per refund
+/// (`refund_failed:<refund id>`), and the refunded total goes down by it.
+pub async fn reverse_refund_on(
+    conn: &mut PgConnection,
+    payment_intent_id: &str,
+    refund_id: &str,
+    amount: Cents,
+    actor: Actor<'_>,
+) -> Result<Settlement, PurchaseError> {
+    let mut tx = conn.begin().await?;
+    let Some(purchase) =
+        lock_where(&mut tx, "stripe_payment_intent_id = $1", payment_intent_id).await?
+    else {
+        return Ok(Settlement::UnknownSession);
+    };
+    let reversed = amount.get().min(purchase.refunded_cents);
+    let unchanged = Settlement::AlreadySettled {
+        purchase_id: purchase.id,
+        status: purchase.status,
+    };
+    if reversed <= 0 {
+        return Ok(unchanged);
+    }
+    let refunded = purchase.refunded_cents - reversed;
+    let Ok(next) = purchase.status.reverse_refund(refunded > 0) else {
+        return Ok(unchanged);
+    };
+    let give_back = credits_for_share(
+        purchase.credits,
+        purchase.refunded_cents,
+        purchase.amount_paid_cents,
+    ) - credits_for_share(purchase.credits, refunded, purchase.amount_paid_cents);
+    sqlx::query(
+        "update credit_purchases set status = $2, refunded_cents = $3, \
+             refund_reversals = refund_reversals + 1, updated_at = now() where id = $1",
+    )
+    .bind(purchase.id)
+    .bind(next.as_str())
+    .bind(refunded)
+    .execute(&mut *tx)
+    .await?;
+    let ledger_id = if give_back > 0 {
+        let Some(id) = append_ledger(
+            &mut tx,
+            purchase.user_id,
+            Credits::signed(give_back),
+            LedgerSource::Refund,
+            &format!("refund_failed:{refund_id}"),
+            Some(purchase.id),
+            &format!("Failed refund of {}", purchase.package_name),
+        )
+        .await?
+        else {
+            return Ok(unchanged);
+        };
+        Some(id)
+    } else {
+        None
+    };
+    audit(
+        &mut tx,
+        actor,
+        "purchase.refund_failed",
+        Some(purchase.user_id),
+        Some(purchase.id),
+        ledger_id,
+        json!({ "payment_intent": payment_intent_id, "refund": refund_id, "reversed_cents": reversed, "refunded_total_cents": refunded, "credits_given_back": give_back }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Settlement::Applied {
+        purchase_id: purchase.id,
+        user_id: purchase.user_id,
+        status: next,
+    })
+}
+
+/// The buyer disputed the payment: the credits the purchase still holds
+/// (its credits less the refunded share) are taken back, once per dispute
+/// (`dispute:<dispute id>`), and the purchase becomes `disputed`.
+pub async fn open_dispute_on(
+    conn: &mut PgConnection,
+    payment_intent_id: &str,
+    dispute_id: &str,
+    actor: Actor<'_>,
+) -> Result<Settlement, PurchaseError> {
+    let mut tx = conn.begin().await?;
+    let Some(purchase) =
+        lock_where(&mut tx, "stripe_payment_intent_id = $1", payment_intent_id).await?
+    else {
+        return Ok(Settlement::UnknownSession);
+    };
+    let unchanged = Settlement::AlreadySettled {
+        purchase_id: purchase.id,
+        status: purchase.status,
+    };
+    let Ok(next) = purchase.status.dispute() else {
+        return Ok(unchanged);
+    };
+    let remaining = purchase.credits.get()
+        - credits_for_share(
+            purchase.credits,
+            purchase.refunded_cents,
+            purchase.amount_paid_cents,
+        );
+    sqlx::query("update credit_purchases set status = $2, updated_at = now() where id = $1")
+        .bind(purchase.id)
+        .bind(next.as_str())
+        .execute(&mut *tx)
+        .await?;
+    let ledger_id = if remaining > 0 {
+        let Some(id) = append_ledger(
+            &mut tx,
+            purchase.user_id,
+            Credits::signed(-remaining),
+            LedgerSource::Dispute,
+            &format!("dispute:{dispute_id}"),
+            Some(purchase.id),
+            &format!("Disputed payment for {}", purchase.package_name),
+        )
+        .await?
+        else {
+            return Ok(unchanged);
+        };
+        Some(id)
+    } else {
+        None
+    };
+    audit(
+        &mut tx,
+        actor,
+        "purchase.disputed",
+        Some(purchase.user_id),
+        Some(purchase.id),
+        ledger_id,
+        json!({ "payment_intent": payment_intent_id, "dispute": dispute_id, "credits_taken_back": remaining }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Settlement::Applied {
+        purchase_id: purchase.id,
+        user_id: purchase.user_id,
+        status: next,
+    })
+}
+
+/// The dispute was decided. Won: the credits it took back are granted
+/// again, once (`dispute_won:<dispute id>`), and the purchase stands as it
+/// did before. Lost: the credits stay taken and the purchase `disputed`;
+/// only the audit log records it.
+pub async fn close_dispute_on(
+    conn: &mut PgConnection,
+    payment_intent_id: &str,
+    dispute_id: &str,
+    won: bool,
+    actor: Actor<'_>,
+) -> Result<Settlement, PurchaseError> {
+    let mut tx = conn.begin().await?;
+    let Some(purchase) =
+        lock_where(&mut tx, "stripe_payment_intent_id = $1", payment_intent_id).await?
+    else {
+        return Ok(Settlement::UnknownSession);
+    };
+    let unchanged = Settlement::AlreadySettled {
+        purchase_id: purchase.id,
+        status: purchase.status,
+    };
+    if purchase.status != PurchaseStatus::Disputed {
+        return Ok(unchanged);
+    }
+    if !won {
+        audit(
+            &mut tx,
+            actor,
+            "purchase.dispute_lost",
+            Some(purchase.user_id),
+            Some(purchase.id),
+            None,
+            json!({ "payment_intent": payment_intent_id, "dispute": dispute_id }),
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(Settlement::Applied {
+            purchase_id: purchase.id,
+            user_id: purchase.user_id,
+            status: purchase.status,
+        });
+    }
+    let Ok(next) = purchase.status.win_dispute(purchase.refunded_cents > 0) else {
+        return Ok(unchanged);
+    };
+    // Exactly what the dispute took, from its own ledger row.
+    let taken: Option<i64> = sqlx::query_scalar(
+        "select -amount from credit_ledger where reference = $1 and purchase_id = $2",
+    )
+    .bind(format!("dispute:{dispute_id}"))
+    .bind(purchase.id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    sqlx::query("update credit_purchases set status = $2, updated_at = now() where id = $1")
+        .bind(purchase.id)
+        .bind(next.as_str())
+        .execute(&mut *tx)
+        .await?;
+    let restored = taken.unwrap_or(0).max(0);
+    let ledger_id = if restored > 0 {
+        let Some(id) = append_ledger(
+            &mut tx,
+            purchase.user_id,
+            Credits::signed(restored),
+            LedgerSource::Dispute,
+            &format!("dispute_won:{dispute_id}"),
+            Some(purchase.id),
+            &format!("Dispute won for {}", purchase.package_name),
+        )
+        .await?
+        else {
+            return Ok(unchanged);
+        };
+        Some(id)
+    } else {
+        None
+    };
+    audit(
+        &mut tx,
+        actor,
+        "purchase.dispute_won",
+        Some(purchase.user_id),
+        Some(purchase.id),
+        ledger_id,
+        json!({ "payment_intent": payment_intent_id, "dispute": dispute_id, "credits_restored": restored }),
     )
     .await?;
     tx.commit().await?;
@@ -772,6 +1091,7 @@ struct LockedPurchase {
     credits: Credits,
     amount_paid_cents: i64,
     refunded_cents: i64,
+    refund_reversals: i32,
     package_name: String,
     currency: String,
     session: Option<CheckoutSessionId>,
@@ -787,6 +1107,7 @@ type LockedRow = (
     i64,
     i64,
     i64,
+    i32,
     String,
     String,
     Option<String>,
@@ -807,8 +1128,8 @@ async fn lock_where(
     value: &str,
 ) -> Result<Option<LockedPurchase>, PurchaseError> {
     let sql = format!(
-        "select id, user_id, status, amount_credits, amount_paid_cents, refunded_cents, package_name, \
-                currency, stripe_checkout_session_id, stripe_payment_intent_id, review_paid_cents \
+        "select id, user_id, status, amount_credits, amount_paid_cents, refunded_cents, refund_reversals, \
+                package_name, currency, stripe_checkout_session_id, stripe_payment_intent_id, review_paid_cents \
          from credit_purchases where {condition} for update"
     );
     let row: Option<LockedRow> = sqlx::query_as(&sql)
@@ -823,6 +1144,7 @@ async fn lock_where(
             credits,
             paid,
             refunded,
+            refund_reversals,
             package_name,
             currency,
             session,
@@ -839,6 +1161,7 @@ async fn lock_where(
                 credits: Credits::signed(credits),
                 amount_paid_cents: paid,
                 refunded_cents: refunded,
+                refund_reversals,
                 package_name,
                 currency,
                 session: session.and_then(|s| CheckoutSessionId::parse(s).ok()),
@@ -861,14 +1184,17 @@ pub enum LedgerSource {
     Adjustment,
     /// Credits were spent.
     Usage,
+    /// A dispute took the purchase's credits back, or a won one restored them.
+    Dispute,
 }
 
 impl LedgerSource {
-    pub const ALL: [LedgerSource; 4] = [
+    pub const ALL: [LedgerSource; 5] = [
         LedgerSource::Purchase,
         LedgerSource::Refund,
         LedgerSource::Adjustment,
         LedgerSource::Usage,
+        LedgerSource::Dispute,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -877,6 +1203,7 @@ impl LedgerSource {
             LedgerSource::Refund => "refund",
             LedgerSource::Adjustment => "adjustment",
             LedgerSource::Usage => "usage",
+            LedgerSource::Dispute => "dispute",
         }
     }
 
@@ -887,7 +1214,7 @@ impl LedgerSource {
 }
 
 /// Appends a ledger row; `None` when one with `reference` exists already
-/// (the transaction is then rolled back by the caller dropping it). The
+/// (the caller then rolls its transaction or savepoint back by dropping it). The
 /// balance trigger updates `credit_balances` in the same transaction.
 pub(crate) async fn append_ledger(
     tx: &mut Transaction<'_, Postgres>,
@@ -898,9 +1225,13 @@ pub(crate) async fn append_ledger(
     purchase_id: Option<PurchaseId>,
     description: &str,
 ) -> Result<Option<i64>, PurchaseError> {
-    let inserted = sqlx::query_scalar::<_, i64>(
+    // `on conflict do nothing` rather than catching the violation: the
+    // caller's transaction (perhaps a webhook's, with its event record)
+    // stays usable either way.
+    Ok(sqlx::query_scalar::<_, i64>(
         "insert into credit_ledger (user_id, amount, source, reference, purchase_id, description) \
-         values ($1, $2, $3, $4, $5, $6) returning id",
+         values ($1, $2, $3, $4, $5, $6) \
+         on conflict on constraint credit_ledger_reference_key do nothing returning id",
     )
     .bind(user_id)
     .bind(amount.get())
@@ -908,15 +1239,8 @@ pub(crate) async fn append_ledger(
     .bind(reference)
     .bind(purchase_id)
     .bind(description)
-    .fetch_one(&mut **tx)
-    .await;
-    match inserted {
-        Ok(id) => Ok(Some(id)),
-        Err(sqlx::Error::Database(e)) if e.constraint() == Some("credit_ledger_reference_key") => {
-            Ok(None)
-        }
-        Err(e) => Err(e.into()),
-    }
+    .fetch_optional(&mut **tx)
+    .await?)
 }
 
 /// Writes one `audit_log` row inside the caller's transaction.

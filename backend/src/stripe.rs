@@ -4,6 +4,11 @@
 
 use std::collections::HashMap;
 
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use serde_json::Value;
+use sha2::Sha256;
+
 use domain::{Cents, Credits};
 use stripe::StripeRequest;
 use stripe_checkout::checkout_session::{
@@ -16,7 +21,6 @@ use stripe_product::{
     product::{CreateProduct, UpdateProduct},
 };
 use stripe_shared::{CheckoutSession, CheckoutSessionMode, CheckoutSessionPaymentStatus};
-use stripe_webhook::{EventObject, Webhook, WebhookError};
 
 use crate::{
     Secret,
@@ -396,12 +400,26 @@ fn outcome(session: &CheckoutSession) -> Result<CheckoutOutcome, StripeError> {
     })
 }
 
-/// A verified credits webhook event, in our terms.
+/// The Stripe API version this build's SDK (async-stripe 1.0.0-rc.10) is
+/// generated from. The webhook endpoint in Stripe's dashboard should be set
+/// to it; events of another version are still accepted (only the fields we
+/// read are decoded), and the difference is logged.
+pub const SDK_API_VERSION: &str = "2026-09-30.endive";
+
+/// How far a signature's timestamp may be from now.
+pub const SIGNATURE_TOLERANCE_SECS: i64 = 300;
+
+/// A verified credits webhook event, in our terms: the envelope, and the
+/// object decoded only for the types we handle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreditsEvent {
+    /// `evt_…`, safe to store.
     pub id: String,
-    /// Stripe's type, e.g. `checkout.session.completed`.
+    /// Stripe's type, e.g. `checkout.session.completed`, safe to store.
     pub event_type: String,
+    pub created: i64,
+    pub livemode: bool,
+    pub api_version: Option<String>,
     pub kind: CreditsEventKind,
 }
 
@@ -418,10 +436,30 @@ pub enum CreditsEventKind {
         payment_intent_id: String,
         amount_refunded: Cents,
     },
-    /// Anything else: acknowledged and ignored.
+    /// `charge.refund.updated` whose refund is now `failed`: its money
+    /// came back to us.
+    RefundFailed {
+        refund_id: String,
+        payment_intent_id: String,
+        amount: Cents,
+    },
+    /// `charge.dispute.created`.
+    DisputeOpened {
+        dispute_id: String,
+        payment_intent_id: String,
+    },
+    /// `charge.dispute.closed` with status `won` (`won: true`) or `lost`.
+    DisputeClosed {
+        dispute_id: String,
+        payment_intent_id: String,
+        won: bool,
+    },
+    /// Anything else (other types, a refund update that is not a failure, a
+    /// charge without a payment intent…): acknowledged and ignored.
     Ignored,
 }
 
+/// Why a webhook request is refused (all 400: Stripe's retry cannot help).
 #[derive(Debug, thiserror::Error)]
 pub enum SignatureError {
     #[error("the Stripe-Signature header is missing")]
@@ -430,62 +468,455 @@ pub enum SignatureError {
     BadSignature,
     #[error("the signature timestamp is outside the 300 s tolerance")]
     Stale,
-    #[error("the event could not be parsed: {0}")]
+    #[error("the event could not be read: {0}")]
     BadPayload(String),
 }
 
-/// Verifies `payload` against each secret (rotation: any one may match,
-/// compared in constant time, 300 s tolerance) and translates the event.
+/// Checks `Stripe-Signature` (`t=…,v1=…[,v1=…]`): an HMAC-SHA256 of
+/// `"{t}.{payload}"` under any one of `secrets` (rotation), compared in
+/// constant time, with `t` within 300 s of `now` (Unix seconds). The body is
+/// not parsed here.
+pub fn verify_signature(
+    payload: &[u8],
+    header: Option<&str>,
+    secrets: &[Secret],
+    now: i64,
+) -> Result<(), SignatureError> {
+    let header = header.ok_or(SignatureError::Missing)?;
+    let mut timestamp = None;
+    let mut candidates = Vec::new();
+    for pair in header.split(',') {
+        match pair.trim().split_once('=') {
+            Some(("t", value)) => {
+                timestamp = Some(
+                    value
+                        .parse::<i64>()
+                        .map_err(|_| SignatureError::BadSignature)?,
+                );
+            }
+            Some(("v1", value)) => {
+                if let Ok(bytes) = hex::decode(value) {
+                    candidates.push(bytes);
+                }
+            }
+            _ => {}
+        }
+    }
+    let timestamp = timestamp.ok_or(SignatureError::BadSignature)?;
+    let matches = secrets.iter().any(|secret| {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()) else {
+            return false;
+        };
+        mac.update(timestamp.to_string().as_bytes());
+        mac.update(b".");
+        mac.update(payload);
+        candidates
+            .iter()
+            .any(|candidate| mac.clone().verify_slice(candidate).is_ok())
+    });
+    if !matches {
+        return Err(SignatureError::BadSignature);
+    }
+    if (now - timestamp).abs() > SIGNATURE_TOLERANCE_SECS {
+        return Err(SignatureError::Stale);
+    }
+    Ok(())
+}
+
+/// Verifies and reads a credits event (see [`verify_signature`], then
+/// [`parse_credits_event`]).
 pub fn verify_credits_event(
-    payload: &str,
+    payload: &[u8],
     signature: Option<&str>,
     secrets: &[Secret],
 ) -> Result<CreditsEvent, SignatureError> {
-    let signature = signature.ok_or(SignatureError::Missing)?;
-    let mut last = SignatureError::BadSignature;
-    for secret in secrets {
-        match Webhook::construct_event(payload, signature, secret.expose()) {
-            Ok(event) => return translate(event),
-            Err(WebhookError::BadSignature) | Err(WebhookError::BadKey) => {}
-            Err(WebhookError::BadTimestamp(_)) => last = SignatureError::Stale,
-            Err(WebhookError::BadHeader(_)) => return Err(SignatureError::BadSignature),
-            Err(other) => return Err(SignatureError::BadPayload(other.to_string())),
-        }
-    }
-    Err(last)
+    let now = chrono::Utc::now().timestamp();
+    verify_signature(payload, signature, secrets, now)?;
+    parse_credits_event(payload)
 }
 
-fn translate(event: stripe_webhook::Event) -> Result<CreditsEvent, SignatureError> {
-    let id = event.id.to_string();
-    let event_type = event.type_.to_string();
-    let bad = |e: StripeError| SignatureError::BadPayload(e.to_string());
-    let kind = match event.data.object {
-        EventObject::CheckoutSessionCompleted(session)
-        | EventObject::CheckoutSessionAsyncPaymentSucceeded(session) => {
-            CreditsEventKind::CheckoutSettled(outcome(&session).map_err(bad)?)
-        }
-        EventObject::CheckoutSessionAsyncPaymentFailed(session) => {
-            CreditsEventKind::CheckoutPaymentFailed(session_id(&session).map_err(bad)?)
-        }
-        EventObject::CheckoutSessionExpired(session) => {
-            CreditsEventKind::CheckoutExpired(session_id(&session).map_err(bad)?)
-        }
-        EventObject::ChargeRefunded(charge) => match &charge.payment_intent {
-            Some(intent) => CreditsEventKind::ChargeRefunded {
-                payment_intent_id: match intent {
-                    stripe_types::Expandable::Id(id) => id.to_string(),
-                    stripe_types::Expandable::Object(intent) => intent.id.to_string(),
-                },
-                amount_refunded: Cents::new(charge.amount_refunded)
-                    .map_err(|e| SignatureError::BadPayload(format!("amount_refunded: {e}")))?,
-            },
-            None => CreditsEventKind::Ignored,
-        },
-        _ => CreditsEventKind::Ignored,
-    };
+#[derive(Deserialize)]
+struct Envelope {
+    id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    created: i64,
+    livemode: bool,
+    #[serde(default)]
+    api_version: Option<String>,
+    #[serde(default)]
+    data: Option<EnvelopeData>,
+}
+
+#[derive(Deserialize)]
+struct EnvelopeData {
+    #[serde(default)]
+    object: Value,
+}
+
+/// The fields of a Checkout Session we read.
+#[derive(Deserialize)]
+struct SessionObject {
+    id: String,
+    #[serde(default)]
+    payment_status: Option<String>,
+    #[serde(default)]
+    payment_intent: Option<Value>,
+    #[serde(default)]
+    client_reference_id: Option<String>,
+    #[serde(default)]
+    amount_total: Option<i64>,
+    #[serde(default)]
+    currency: Option<String>,
+    #[serde(default)]
+    livemode: bool,
+}
+
+/// The fields of a Charge we read.
+#[derive(Deserialize)]
+struct ChargeObject {
+    #[serde(default)]
+    payment_intent: Option<Value>,
+    amount_refunded: i64,
+}
+
+/// The fields of a Refund we read.
+#[derive(Deserialize)]
+struct RefundObject {
+    id: String,
+    amount: i64,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    payment_intent: Option<Value>,
+}
+
+/// The fields of a Dispute we read.
+#[derive(Deserialize)]
+struct DisputeObject {
+    id: String,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    payment_intent: Option<Value>,
+}
+
+/// Reads the envelope (`id`, `type`, `created`, `livemode`, `api_version`)
+/// and decodes the object only for the types the credits endpoint handles,
+/// into our own minimal structs: an ignored type, or another API version,
+/// is never refused for the shape of its object. Every text that may reach
+/// the database is checked here, so what Postgres would refuse (a NUL, an
+/// over-long id) is a 400, not a 500 Stripe retries for days.
+pub fn parse_credits_event(payload: &[u8]) -> Result<CreditsEvent, SignatureError> {
+    let envelope: Envelope = serde_json::from_slice(payload)
+        .map_err(|e| SignatureError::BadPayload(format!("not a Stripe event: {e}")))?;
+    let id = stripe_id("id", envelope.id)?;
+    let event_type = stripe_event_type(envelope.event_type)?;
+    if let Some(version) = &envelope.api_version
+        && version != SDK_API_VERSION
+    {
+        tracing::debug!(event = %id, event_version = %version, sdk_version = SDK_API_VERSION, "webhook event of another API version");
+    }
+    let object = envelope.data.map(|d| d.object).unwrap_or(Value::Null);
+    let kind = decode_kind(&event_type, object)?;
     Ok(CreditsEvent {
         id,
         event_type,
+        created: envelope.created,
+        livemode: envelope.livemode,
+        api_version: envelope.api_version,
         kind,
     })
+}
+
+fn decode_kind(event_type: &str, object: Value) -> Result<CreditsEventKind, SignatureError> {
+    fn object_as<T: serde::de::DeserializeOwned>(
+        event_type: &str,
+        object: Value,
+    ) -> Result<T, SignatureError> {
+        serde_json::from_value(object)
+            .map_err(|e| SignatureError::BadPayload(format!("{event_type} object: {e}")))
+    }
+    let kind = match event_type {
+        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+            let session: SessionObject = object_as(event_type, object)?;
+            let payment_status = match session.payment_status.as_deref() {
+                Some("paid") => PaymentStatus::Paid,
+                Some("no_payment_required") => PaymentStatus::NoPaymentRequired,
+                _ => PaymentStatus::Unpaid,
+            };
+            CreditsEventKind::CheckoutSettled(CheckoutOutcome {
+                session_id: checkout_session_id(session.id)?,
+                payment_status,
+                payment_intent_id: expandable_id("payment_intent", session.payment_intent)?,
+                client_reference_id: session
+                    .client_reference_id
+                    .map(|r| storable_text("client_reference_id", r))
+                    .transpose()?,
+                amount_total: session
+                    .amount_total
+                    .map(|a| cents("amount_total", a))
+                    .transpose()?,
+                currency: session
+                    .currency
+                    .map(|c| storable_text("currency", c))
+                    .transpose()?,
+                livemode: session.livemode,
+            })
+        }
+        "checkout.session.async_payment_failed" => {
+            let session: SessionObject = object_as(event_type, object)?;
+            CreditsEventKind::CheckoutPaymentFailed(checkout_session_id(session.id)?)
+        }
+        "checkout.session.expired" => {
+            let session: SessionObject = object_as(event_type, object)?;
+            CreditsEventKind::CheckoutExpired(checkout_session_id(session.id)?)
+        }
+        "charge.refunded" => {
+            let charge: ChargeObject = object_as(event_type, object)?;
+            match expandable_id("payment_intent", charge.payment_intent)? {
+                Some(payment_intent_id) => CreditsEventKind::ChargeRefunded {
+                    payment_intent_id,
+                    amount_refunded: cents("amount_refunded", charge.amount_refunded)?,
+                },
+                None => CreditsEventKind::Ignored,
+            }
+        }
+        "charge.refund.updated" => {
+            let refund: RefundObject = object_as(event_type, object)?;
+            let refund_id = stripe_id("refund id", refund.id)?;
+            let payment_intent = expandable_id("payment_intent", refund.payment_intent)?;
+            match (refund.status.as_deref(), payment_intent) {
+                (Some("failed"), Some(payment_intent_id)) => CreditsEventKind::RefundFailed {
+                    refund_id,
+                    payment_intent_id,
+                    amount: cents("amount", refund.amount)?,
+                },
+                _ => CreditsEventKind::Ignored,
+            }
+        }
+        "charge.dispute.created" | "charge.dispute.closed" => {
+            let dispute: DisputeObject = object_as(event_type, object)?;
+            let dispute_id = stripe_id("dispute id", dispute.id)?;
+            let Some(payment_intent_id) = expandable_id("payment_intent", dispute.payment_intent)?
+            else {
+                return Ok(CreditsEventKind::Ignored);
+            };
+            match (event_type, dispute.status.as_deref()) {
+                ("charge.dispute.created", _) => CreditsEventKind::DisputeOpened {
+                    dispute_id,
+                    payment_intent_id,
+                },
+                (_, Some(status @ ("won" | "lost"))) => CreditsEventKind::DisputeClosed {
+                    dispute_id,
+                    payment_intent_id,
+                    won: status == "won",
+                },
+                _ => CreditsEventKind::Ignored,
+            }
+        }
+        _ => CreditsEventKind::Ignored,
+    };
+    Ok(kind)
+}
+
+/// The longest id or type we accept (ids are indexed; Stripe's are short).
+const MAX_ID_LEN: usize = 255;
+
+/// A Stripe object id (`evt_…`, `pi_…`, `re_…`, `dp_…`): letters, digits
+/// and `_`, at most 255 bytes. Anything else is refused before it could
+/// reach the database.
+fn stripe_id(field: &str, value: String) -> Result<String, SignatureError> {
+    let valid = !value.is_empty()
+        && value.len() <= MAX_ID_LEN
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if valid {
+        Ok(value)
+    } else {
+        Err(SignatureError::BadPayload(format!(
+            "{field} is not a Stripe id"
+        )))
+    }
+}
+
+/// An event type such as `charge.dispute.created`: printable ASCII without
+/// spaces, at most 255 bytes.
+fn stripe_event_type(value: String) -> Result<String, SignatureError> {
+    let valid = !value.is_empty()
+        && value.len() <= MAX_ID_LEN
+        && value.bytes().all(|b| b.is_ascii_graphic());
+    if valid {
+        Ok(value)
+    } else {
+        Err(SignatureError::BadPayload(
+            "type is not a Stripe event type".into(),
+        ))
+    }
+}
+
+/// Free text we may store (JSON audit details): no NUL, bounded length.
+fn storable_text(field: &str, value: String) -> Result<String, SignatureError> {
+    if value.contains('\0') || value.len() > 4096 {
+        return Err(SignatureError::BadPayload(format!(
+            "{field} cannot be stored"
+        )));
+    }
+    Ok(value)
+}
+
+fn checkout_session_id(value: String) -> Result<CheckoutSessionId, SignatureError> {
+    CheckoutSessionId::parse(value)
+        .map_err(|_| SignatureError::BadPayload("id is not a checkout session id".into()))
+}
+
+/// An expandable reference: an id, or an object with an `id`.
+fn expandable_id(field: &str, value: Option<Value>) -> Result<Option<String>, SignatureError> {
+    let id = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(id)) => id,
+        Some(Value::Object(mut object)) => match object.remove("id") {
+            Some(Value::String(id)) => id,
+            _ => {
+                return Err(SignatureError::BadPayload(format!("{field} has no id")));
+            }
+        },
+        Some(_) => {
+            return Err(SignatureError::BadPayload(format!("{field} is not an id")));
+        }
+    };
+    stripe_id(field, id).map(Some)
+}
+
+fn cents(field: &str, amount: i64) -> Result<Cents, SignatureError> {
+    Cents::new(amount).map_err(|e| SignatureError::BadPayload(format!("{field}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sign(payload: &str, secret: &str, t: i64) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("{t}.{payload}").as_bytes());
+        format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+    }
+
+    fn secrets() -> Vec<Secret> {
+        vec![Secret::new("whsec_a"), Secret::new("whsec_b")]
+    }
+
+    #[test]
+    fn the_documented_api_version_is_the_sdks() {
+        assert_eq!(SDK_API_VERSION, stripe_shared::version::VERSION.as_str());
+    }
+
+    #[test]
+    fn any_configured_secret_verifies_within_the_tolerance() {
+        let body = r#"{"id":"evt_1"}"#;
+        let now = 1_800_000_000;
+        let check = |payload: &str, header: &str| {
+            verify_signature(payload.as_bytes(), Some(header), &secrets(), now)
+        };
+        for secret in ["whsec_a", "whsec_b"] {
+            assert!(check(body, &sign(body, secret, now)).is_ok());
+        }
+        let rotated = format!("{},v1=00ff", sign(body, "whsec_b", now - 300));
+        assert!(check(body, &rotated).is_ok());
+        assert!(matches!(
+            check(body, &sign(body, "whsec_a", now - 301)),
+            Err(SignatureError::Stale)
+        ));
+        assert!(matches!(
+            check(body, &sign(body, "whsec_c", now)),
+            Err(SignatureError::BadSignature)
+        ));
+        assert!(matches!(
+            check("{}", &sign(body, "whsec_a", now)),
+            Err(SignatureError::BadSignature)
+        ));
+        assert!(matches!(
+            check(body, "t=abc,v1=zz"),
+            Err(SignatureError::BadSignature)
+        ));
+        assert!(matches!(
+            verify_signature(body.as_bytes(), None, &secrets(), now),
+            Err(SignatureError::Missing)
+        ));
+    }
+
+    fn event(event_type: &str, object: Value) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "id": "evt_1", "object": "event", "type": event_type, "created": 1,
+            "livemode": false, "api_version": "2019-01-01", "data": { "object": object },
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_handled_types_have_their_object_decoded() {
+        let lean = parse_credits_event(&event(
+            "charge.succeeded",
+            serde_json::json!({ "id": "ch_1", "object": "charge" }),
+        ))
+        .unwrap();
+        assert_eq!(lean.kind, CreditsEventKind::Ignored);
+        assert_eq!(lean.api_version.as_deref(), Some("2019-01-01"));
+        let unknown = parse_credits_event(&event("v2.something.new", Value::Null)).unwrap();
+        assert_eq!(unknown.kind, CreditsEventKind::Ignored);
+
+        let failed = parse_credits_event(&event(
+            "charge.refund.updated",
+            serde_json::json!({ "id": "re_1", "object": "refund", "amount": 500, "status": "failed", "payment_intent": "pi_1", "charge": "ch_1" }),
+        ))
+        .unwrap();
+        assert_eq!(
+            failed.kind,
+            CreditsEventKind::RefundFailed {
+                refund_id: "re_1".into(),
+                payment_intent_id: "pi_1".into(),
+                amount: Cents::new(500).unwrap(),
+            }
+        );
+        let won = parse_credits_event(&event(
+            "charge.dispute.closed",
+            serde_json::json!({ "id": "dp_1", "object": "dispute", "amount": 500, "status": "won", "payment_intent": { "id": "pi_1" }, "charge": "ch_1" }),
+        ))
+        .unwrap();
+        assert_eq!(
+            won.kind,
+            CreditsEventKind::DisputeClosed {
+                dispute_id: "dp_1".into(),
+                payment_intent_id: "pi_1".into(),
+                won: true,
+            }
+        );
+    }
+
+    #[test]
+    fn text_postgres_would_refuse_is_refused_here() {
+        let nul_id = br#"{"id":"evt_\u0000x","type":"charge.succeeded","created":1,"livemode":false,"data":{"object":{}}}"#;
+        assert!(matches!(
+            parse_credits_event(nul_id),
+            Err(SignatureError::BadPayload(_))
+        ));
+        let nul_type = br#"{"id":"evt_1","type":"charge.\u0000","created":1,"livemode":false,"data":{"object":{}}}"#;
+        assert!(parse_credits_event(nul_type).is_err());
+        let long_id = event("charge.succeeded", Value::Null);
+        let long_id = String::from_utf8(long_id)
+            .unwrap()
+            .replace("evt_1", &format!("evt_{}", "x".repeat(300)));
+        assert!(parse_credits_event(long_id.as_bytes()).is_err());
+        let nul_intent = event(
+            "charge.refunded",
+            serde_json::json!({ "payment_intent": "pi_\u{0}1", "amount_refunded": 5 }),
+        );
+        assert!(parse_credits_event(&nul_intent).is_err());
+        let nul_session = event(
+            "checkout.session.expired",
+            serde_json::json!({ "id": "cs_\u{0}" }),
+        );
+        assert!(parse_credits_event(&nul_session).is_err());
+    }
 }

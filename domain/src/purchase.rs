@@ -18,6 +18,9 @@ pub enum PurchaseStatus {
     /// ([`PurchaseStatus::grant_after_review`]) or refunds it
     /// ([`PurchaseStatus::refund_after_review`]).
     NeedsReview,
+    /// The buyer disputed the charge with their bank: the credits still held
+    /// from it are taken back until the dispute is decided.
+    Disputed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,7 +35,7 @@ pub struct InvalidTransition {
 pub struct UnknownStatus(pub String);
 
 impl PurchaseStatus {
-    pub const ALL: [PurchaseStatus; 7] = [
+    pub const ALL: [PurchaseStatus; 8] = [
         PurchaseStatus::Pending,
         PurchaseStatus::Completed,
         PurchaseStatus::Failed,
@@ -40,6 +43,7 @@ impl PurchaseStatus {
         PurchaseStatus::Refunded,
         PurchaseStatus::PartiallyRefunded,
         PurchaseStatus::NeedsReview,
+        PurchaseStatus::Disputed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +55,7 @@ impl PurchaseStatus {
             PurchaseStatus::Refunded => "refunded",
             PurchaseStatus::PartiallyRefunded => "partially_refunded",
             PurchaseStatus::NeedsReview => "needs_review",
+            PurchaseStatus::Disputed => "disputed",
         }
     }
 
@@ -117,6 +122,7 @@ impl PurchaseStatus {
             PurchaseStatus::Completed
                 | PurchaseStatus::Refunded
                 | PurchaseStatus::PartiallyRefunded
+                | PurchaseStatus::Disputed
         )
     }
 
@@ -141,6 +147,44 @@ impl PurchaseStatus {
             PurchaseStatus::Completed | PurchaseStatus::PartiallyRefunded
         );
         self.to(to, allowed)
+    }
+
+    /// A refund failed and its money is back with us. `still_refunded` says
+    /// whether other refunds remain on the purchase.
+    pub fn reverse_refund(self, still_refunded: bool) -> Result<Self, InvalidTransition> {
+        let to = if still_refunded {
+            PurchaseStatus::PartiallyRefunded
+        } else {
+            PurchaseStatus::Completed
+        };
+        let allowed = matches!(
+            self,
+            PurchaseStatus::Refunded | PurchaseStatus::PartiallyRefunded
+        );
+        self.to(to, allowed)
+    }
+
+    /// The buyer disputed the charge: only a paid purchase with money left
+    /// on it (not fully refunded) can be disputed.
+    pub fn dispute(self) -> Result<Self, InvalidTransition> {
+        self.to(
+            PurchaseStatus::Disputed,
+            matches!(
+                self,
+                PurchaseStatus::Completed | PurchaseStatus::PartiallyRefunded
+            ),
+        )
+    }
+
+    /// We won the dispute: the purchase stands again, as it was before
+    /// (`refunded` says whether part of it had been refunded).
+    pub fn win_dispute(self, refunded: bool) -> Result<Self, InvalidTransition> {
+        let to = if refunded {
+            PurchaseStatus::PartiallyRefunded
+        } else {
+            PurchaseStatus::Completed
+        };
+        self.to(to, matches!(self, PurchaseStatus::Disputed))
     }
 
     fn to(self, to: PurchaseStatus, allowed: bool) -> Result<Self, InvalidTransition> {
@@ -185,6 +229,7 @@ mod tests {
             Refunded,
             PartiallyRefunded,
             NeedsReview,
+            Disputed,
         ] {
             assert!(status.complete().is_err(), "{status} completed again");
             assert!(status.fail().is_err());
@@ -196,7 +241,7 @@ mod tests {
     fn only_paid_purchases_refund() {
         assert_eq!(Completed.refund(false), Ok(PartiallyRefunded));
         assert_eq!(PartiallyRefunded.refund(true), Ok(Refunded));
-        for status in [Pending, Failed, Expired, Refunded, NeedsReview] {
+        for status in [Pending, Failed, Expired, Refunded, NeedsReview, Disputed] {
             assert!(status.refund(true).is_err(), "{status} refunded");
         }
     }
@@ -228,10 +273,41 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_refund_undoes_its_share_of_the_refund() {
+        assert_eq!(Refunded.reverse_refund(false), Ok(Completed));
+        assert_eq!(Refunded.reverse_refund(true), Ok(PartiallyRefunded));
+        assert_eq!(PartiallyRefunded.reverse_refund(false), Ok(Completed));
+        for status in [Pending, Completed, Failed, Expired, Disputed] {
+            assert!(status.reverse_refund(false).is_err(), "{status}");
+        }
+    }
+
+    #[test]
+    fn only_paid_purchases_with_money_left_are_disputed_and_only_disputes_are_won() {
+        assert_eq!(Completed.dispute(), Ok(Disputed));
+        assert_eq!(PartiallyRefunded.dispute(), Ok(Disputed));
+        for status in [Pending, Failed, Expired, Refunded, Disputed] {
+            assert!(status.dispute().is_err(), "{status} disputed");
+        }
+        assert_eq!(Disputed.win_dispute(false), Ok(Completed));
+        assert_eq!(Disputed.win_dispute(true), Ok(PartiallyRefunded));
+        for status in [
+            Pending,
+            Completed,
+            Failed,
+            Expired,
+            Refunded,
+            PartiallyRefunded,
+        ] {
+            assert!(status.win_dispute(false).is_err(), "{status} won");
+        }
+    }
+
+    #[test]
     fn paid_means_completed_at_some_point() {
         assert_eq!(
             PurchaseStatus::paid_statuses(),
-            ["completed", "refunded", "partially_refunded"]
+            ["completed", "refunded", "partially_refunded", "disputed"]
         );
         for status in [Pending, Failed, Expired, NeedsReview] {
             assert!(!status.was_paid(), "{status}");

@@ -57,6 +57,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/charges/{id}", get(get_charge))
         .route("/refunds", post(create_refund).get(list_refunds))
         .route("/refunds/{id}", get(get_refund))
+        .route("/disputes", get(list_disputes))
+        .route("/disputes/{id}", get(get_dispute))
         .route("/subscriptions", get(list_subscriptions))
         .route(
             "/subscriptions/{id}",
@@ -621,6 +623,19 @@ async fn list_refunds(State(state): State<AppState>, p: Params) -> Reply {
     let items = filter_eq(items, "payment_intent", p.str("payment_intent"));
     let items = filter_created(items, &p)?;
     ok(s.list(items, &p, "/v1/refunds")?)
+}
+
+async fn get_dispute(State(state): State<AppState>, Path(id): Path<String>, p: Params) -> Reply {
+    let s = state.lock();
+    expanded(&s, s.get("dispute", &id)?, &p)
+}
+
+async fn list_disputes(State(state): State<AppState>, p: Params) -> Reply {
+    let s = state.lock();
+    let items = filter_eq(s.all("dispute"), "charge", p.str("charge"));
+    let items = filter_eq(items, "payment_intent", p.str("payment_intent"));
+    let items = filter_created(items, &p)?;
+    ok(s.list(items, &p, "/v1/disputes")?)
 }
 
 // ------------------------------------------------------------------ billing

@@ -34,6 +34,9 @@ pub fn router() -> Router<AppState> {
         .route("/checkout/sessions/{id}/pay", post(pay))
         .route("/checkout/sessions/{id}/settle", post(settle))
         .route("/checkout/sessions/{id}/amend", post(amend))
+        .route("/refunds/{id}/fail", post(fail_refund))
+        .route("/charges/{id}/dispute", post(open_dispute))
+        .route("/disputes/{id}/close", post(close_dispute))
 }
 
 /// JSON object bodies, or form bodies, or nothing.
@@ -353,4 +356,59 @@ async fn amend(State(state): State<AppState>, Path(id): Path<String>, body: Byte
             }
         }))
     }))
+}
+
+/// A refund fails after the fact (`{"failure_reason": …}` optional).
+async fn fail_refund(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let p = match body_params(&body) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let reason = p.str("failure_reason");
+    reply(with_store(&state, |s| flows::fail_refund(s, &id, reason)))
+}
+
+/// The card holder disputes the charge (`{"reason": …}` optional).
+async fn open_dispute(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let p = match body_params(&body) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let reason = p.str("reason");
+    reply(with_store(&state, |s| flows::open_dispute(s, &id, reason)))
+}
+
+/// The dispute is decided: `{"outcome": "won"}` or `{"outcome": "lost"}`.
+async fn close_dispute(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let p = match body_params(&body) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let won = match p.str("outcome").as_deref() {
+        Some("won") => true,
+        Some("lost") => false,
+        other => {
+            return ApiError::invalid_param(
+                "outcome",
+                format!(
+                    "outcome must be won or lost, not {}",
+                    other.unwrap_or("missing")
+                ),
+            )
+            .into_response();
+        }
+    };
+    reply(with_store(&state, |s| flows::close_dispute(s, &id, won)))
 }

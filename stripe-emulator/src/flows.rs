@@ -1569,6 +1569,143 @@ pub fn create_refund(s: &mut Store, p: &Params) -> ApiResult<Value> {
     Ok(refund)
 }
 
+/// A refund that succeeded fails later (e.g. the card was closed): the money
+/// comes back to the merchant, the charge's refunded total goes down by it,
+/// and Stripe emits `refund.updated`, `refund.failed` and `charge.refund.updated`
+/// with the refund as it is now.
+pub fn fail_refund(s: &mut Store, id: &str, reason: Option<String>) -> ApiResult<Value> {
+    let refund = s.get("refund", id)?;
+    if refund["status"] != "succeeded" && refund["status"] != "pending" {
+        return Err(ApiError::invalid(
+            format!("Refund {id} is {} and cannot fail.", refund["status"]),
+            None,
+        ));
+    }
+    let reason = reason.unwrap_or_else(|| "expired_or_canceled_card".to_owned());
+    if ![
+        "lost_or_stolen_card",
+        "expired_or_canceled_card",
+        "charge_for_pending_refund_disputed",
+        "insufficient_funds",
+        "declined",
+        "merchant_request",
+        "unknown",
+    ]
+    .contains(&reason.as_str())
+    {
+        return Err(ApiError::invalid_param(
+            "failure_reason",
+            format!("Invalid failure_reason: {reason}"),
+        ));
+    }
+    let after = s.update(id, |r| {
+        r["status"] = json!("failed");
+        r["failure_reason"] = json!(reason);
+        r["failure_balance_transaction"] = json!(format!("txn_f{}", &id[3..]));
+    });
+    let amount = refund["amount"].as_i64().unwrap_or(0);
+    let charge_id = id_of(&refund["charge"]);
+    s.update(&charge_id, |c| {
+        let refunded = (c["amount_refunded"].as_i64().unwrap_or(0) - amount).max(0);
+        c["amount_refunded"] = json!(refunded);
+        c["refunded"] = json!(false);
+    });
+    let previous = json!({ "status": refund["status"].clone(), "failure_reason": null, "failure_balance_transaction": null });
+    s.emit("refund.updated", &after, Some(previous.clone()));
+    s.emit("refund.failed", &after, Some(previous.clone()));
+    s.emit("charge.refund.updated", &after, Some(previous));
+    Ok(after)
+}
+
+/// The card holder disputes the charge: a Dispute for the part of the
+/// charge not refunded, status `needs_response`, and `charge.dispute.created`.
+pub fn open_dispute(s: &mut Store, charge_id: &str, reason: Option<String>) -> ApiResult<Value> {
+    let charge = s.get("charge", charge_id)?;
+    if charge["paid"] != true {
+        return Err(ApiError::invalid(
+            format!("Charge {charge_id} has not been paid."),
+            None,
+        ));
+    }
+    if charge["disputed"] == true {
+        return Err(ApiError::invalid(
+            format!("Charge {charge_id} is already disputed."),
+            None,
+        ));
+    }
+    let amount =
+        charge["amount"].as_i64().unwrap_or(0) - charge["amount_refunded"].as_i64().unwrap_or(0);
+    if amount <= 0 {
+        return Err(ApiError::invalid(
+            format!("Charge {charge_id} has been refunded in full."),
+            None,
+        ));
+    }
+    let reason = reason.unwrap_or_else(|| "fraudulent".to_owned());
+    let id = s.new_id("dp");
+    let created = now();
+    let dispute = s.insert(json!({
+        "id": id,
+        "object": "dispute",
+        "amount": amount,
+        "balance_transactions": [],
+        "charge": charge_id,
+        "created": created,
+        "currency": charge["currency"].clone(),
+        "enhanced_eligibility_types": [],
+        "evidence": {
+            "access_activity_log": null, "billing_address": null, "cancellation_policy": null,
+            "cancellation_policy_disclosure": null, "cancellation_rebuttal": null,
+            "customer_communication": null, "customer_email_address": null, "customer_name": null,
+            "customer_purchase_ip": null, "customer_signature": null,
+            "duplicate_charge_documentation": null, "duplicate_charge_explanation": null,
+            "duplicate_charge_id": null, "product_description": null, "receipt": null,
+            "refund_policy": null, "refund_policy_disclosure": null, "refund_refusal_explanation": null,
+            "service_date": null, "service_documentation": null, "shipping_address": null,
+            "shipping_carrier": null, "shipping_date": null, "shipping_documentation": null,
+            "shipping_tracking_number": null, "uncategorized_file": null, "uncategorized_text": null,
+            "enhanced_evidence": {},
+        },
+        "evidence_details": {
+            "due_by": created + 7 * 24 * 3600,
+            "enhanced_eligibility": {},
+            "has_evidence": false,
+            "past_due": false,
+            "submission_count": 0,
+        },
+        "is_charge_refundable": false,
+        "livemode": false,
+        "metadata": {},
+        "network_reason_code": null,
+        "payment_intent": charge["payment_intent"].clone(),
+        "payment_method_details": null,
+        "reason": reason,
+        "status": "needs_response",
+    }));
+    s.update(charge_id, |c| c["disputed"] = json!(true));
+    s.emit("charge.dispute.created", &dispute, None);
+    Ok(dispute)
+}
+
+/// The bank decides the dispute (`won` or `lost`): `charge.dispute.closed`.
+pub fn close_dispute(s: &mut Store, id: &str, won: bool) -> ApiResult<Value> {
+    let dispute = s.get("dispute", id)?;
+    if dispute["status"] == "won" || dispute["status"] == "lost" {
+        return Err(ApiError::invalid(
+            format!("Dispute {id} is already closed ({}).", dispute["status"]),
+            None,
+        ));
+    }
+    let status = if won { "won" } else { "lost" };
+    let after = s.update(id, |d| d["status"] = json!(status));
+    s.emit(
+        "charge.dispute.closed",
+        &after,
+        Some(json!({ "status": dispute["status"].clone() })),
+    );
+    Ok(after)
+}
+
 fn money(cents: i64) -> String {
     format!("${}.{:02}", cents / 100, cents % 100)
 }

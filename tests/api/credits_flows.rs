@@ -12,6 +12,9 @@ const ASYNC_SUCCEEDED: &str = "checkout.session.async_payment_succeeded";
 const ASYNC_FAILED: &str = "checkout.session.async_payment_failed";
 const EXPIRED: &str = "checkout.session.expired";
 const REFUNDED: &str = "charge.refunded";
+const REFUND_UPDATED: &str = "charge.refund.updated";
+const DISPUTE_CREATED: &str = "charge.dispute.created";
+const DISPUTE_CLOSED: &str = "charge.dispute.closed";
 
 fn purchase(amount: i64) -> (String, i64) {
     ("purchase".to_owned(), amount)
@@ -19,6 +22,10 @@ fn purchase(amount: i64) -> (String, i64) {
 
 fn refund(amount: i64) -> (String, i64) {
     ("refund".to_owned(), amount)
+}
+
+fn dispute(amount: i64) -> (String, i64) {
+    ("dispute".to_owned(), amount)
 }
 
 /// The payment intent that paid `session_id`, as Stripe knows it.
@@ -576,6 +583,172 @@ async fn a_payment_after_the_purchase_expired_waits_for_an_admin_instead_of_vani
         listed[0]["stripe_payment_id"]
             .as_str()
             .is_some_and(|p| p.starts_with("pi_"))
+    );
+    world.assert_ledger_consistent().await;
+}
+
+#[tokio::test]
+async fn a_refund_that_fails_gives_the_credits_back_once() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    let session = world.buy_and_pay(&alice, "starter", CARD_OK).await;
+    world.wait_for_balance(&alice, 1_000).await;
+    let intent = payment_intent(&world, &session).await;
+    let refund_id = world.refund(&session, None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refunded = world.event(REFUNDED, "payment_intent", &intent).await;
+    world.wait_for_delivery(&refunded).await;
+    assert_eq!(world.balance(&alice).await, 0);
+    assert_eq!(world.status(&session).await, "refunded");
+
+    // The card was closed: the refund fails and the money is ours again.
+    let failed = world.fail_refund(&refund_id).await;
+    assert_eq!(
+        (
+            &failed["object"],
+            &failed["status"],
+            &failed["payment_intent"]
+        ),
+        (&json!("refund"), &json!("failed"), &json!(intent))
+    );
+    let updated = world.event(REFUND_UPDATED, "id", &refund_id).await;
+    world.wait_for_delivery(&updated).await;
+    assert_eq!(world.balance(&alice).await, 1_000);
+    assert_eq!(world.status(&session).await, "completed");
+    let ledger = [purchase(1_000), refund(-1_000), refund(1_000)];
+    assert_eq!(world.ledger_for(&session).await, ledger);
+
+    // Delivered again, one after another and all at once, and the same
+    // failure under a new event id, also all at once: given back once.
+    world.redeliver(&updated, 2, false).await;
+    world.redeliver(&updated, 10, true).await;
+    let copy = world
+        .control(
+            "/events",
+            json!({ "type": REFUND_UPDATED, "object": failed }),
+        )
+        .await;
+    let copy = copy["id"].as_str().unwrap().to_owned();
+    world.redeliver(&copy, 10, true).await;
+    assert_eq!(world.balance(&alice).await, 1_000);
+    assert_eq!(world.ledger_for(&session).await, ledger);
+    world.assert_ledger_consistent().await;
+
+    // Refunded again for real: the same refunded total as before, taken once more.
+    world.refund(&session, None).await;
+    let again = world.events(REFUNDED, "payment_intent", &intent).await;
+    assert_eq!(again.len(), 2, "{again:?}");
+    world.wait_for_delivery(&again[1]).await;
+    assert_eq!(world.balance(&alice).await, 0);
+    assert_eq!(world.status(&session).await, "refunded");
+    assert_eq!(
+        world.ledger_for(&session).await,
+        [
+            purchase(1_000),
+            refund(-1_000),
+            refund(1_000),
+            refund(-1_000)
+        ]
+    );
+    world.redeliver(&refunded, 3, true).await;
+    world.redeliver(&again[1], 3, true).await;
+    assert_eq!(world.balance(&alice).await, 0);
+    world.assert_ledger_consistent().await;
+}
+
+#[tokio::test]
+async fn a_dispute_takes_the_remaining_credits_back_and_a_won_one_restores_them() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    // Standard: 5,000 credits for $45.00; $15.00 refunded first leaves 3,334.
+    let session = world.buy_and_pay(&alice, "standard", CARD_OK).await;
+    world.wait_for_balance(&alice, 5_000).await;
+    let intent = payment_intent(&world, &session).await;
+    world.refund(&session, Some(1_500)).await;
+    world.wait_for_status(&session, "partially_refunded").await;
+    assert_eq!(world.balance(&alice).await, 3_334);
+
+    let opened = world.dispute(&session).await;
+    assert_eq!(opened["object"], "dispute");
+    assert_eq!(opened["amount"], 3_000);
+    assert_eq!(opened["payment_intent"], json!(intent));
+    assert_eq!(opened["status"], "needs_response");
+    assert!(opened["charge"].as_str().unwrap().starts_with("ch_"));
+    let dispute_id = opened["id"].as_str().unwrap().to_owned();
+    let created = world.event(DISPUTE_CREATED, "id", &dispute_id).await;
+    world.wait_for_delivery(&created).await;
+
+    assert_eq!(world.balance(&alice).await, 0);
+    assert_eq!(world.status(&session).await, "disputed");
+    assert_eq!(world.history(&alice).await[0]["status"], "disputed");
+    let taken = [purchase(5_000), refund(-1_666), dispute(-3_334)];
+    assert_eq!(world.ledger_for(&session).await, taken);
+    world.redeliver(&created, 10, true).await;
+    assert_eq!(world.ledger_for(&session).await, taken);
+    world.assert_ledger_consistent().await;
+
+    // The admin pages show the disputed purchase.
+    let admin = world.token("admin").await;
+    let purchase_id = world.purchase_id(&session).await;
+    for path in [
+        format!("/admin/credits/purchases/{purchase_id}"),
+        "/admin/credits?status=disputed".to_owned(),
+    ] {
+        let (status, html, _) = world.page(Some(&admin), &path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(html.contains(r#"data-status="disputed""#), "{path}");
+    }
+
+    world.close_dispute(&dispute_id, "won").await;
+    let closed = world.event(DISPUTE_CLOSED, "id", &dispute_id).await;
+    world.wait_for_delivery(&closed).await;
+    assert_eq!(world.balance(&alice).await, 3_334);
+    assert_eq!(world.status(&session).await, "partially_refunded");
+    let restored = [
+        purchase(5_000),
+        refund(-1_666),
+        dispute(-3_334),
+        dispute(3_334),
+    ];
+    assert_eq!(world.ledger_for(&session).await, restored);
+
+    // Both events again, all at once: nothing moves.
+    tokio::join!(
+        world.redeliver(&created, 5, true),
+        world.redeliver(&closed, 5, true),
+    );
+    assert_eq!(world.balance(&alice).await, 3_334);
+    assert_eq!(world.ledger_for(&session).await, restored);
+    world.assert_ledger_consistent().await;
+}
+
+#[tokio::test]
+async fn a_lost_dispute_keeps_the_credits_taken() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    let session = world.buy_and_pay(&alice, "starter", CARD_OK).await;
+    world.wait_for_balance(&alice, 1_000).await;
+
+    let dispute_id = world.dispute(&session).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let created = world.event(DISPUTE_CREATED, "id", &dispute_id).await;
+    world.wait_for_delivery(&created).await;
+    assert_eq!(world.balance(&alice).await, 0);
+    assert_eq!(world.status(&session).await, "disputed");
+
+    world.close_dispute(&dispute_id, "lost").await;
+    let closed = world.event(DISPUTE_CLOSED, "id", &dispute_id).await;
+    world.wait_for_delivery(&closed).await;
+    world.redeliver(&closed, 5, true).await;
+    assert_eq!(world.balance(&alice).await, 0);
+    assert_eq!(world.status(&session).await, "disputed");
+    assert_eq!(
+        world.ledger_for(&session).await,
+        [purchase(1_000), dispute(-1_000)]
     );
     world.assert_ledger_consistent().await;
 }

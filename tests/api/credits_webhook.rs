@@ -9,7 +9,7 @@ use backend::{
     stripe::{CreditCheckout, StripeGateway},
 };
 use hmac::{Hmac, Mac};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sha2::Sha256;
 use stripe_emulator::Emulator;
 
@@ -335,4 +335,142 @@ async fn a_database_failure_is_a_5xx_so_stripe_retries() {
         .deliver(&body, Some(sign(&body, CURRENT_SECRET, now())))
         .await;
     assert!(response.status().is_server_error(), "{}", response.status());
+}
+
+impl World {
+    /// How many event ids the app has recorded as handled.
+    async fn recorded_events(&self) -> i64 {
+        sqlx::query_scalar("select count(*) from stripe_webhook_events")
+            .fetch_one(&self.app.pool)
+            .await
+            .unwrap()
+    }
+
+    /// A real event of `event_type` as the emulator made it.
+    async fn emulator_event(&self, event_type: &str) -> Value {
+        let list: Value = self
+            .http
+            .get(format!(
+                "{}/v1/events?type={event_type}&limit=1",
+                self.emulator.base_url
+            ))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        list["data"][0].clone()
+    }
+}
+
+#[tokio::test]
+async fn validly_signed_events_we_do_not_handle_are_acknowledged_whatever_their_shape() {
+    let world = world().await;
+    let (user, session) = world.pending_purchase("alice").await;
+    let lean_charge = json!({
+        "id": "evt_lean_charge", "object": "event", "type": "charge.succeeded",
+        "created": now(), "livemode": false, "api_version": "2026-09-30.endive",
+        "data": { "object": { "id": "ch_1", "object": "charge" } },
+    });
+    let unknown_type_other_version = json!({
+        "id": "evt_from_the_future", "object": "event", "type": "v2.billing.meter_thing.created",
+        "created": now(), "livemode": false, "api_version": "2031-01-01.zucchini",
+        "pending_webhooks": 1, "request": { "id": null, "idempotency_key": null },
+        "data": { "object": { "id": "mtr_1", "object": "v2.billing.meter_thing", "shape": [1, {}] } },
+    });
+    let old_version_customer = json!({
+        "id": "evt_old_customer", "object": "event", "type": "customer.created",
+        "created": now(), "livemode": false, "api_version": "2017-05-25",
+        "data": { "object": { "id": "cus_1", "object": "customer", "sources": { "data": [] } } },
+    });
+    for event in [
+        lean_charge,
+        unknown_type_other_version,
+        old_version_customer,
+    ] {
+        let body = serde_json::to_string(&event).unwrap();
+        let response = world
+            .deliver(&body, Some(sign(&body, CURRENT_SECRET, now())))
+            .await;
+        let status = response.status();
+        assert_eq!(
+            status,
+            200,
+            "{}: {}",
+            event["type"],
+            response.text().await.unwrap()
+        );
+    }
+    assert_eq!(world.balance(user).await, 0);
+    assert_eq!(world.status(&session).await, "pending");
+    assert_eq!(
+        world.recorded_events().await,
+        0,
+        "ignored events are not stored"
+    );
+
+    // A type we handle, on another API version with fields we do not know:
+    // only what we read is decoded, and the purchase completes.
+    let mut completed = world.pay(&session).await;
+    completed["api_version"] = "2031-01-01.zucchini".into();
+    completed["data"]["object"]["brand_new_field"] = json!({ "nested": [true] });
+    completed["data"]["object"]
+        .as_object_mut()
+        .unwrap()
+        .remove("currency_conversion");
+    let body = serde_json::to_string(&completed).unwrap();
+    let response = world
+        .deliver(&body, Some(sign(&body, CURRENT_SECRET, now())))
+        .await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    assert_eq!(world.balance(user).await, 1_000);
+}
+
+#[tokio::test]
+async fn text_postgres_cannot_store_is_refused_before_the_database() {
+    let world = world().await;
+    let (user, session) = world.pending_purchase("alice").await;
+    let completed = world.pay(&session).await;
+
+    let mut nul_id = world.emulator_event("customer.created").await;
+    nul_id["id"] = "evt_\u{0}x".into();
+    let mut nul_type = nul_id.clone();
+    nul_type["id"] = "evt_nul_type".into();
+    nul_type["type"] = "customer.\u{0}created".into();
+    let mut long_id = nul_type.clone();
+    long_id["id"] = format!("evt_{}", "x".repeat(5_000)).into();
+    long_id["type"] = "customer.created".into();
+    let mut nul_intent = completed.clone();
+    nul_intent["id"] = "evt_nul_intent".into();
+    nul_intent["data"]["object"]["payment_intent"] = "pi_\u{0}".into();
+    let mut nul_reference = completed.clone();
+    nul_reference["id"] = "evt_nul_reference".into();
+    nul_reference["data"]["object"]["client_reference_id"] = "\u{0}".into();
+
+    for (case, event) in [
+        ("NUL in the id", nul_id),
+        ("NUL in the type", nul_type),
+        ("an id too long to index", long_id),
+        ("NUL in the payment intent", nul_intent),
+        ("NUL in the client reference", nul_reference),
+    ] {
+        let body = serde_json::to_string(&event).unwrap();
+        let response = world
+            .deliver(&body, Some(sign(&body, CURRENT_SECRET, now())))
+            .await;
+        assert_eq!(response.status(), 400, "{case}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["code"], "invalid_payload", "{case}: {error}");
+    }
+    assert_eq!(world.recorded_events().await, 0);
+    assert_eq!(world.balance(user).await, 0);
+    assert_eq!(world.status(&session).await, "pending");
+    let audited: i64 =
+        sqlx::query_scalar("select count(*) from audit_log where stripe_event_id is not null")
+            .fetch_one(&world.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(audited, 0);
 }

@@ -12,6 +12,7 @@ pub fn StatusChip(status: PurchaseStatus) -> impl IntoView {
         PurchaseStatus::Refunded => ("Refunded", "bg-violet-100 text-violet-800"),
         PurchaseStatus::PartiallyRefunded => ("Partially refunded", "bg-violet-50 text-violet-700"),
         PurchaseStatus::NeedsReview => ("Needs review", "bg-orange-100 text-orange-800"),
+        PurchaseStatus::Disputed => ("Disputed", "bg-orange-100 text-orange-800"),
     };
     view! {
         <span

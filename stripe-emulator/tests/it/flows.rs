@@ -17,7 +17,7 @@ use stripe_core::refund::{CreateRefund, ListRefund};
 use stripe_payment::payment_method::ListPaymentMethod;
 use stripe_shared::{
     CheckoutSession, CheckoutSessionMode, CheckoutSessionPaymentStatus, CheckoutSessionStatus,
-    PaymentIntentStatus, SubscriptionStatus,
+    DisputeStatus, PaymentIntentStatus, SubscriptionStatus,
 };
 use stripe_webhook::{EventObject, Webhook};
 
@@ -824,4 +824,86 @@ async fn plan_switch_with_always_invoice_bills_the_difference() {
         "{}",
         invoice.amount_paid
     );
+}
+
+#[tokio::test]
+async fn failed_refunds_and_disputes_emit_stripe_shaped_events() {
+    let h = Harness::start().await;
+    let session = payment_session(&h, "price_seed_credits_standard").await;
+    h.pay(session.url.as_ref().unwrap(), "4242424242424242")
+        .await;
+    let got = RetrieveCheckoutSession::new(session.id.clone())
+        .send(&h.client)
+        .await
+        .unwrap();
+    let pi_id = got.payment_intent.unwrap().id().clone();
+    let refund = CreateRefund::new()
+        .payment_intent(pi_id.as_str())
+        .amount(1500)
+        .send(&h.client)
+        .await
+        .unwrap();
+    let charge_id = refund.charge.clone().unwrap().id().clone();
+
+    let failed = h
+        .control(&format!("/refunds/{}/fail", refund.id), json!({}))
+        .await;
+    assert_eq!(failed["status"], "failed");
+    let updated = h.receiver.wait_for("charge.refund.updated", 1).await;
+    match Webhook::construct_event(&updated[0].body, &updated[0].signature, SECRET)
+        .unwrap()
+        .data
+        .object
+    {
+        EventObject::ChargeRefundUpdated(r) => {
+            assert_eq!(r.id, refund.id);
+            assert_eq!(r.amount, 1500);
+            assert_eq!(r.status.as_deref(), Some("failed"));
+            assert_eq!(r.payment_intent.unwrap().id(), &pi_id);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    h.receiver.wait_for("refund.failed", 1).await;
+    let charge = RetrieveCharge::new(charge_id.clone())
+        .send(&h.client)
+        .await
+        .unwrap();
+    assert_eq!(
+        charge.amount_refunded, 0,
+        "the failed refund's money is back"
+    );
+
+    let dispute = h
+        .control(&format!("/charges/{charge_id}/dispute"), json!({}))
+        .await;
+    let created = h.receiver.wait_for("charge.dispute.created", 1).await;
+    match Webhook::construct_event(&created[0].body, &created[0].signature, SECRET)
+        .unwrap()
+        .data
+        .object
+    {
+        EventObject::ChargeDisputeCreated(d) => {
+            assert_eq!(d.id.as_str(), dispute["id"].as_str().unwrap());
+            assert_eq!(d.amount, 4500);
+            assert_eq!(d.charge.id(), &charge_id);
+            assert_eq!(d.payment_intent.unwrap().id(), &pi_id);
+            assert_eq!(d.status, DisputeStatus::NeedsResponse);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    h.control(
+        &format!("/disputes/{}/close", dispute["id"].as_str().unwrap()),
+        json!({ "outcome": "won" }),
+    )
+    .await;
+    let closed = h.receiver.wait_for("charge.dispute.closed", 1).await;
+    match Webhook::construct_event(&closed[0].body, &closed[0].signature, SECRET)
+        .unwrap()
+        .data
+        .object
+    {
+        EventObject::ChargeDisputeClosed(d) => assert_eq!(d.status, DisputeStatus::Won),
+        other => panic!("unexpected {other:?}"),
+    }
+    verify_all(&h.receiver.all());
 }

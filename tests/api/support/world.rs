@@ -255,6 +255,40 @@ impl World {
         self.stripe_post("/v1/refunds", &form).await
     }
 
+    /// A refund that succeeded fails after the fact: the emulator sends
+    /// `charge.refund.updated` (status `failed`) and friends. Returns the refund.
+    pub async fn fail_refund(&self, refund_id: &str) -> Value {
+        self.control(&format!("/refunds/{refund_id}/fail"), json!({}))
+            .await
+    }
+
+    /// The buyer disputes the payment of `session_id` with their bank: the
+    /// emulator opens a Dispute on its charge and sends
+    /// `charge.dispute.created`. Returns the dispute.
+    pub async fn dispute(&self, session_id: &str) -> Value {
+        let session = self
+            .stripe_get(&format!("/v1/checkout/sessions/{session_id}"))
+            .await;
+        let intent = self
+            .stripe_get(&format!(
+                "/v1/payment_intents/{}",
+                session["payment_intent"].as_str().unwrap()
+            ))
+            .await;
+        let charge = intent["latest_charge"].as_str().unwrap().to_owned();
+        self.control(&format!("/charges/{charge}/dispute"), json!({}))
+            .await
+    }
+
+    /// The bank decides the dispute (`won` or `lost`): `charge.dispute.closed`.
+    pub async fn close_dispute(&self, dispute_id: &str, outcome: &str) -> Value {
+        self.control(
+            &format!("/disputes/{dispute_id}/close"),
+            json!({ "outcome": outcome }),
+        )
+        .await
+    }
+
     // ------------------------------------------------------------ the app
 
     /// A page as a browser asking for HTML gets it (bearer token as `token`'s
@@ -472,7 +506,7 @@ impl World {
     /// every balance is the sum of its user's ledger rows, no purchase is
     /// granted twice, and each purchase's net ledger is what its status
     /// says (its credits once completed, less the refunded share, nothing
-    /// while pending, failed or expired).
+    /// while pending, failed, expired or disputed).
     pub async fn assert_ledger_consistent(&self) {
         let pool = &self.app.pool;
         let off_balances: Vec<(uuid::Uuid, Option<i64>, Option<i64>)> = sqlx::query_as(
