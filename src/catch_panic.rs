@@ -4,13 +4,10 @@
 
 use std::any::Any;
 
-use axum::{
-    http::StatusCode,
-    response::{IntoResponse, Response},
-};
+use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 
 type PanicHandler = fn(Box<dyn Any + Send + 'static>) -> Response;
 
@@ -28,8 +25,7 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
         .unwrap_or("(no message)");
     tracing::error!(panic = message, "a request handler panicked");
     AppError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal_error",
+        ErrorCode::InternalError,
         "Something went wrong on our side. Please try again.",
     )
     .into_response()
@@ -37,7 +33,12 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use axum::{Router, body::Body, http::Request, routing::get};
+    use axum::{
+        Router,
+        body::Body,
+        http::{Request, StatusCode},
+        routing::get,
+    };
     use tower::ServiceExt;
 
     use super::*;

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod components;
 pub mod credits;
+pub mod error;
 pub mod packages;
 pub mod pages;
 

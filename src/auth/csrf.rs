@@ -7,7 +7,7 @@
 use axum::{
     extract::{Request, State},
     http::{
-        Method, StatusCode,
+        Method,
         header::{AUTHORIZATION, COOKIE, ORIGIN},
     },
     middleware::Next,
@@ -15,7 +15,7 @@ use axum::{
 };
 use backend::AppState;
 
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if is_safe(request.method()) || is_bearer_only(&request) {
@@ -36,8 +36,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
             "cross-site request refused"
         );
         return AppError::new(
-            StatusCode::FORBIDDEN,
-            "cross_site_request",
+            ErrorCode::CrossSiteRequest,
             "This request came from another site and was refused.",
         )
         .into_response();

@@ -7,7 +7,6 @@ pub mod extract;
 
 use axum::{
     extract::{Request, State},
-    http::StatusCode,
     middleware::Next,
     response::Response,
 };
@@ -57,60 +56,17 @@ pub async fn refresh_session(
     next.run(request).await
 }
 
-/// The edge's reading of identity failures.
+/// The edge's reading of identity failures (one reading: `ApiError::from`).
 pub fn auth_error(error: AuthError) -> AppError {
-    match error {
-        AuthError::InvalidToken(reason) | AuthError::RefreshRefused(reason) => {
-            tracing::info!(%reason, "credentials refused");
-            AppError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "The access token is invalid or expired.",
-            )
-        }
-        AuthError::LoginRefused(reason) => {
-            tracing::info!(%reason, "login refused by the provider");
-            AppError::new(
-                StatusCode::BAD_REQUEST,
-                "login_refused",
-                "The login could not be completed. Please log in again.",
-            )
-        }
-        AuthError::ProviderUnavailable(reason) => {
-            tracing::warn!(%reason, "identity provider unavailable");
-            AppError::unavailable(
-                "identity_provider_unavailable",
-                "The login service is not reachable. Please try again shortly.",
-            )
-        }
-        other => AppError::internal("auth_failed", other),
-    }
+    AppError::from(error)
 }
 
 pub fn not_authenticated() -> AppError {
-    AppError::new(
-        StatusCode::UNAUTHORIZED,
-        "not_authenticated",
-        "Log in, or send an access token in the Authorization header.",
-    )
+    AppError::not_authenticated()
 }
 
 pub fn forbidden() -> AppError {
-    AppError::new(
-        StatusCode::FORBIDDEN,
-        "forbidden",
-        "You are not allowed to do this.",
-    )
+    AppError::forbidden()
 }
 
-/// An error with its causes, for logs (no secrets: tokens are never in errors).
-pub fn error_text(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub use crate::error::error_chain as error_text;

@@ -4,7 +4,7 @@ use axum::{Json, extract::State};
 use backend::AppState;
 use serde_json::{Value, json};
 
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 
 /// The process is up.
 pub async fn healthz() -> Json<Value> {
@@ -16,8 +16,8 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, AppErr
     if backend::db::is_reachable(&state.pool, Duration::from_secs(2)).await {
         Ok(Json(json!({ "status": "ready", "database": "ok" })))
     } else {
-        Err(AppError::unavailable(
-            "database_unavailable",
+        Err(AppError::new(
+            ErrorCode::DatabaseUnavailable,
             "The database is not reachable.",
         ))
     }

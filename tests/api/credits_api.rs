@@ -379,3 +379,71 @@ async fn checkouts_and_confirmations_are_rate_limited_per_user() {
     let error: Value = refused.json().await.unwrap();
     assert_eq!(error["code"], "rate_limited");
 }
+
+/// Every refusal of the JSON API is the contract's `{"detail", "code"}`,
+/// including what axum's extractors reject before a handler runs.
+#[tokio::test]
+async fn malformed_requests_are_refused_in_the_json_error_contract() {
+    let world = world().await;
+    let token = world.token("alice").await;
+    let url = |path: &str| world.app.url(&format!("/api/v1/billing{path}"));
+    let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
+        (
+            world
+                .http
+                .post(url("/credits/purchase"))
+                .header("content-type", "application/json")
+                .body("{not json"),
+            400,
+            "invalid_payload",
+        ),
+        (
+            world
+                .http
+                .post(url("/credits/purchase"))
+                .header("content-type", "text/plain")
+                .body(r#"{"package_code":"starter"}"#),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            world
+                .http
+                .post(url("/credits/purchase"))
+                .json(&json!({ "package": 1 })),
+            422,
+            "invalid_body",
+        ),
+        (
+            world.http.get(url("/credits/history?limit=abc")),
+            422,
+            "invalid_query",
+        ),
+        (
+            world
+                .http
+                .get(url("/credits/packages?include_inactive=maybe")),
+            422,
+            "invalid_query",
+        ),
+        (
+            world.http.delete(url("/credits/balance")),
+            405,
+            "method_not_allowed",
+        ),
+        (world.http.get(url("/no/such/thing")), 404, "not_found"),
+    ];
+    for (request, status, code) in cases {
+        let response = request.bearer_auth(&token).send().await.unwrap();
+        let got = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert_eq!((got, body["code"].as_str()), (status, Some(code)), "{body}");
+        assert_eq!(content_type.as_deref(), Some("application/json"));
+        assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    }
+    world.assert_ledger_consistent().await;
+}

@@ -27,7 +27,10 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{admin_purchases::invalid_body, credits::PackageJson};
-use crate::{auth::AdminUser, error::AppError};
+use crate::{
+    auth::AdminUser,
+    error::{AppError, ErrorCode},
+};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,7 +77,7 @@ pub async fn list(
 ) -> Result<Json<Vec<PackageJson>>, AppError> {
     let all = packages::list_all(&state.pool)
         .await
-        .map_err(|e| AppError::internal("packages_failed", e))?;
+        .map_err(crate::error::internal)?;
     Ok(Json(all.into_iter().map(PackageJson::from).collect()))
 }
 
@@ -157,29 +160,17 @@ fn package_id(id: Result<Path<Uuid>, PathRejection>) -> Result<PackageId, AppErr
 }
 
 fn unknown_package() -> AppError {
-    AppError::new(
-        StatusCode::NOT_FOUND,
-        "unknown_package",
-        "There is no such package.",
-    )
+    AppError::new(ErrorCode::UnknownPackage, "There is no such package.")
 }
 
 fn catalogue_error(error: CatalogueError) -> AppError {
     let detail = error.to_string();
     match error {
-        CatalogueError::Invalid(_) => {
-            AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_package", detail)
-        }
-        CatalogueError::DuplicateCode(_) => {
-            AppError::new(StatusCode::CONFLICT, "duplicate_code", detail)
-        }
+        CatalogueError::Invalid(_) => AppError::new(ErrorCode::InvalidPackage, detail),
+        CatalogueError::DuplicateCode(_) => AppError::new(ErrorCode::DuplicateCode, detail),
         CatalogueError::NotFound(_) => unknown_package(),
-        CatalogueError::IncompleteOrder => {
-            AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_order", detail)
-        }
-        CatalogueError::Stripe(_) => {
-            AppError::internal("stripe_unavailable", error).with_status(StatusCode::BAD_GATEWAY)
-        }
-        other => AppError::internal("catalogue_failed", other),
+        CatalogueError::IncompleteOrder => AppError::new(ErrorCode::InvalidOrder, detail),
+        CatalogueError::Stripe(_) => crate::error::upstream(ErrorCode::StripeUnavailable, error),
+        other => crate::error::internal(other),
     }
 }

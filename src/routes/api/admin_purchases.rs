@@ -24,7 +24,7 @@ use axum::{
         Path, Query, State,
         rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection},
     },
-    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderName, HeaderValue, header},
     response::{IntoResponse, Response},
 };
 use backend::{
@@ -42,7 +42,10 @@ use domain::{Cents, PurchaseStatus};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{auth::AdminUser, error::AppError, rate_limit::LimitedError};
+use crate::{
+    auth::AdminUser,
+    error::{AppError, ErrorCode},
+};
 
 const MAX_LIMIT: i64 = 500;
 
@@ -362,12 +365,11 @@ pub async fn refund(
     id: Result<Path<Uuid>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<RefundView>, LimitedError> {
+) -> Result<Json<RefundView>, AppError> {
     let id = purchase_id(id)?;
     let body = body.map_err(|e| {
         AppError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
+            ErrorCode::InvalidBody,
             format!("The request body could not be read: {}", e.body_text()),
         )
     })?;
@@ -377,8 +379,7 @@ pub async fn refund(
         .map(|cents| {
             Cents::new(cents).map_err(|_| {
                 AppError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_amount",
+                    ErrorCode::InvalidAmount,
                     "amount_cents must be a positive number of cents.",
                 )
             })
@@ -435,8 +436,7 @@ pub async fn review(
     let Json(request) = body.map_err(invalid_body)?;
     let action = ReviewAction::parse(&request.action).ok_or_else(|| {
         AppError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_action",
+            ErrorCode::InvalidAction,
             "action must be \"grant\" or \"refund\".",
         )
     })?;
@@ -456,15 +456,11 @@ fn review_error(error: ReviewError) -> AppError {
     let detail = error.to_string();
     match error {
         ReviewError::NotFound(_) => unknown_purchase(),
-        ReviewError::NotInReview(_) => AppError::new(StatusCode::CONFLICT, "not_in_review", detail),
-        ReviewError::NoPayment => AppError::new(StatusCode::CONFLICT, "not_refundable", detail),
-        ReviewError::StripeRefused { .. } => {
-            AppError::new(StatusCode::CONFLICT, "stripe_refused", detail)
-        }
-        ReviewError::Stripe(_) => {
-            AppError::internal("stripe_unavailable", error).with_status(StatusCode::BAD_GATEWAY)
-        }
-        other => AppError::internal("review_failed", other),
+        ReviewError::NotInReview(_) => AppError::new(ErrorCode::NotInReview, detail),
+        ReviewError::NoPayment => AppError::new(ErrorCode::NotRefundable, detail),
+        ReviewError::StripeRefused { .. } => AppError::new(ErrorCode::StripeRefused, detail),
+        ReviewError::Stripe(_) => crate::error::upstream(ErrorCode::StripeUnavailable, error),
+        other => crate::error::internal(other),
     }
 }
 
@@ -475,8 +471,7 @@ fn refund_request(headers: &HeaderMap, body: &[u8]) -> Result<RefundRequest, App
     }
     if !is_json(headers) {
         return Err(AppError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "Send the refund as JSON (Content-Type: application/json), or an empty body to refund everything left.",
         ));
     }
@@ -506,21 +501,15 @@ fn refund_error(error: RefundError) -> AppError {
     match error {
         RefundError::NotFound(_) => unknown_purchase(),
         RefundError::NotRefundable(_) | RefundError::NoPayment => {
-            AppError::new(StatusCode::CONFLICT, "not_refundable", detail)
+            AppError::new(ErrorCode::NotRefundable, detail)
         }
         RefundError::ZeroAmount | RefundError::TooMuch { .. } => {
-            AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount", detail)
+            AppError::new(ErrorCode::InvalidAmount, detail)
         }
-        RefundError::StripeRefused { .. } => {
-            AppError::new(StatusCode::CONFLICT, "stripe_refused", detail)
-        }
-        RefundError::RequestIdReused => {
-            AppError::new(StatusCode::CONFLICT, "request_id_reused", detail)
-        }
-        RefundError::Stripe(_) => {
-            AppError::internal("stripe_unavailable", error).with_status(StatusCode::BAD_GATEWAY)
-        }
-        other => AppError::internal("refund_failed", other),
+        RefundError::StripeRefused { .. } => AppError::new(ErrorCode::StripeRefused, detail),
+        RefundError::RequestIdReused => AppError::new(ErrorCode::RequestIdReused, detail),
+        RefundError::Stripe(_) => crate::error::upstream(ErrorCode::StripeUnavailable, error),
+        other => crate::error::internal(other),
     }
 }
 
@@ -530,11 +519,7 @@ fn purchase_id(id: Result<Path<Uuid>, PathRejection>) -> Result<PurchaseId, AppE
 }
 
 fn unknown_purchase() -> AppError {
-    AppError::new(
-        StatusCode::NOT_FOUND,
-        "unknown_purchase",
-        "There is no such purchase.",
-    )
+    AppError::new(ErrorCode::UnknownPurchase, "There is no such purchase.")
 }
 
 pub(super) fn admin_error(error: AdminError) -> AppError {
@@ -542,18 +527,17 @@ pub(super) fn admin_error(error: AdminError) -> AppError {
         AdminError::CursorMismatch => {
             invalid("cursor belongs to another sort order; start again from the first page.".into())
         }
-        other => AppError::internal("admin_query_failed", other),
+        other => crate::error::internal(other),
     }
 }
 
 pub(super) fn invalid(detail: String) -> AppError {
-    AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query", detail)
+    AppError::new(ErrorCode::InvalidQuery, detail)
 }
 
 pub(super) fn invalid_body(rejection: JsonRejection) -> AppError {
     AppError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_body",
+        ErrorCode::InvalidBody,
         format!("The request body is not valid: {}", rejection.body_text()),
     )
 }

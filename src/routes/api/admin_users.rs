@@ -23,7 +23,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::admin_purchases::invalid_body;
-use crate::{auth::AdminUser, error::AppError, rate_limit::LimitedError};
+use crate::{
+    auth::AdminUser,
+    error::{AppError, ErrorCode},
+};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,7 +48,7 @@ pub async fn adjust(
     AdminUser(admin): AdminUser,
     user: Result<Path<Uuid>, PathRejection>,
     body: Result<Json<AdjustmentRequest>, JsonRejection>,
-) -> Result<(StatusCode, Json<AdjustmentView>), LimitedError> {
+) -> Result<(StatusCode, Json<AdjustmentView>), AppError> {
     let user = user
         .map(|Path(id)| UserId(id))
         .map_err(|_| unknown_user())?;
@@ -77,11 +80,7 @@ pub async fn adjust(
 }
 
 fn unknown_user() -> AppError {
-    AppError::new(
-        StatusCode::NOT_FOUND,
-        "unknown_user",
-        "There is no such user.",
-    )
+    AppError::new(ErrorCode::UnknownUser, "There is no such user.")
 }
 
 fn adjustment_error(error: AdjustmentError) -> AppError {
@@ -92,14 +91,8 @@ fn adjustment_error(error: AdjustmentError) -> AppError {
         | AdjustmentError::TooLarge
         | AdjustmentError::BalanceTooHigh { .. }
         | AdjustmentError::ReasonRequired
-        | AdjustmentError::ReasonTooLong => AppError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_adjustment",
-            detail,
-        ),
-        AdjustmentError::WouldGoNegative { .. } => {
-            AppError::new(StatusCode::CONFLICT, "balance_too_low", detail)
-        }
-        other => AppError::internal("adjustment_failed", other),
+        | AdjustmentError::ReasonTooLong => AppError::new(ErrorCode::InvalidAdjustment, detail),
+        AdjustmentError::WouldGoNegative { .. } => AppError::new(ErrorCode::BalanceTooLow, detail),
+        other => crate::error::internal(other),
     }
 }

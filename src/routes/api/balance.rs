@@ -19,7 +19,7 @@ pub async fn balance(
 ) -> Result<Json<BalanceView>, AppError> {
     let balance = backend::ledger::balance(&state.pool, user.id)
         .await
-        .map_err(|e| AppError::internal("balance_failed", e))?;
+        .map_err(crate::error::internal)?;
     Ok(Json(BalanceView {
         balance: balance.get(),
         user_id: user.id,

@@ -1,11 +1,7 @@
-//! The user-facing credits API (DESIGN.md §4): packages, purchase, history,
+//! The user-facing credits API (docs/API.md): packages, purchase, history,
 //! and confirming a checkout on return.
 
-use axum::{
-    Json,
-    extract::{Path, Query, State},
-    http::StatusCode,
-};
+use axum::extract::State;
 use backend::{
     AppState,
     checkout::{self, Buyer, CheckoutError, ReturnUrls},
@@ -17,7 +13,11 @@ use backend::{
 use domain::PackageCode;
 use serde::{Deserialize, Serialize};
 
-use crate::{auth::CurrentUser, error::AppError, rate_limit::LimitedError};
+use crate::{
+    auth::CurrentUser,
+    error::{AppError, ErrorCode},
+    extract::{Json, Path, Query},
+};
 
 #[derive(Serialize)]
 pub struct PackageJson {
@@ -79,7 +79,7 @@ pub async fn list_packages(
     } else {
         packages::list_active(&state.pool).await
     }
-    .map_err(|e| AppError::internal("packages_failed", e))?;
+    .map_err(crate::error::internal)?;
     Ok(Json(packages.into_iter().map(PackageJson::from).collect()))
 }
 
@@ -101,14 +101,9 @@ pub async fn purchase(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Json(request): Json<PurchaseRequest>,
-) -> Result<Json<PurchaseResponse>, LimitedError> {
-    let code = PackageCode::parse(request.package_code.clone()).map_err(|_| {
-        AppError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_package",
-            "There is no such package.",
-        )
-    })?;
+) -> Result<Json<PurchaseResponse>, AppError> {
+    let code = PackageCode::parse(request.package_code.clone())
+        .map_err(|_| AppError::new(ErrorCode::UnknownPackage, "There is no such package."))?;
     state.limits.check(Limited::Checkout, user.id)?;
     let redirect = checkout::start_credit_purchase(
         &state.pool,
@@ -182,14 +177,13 @@ pub async fn history(
 ) -> Result<Json<Vec<PurchaseJson>>, AppError> {
     if !(1..=200).contains(&page.limit) || page.offset < 0 {
         return Err(AppError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             "limit must be 1-200 and offset at least 0.",
         ));
     }
     let records = purchases::history(&state.pool, user.id, page.limit, page.offset)
         .await
-        .map_err(|e| AppError::internal("history_failed", e))?;
+        .map_err(crate::error::internal)?;
     Ok(Json(records.into_iter().map(PurchaseJson::from).collect()))
 }
 
@@ -199,7 +193,7 @@ pub async fn confirm(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(session_id): Path<String>,
-) -> Result<Json<PurchaseJson>, LimitedError> {
+) -> Result<Json<PurchaseJson>, AppError> {
     let session = CheckoutSessionId::parse(session_id).map_err(|_| unknown_session())?;
     state.limits.check(Limited::Confirm, user.id)?;
     let record = checkout::confirm_return(&state.pool, &state.stripe, user.id, &session)
@@ -210,8 +204,7 @@ pub async fn confirm(
 
 fn unknown_session() -> AppError {
     AppError::new(
-        StatusCode::NOT_FOUND,
-        "unknown_session",
+        ErrorCode::UnknownSession,
         "There is no such checkout session for you.",
     )
 }
@@ -219,20 +212,15 @@ fn unknown_session() -> AppError {
 fn checkout_error(error: CheckoutError) -> AppError {
     match error {
         CheckoutError::UnknownPackage(_) => AppError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_package",
+            ErrorCode::UnknownPackage,
             "There is no such package on sale.",
         ),
-        CheckoutError::ForeignRedirect(..) => AppError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_redirect",
-            error.to_string(),
-        ),
-        CheckoutError::UnknownSession => unknown_session(),
-        CheckoutError::NotInStripe(_) => AppError::internal("catalogue_not_synced", error),
-        CheckoutError::Stripe(_) => {
-            AppError::internal("stripe_unavailable", error).with_status(StatusCode::BAD_GATEWAY)
+        CheckoutError::ForeignRedirect(..) => {
+            AppError::new(ErrorCode::InvalidRedirect, error.to_string())
         }
-        other => AppError::internal("checkout_failed", other),
+        CheckoutError::UnknownSession => unknown_session(),
+        CheckoutError::NotInStripe(_) => crate::error::internal(error),
+        CheckoutError::Stripe(_) => crate::error::upstream(ErrorCode::StripeUnavailable, error),
+        other => crate::error::internal(other),
     }
 }

@@ -10,7 +10,6 @@ use axum::{
     Json,
     body::Bytes,
     extract::{FromRef, FromRequest, Request, State},
-    http::StatusCode,
 };
 use backend::{
     AppState,
@@ -19,7 +18,7 @@ use backend::{
 };
 use serde_json::{Value, json};
 
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 
 pub async fn receive(
     State(state): State<AppState>,
@@ -27,7 +26,7 @@ pub async fn receive(
 ) -> Result<Json<Value>, AppError> {
     let handled = webhook::handle(&state.pool, &state.stripe, &event)
         .await
-        .map_err(|e| AppError::internal("webhook_failed", e))?;
+        .map_err(crate::error::internal)?;
     Ok(Json(match handled {
         Handled::Duplicate => json!({ "received": true, "duplicate": true }),
         Handled::Ignored => json!({ "received": true, "ignored": true }),
@@ -56,8 +55,7 @@ where
             .map(str::to_owned);
         let body = Bytes::from_request(request, state).await.map_err(|_| {
             AppError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_payload",
+                ErrorCode::InvalidPayload,
                 "The request body could not be read.",
             )
         })?;
@@ -71,12 +69,12 @@ where
         .map_err(|error| {
             tracing::warn!(error = %error, "credits webhook refused");
             let code = match error {
-                SignatureError::Missing => "missing_signature",
-                SignatureError::BadSignature => "invalid_signature",
-                SignatureError::Stale => "stale_signature",
-                SignatureError::BadPayload(_) => "invalid_payload",
+                SignatureError::Missing => ErrorCode::MissingSignature,
+                SignatureError::BadSignature => ErrorCode::InvalidSignature,
+                SignatureError::Stale => ErrorCode::StaleSignature,
+                SignatureError::BadPayload(_) => ErrorCode::InvalidPayload,
             };
-            AppError::new(StatusCode::BAD_REQUEST, code, error.to_string())
+            AppError::new(code, error.to_string())
         })
     }
 }

@@ -1,4 +1,4 @@
-//! The JSON API under `/api/v1/billing` (DESIGN.md §4). Add routes here;
+//! The JSON API under `/api/v1/billing` (docs/API.md). Add routes here;
 //! handlers authenticate with `CurrentUser` / `AdminUser` (session cookie or
 //! bearer token) and answer errors as `{"detail", "code"}`.
 
@@ -12,11 +12,13 @@ mod credits_webhook;
 
 use axum::{
     Router,
-    http::StatusCode,
     routing::{get, patch, post, put},
 };
 
-use crate::{error::AppError, startup::ServerState};
+use crate::{
+    error::{AppError, ErrorCode},
+    startup::ServerState,
+};
 
 /// Mounted at [`BASE`] by the router.
 pub const BASE: &str = "/api/v1/billing";
@@ -71,12 +73,16 @@ pub fn router() -> Router<ServerState> {
             post(credits::confirm),
         )
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn method_not_allowed() -> AppError {
+    AppError::new(
+        ErrorCode::MethodNotAllowed,
+        "This endpoint does not take that HTTP method.",
+    )
 }
 
 async fn not_found() -> AppError {
-    AppError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        "There is no such API endpoint.",
-    )
+    AppError::new(ErrorCode::NotFound, "There is no such API endpoint.")
 }
