@@ -2,6 +2,8 @@
 //! here calls `require_admin()` itself: anonymous → 401, others → 403.
 //! The services are `backend::admin` and `backend::packages::manage`.
 
+#[allow(unused_imports)]
+use crate::error::{ApiError, ErrorCode};
 use domain::{Cents, Credits, PurchaseStatus};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -100,7 +102,7 @@ pub struct DashboardView {
 pub async fn admin_dashboard(
     days: Option<u32>,
     params: TableParams,
-) -> Result<DashboardView, ServerFnError> {
+) -> Result<DashboardView, ApiError> {
     ssr::require_admin().await?;
     ssr::dashboard(days, params).await
 }
@@ -139,7 +141,7 @@ pub struct PurchaseDetailView {
 
 /// One purchase with its audit trail and ledger entries.
 #[server(endpoint = "admin_purchase")]
-pub async fn admin_purchase(id: String) -> Result<PurchaseDetailView, ServerFnError> {
+pub async fn admin_purchase(id: String) -> Result<PurchaseDetailView, ApiError> {
     ssr::require_admin().await?;
     ssr::purchase(&id).await
 }
@@ -152,7 +154,7 @@ pub async fn refund_purchase(
     id: String,
     amount: String,
     request_id: String,
-) -> Result<String, ServerFnError> {
+) -> Result<String, ApiError> {
     let admin = ssr::require_admin().await?;
     ssr::refund(admin, &id, &amount, &request_id).await
 }
@@ -160,7 +162,7 @@ pub async fn refund_purchase(
 /// Settles a purchase held for review: `action` is `grant` (its credits,
 /// once) or `refund` (the whole payment through Stripe, no credits).
 #[server(endpoint = "review_purchase")]
-pub async fn review_purchase(id: String, action: String) -> Result<String, ServerFnError> {
+pub async fn review_purchase(id: String, action: String) -> Result<String, ApiError> {
     let admin = ssr::require_admin().await?;
     ssr::review(admin, &id, &action).await
 }
@@ -172,7 +174,7 @@ pub async fn adjust_credits(
     amount: String,
     reason: String,
     request_id: String,
-) -> Result<String, ServerFnError> {
+) -> Result<String, ApiError> {
     let admin = ssr::require_admin().await?;
     ssr::adjust(admin, &user_id, &amount, &reason, &request_id).await
 }
@@ -194,7 +196,7 @@ pub struct AdminPackageView {
 
 /// Every package, active or not, in display order.
 #[server(endpoint = "admin_packages")]
-pub async fn admin_packages() -> Result<Vec<AdminPackageView>, ServerFnError> {
+pub async fn admin_packages() -> Result<Vec<AdminPackageView>, ApiError> {
     ssr::require_admin().await?;
     ssr::packages().await
 }
@@ -213,7 +215,7 @@ pub async fn save_package(
     discount_percentage: String,
     is_popular: Option<String>,
     is_active: Option<String>,
-) -> Result<String, ServerFnError> {
+) -> Result<String, ApiError> {
     ssr::require_admin().await?;
     ssr::save_package(ssr::PackageForm {
         id,
@@ -231,7 +233,7 @@ pub async fn save_package(
 
 /// Moves a package one place `up` or `down` in the display order.
 #[server(endpoint = "move_package")]
-pub async fn move_package(id: String, direction: String) -> Result<(), ServerFnError> {
+pub async fn move_package(id: String, direction: String) -> Result<(), ApiError> {
     ssr::require_admin().await?;
     ssr::move_package(&id, &direction).await
 }
@@ -260,7 +262,7 @@ mod ssr {
     use super::*;
     use crate::credits::ssr::{failed, failed_with, rate_limit};
 
-    pub async fn require_admin() -> Result<AuthUser, ServerFnError> {
+    pub async fn require_admin() -> Result<AuthUser, ApiError> {
         crate::auth::ssr::require_admin().await
     }
 
@@ -273,11 +275,8 @@ mod ssr {
     }
 
     /// A message the admin can act on; the status says it was their input.
-    fn bad_input(message: impl Into<String>) -> ServerFnError {
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            response.set_status(http::StatusCode::UNPROCESSABLE_ENTITY);
-        }
-        ServerFnError::new(message.into())
+    fn bad_input(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::InvalidBody, message)
     }
 
     fn query_string(pairs: &[(&str, Option<&str>)]) -> String {
@@ -323,7 +322,7 @@ mod ssr {
     pub async fn dashboard(
         days: Option<u32>,
         params: TableParams,
-    ) -> Result<DashboardView, ServerFnError> {
+    ) -> Result<DashboardView, ApiError> {
         let state = state();
         let days = days.filter(|d| PERIODS.contains(d)).unwrap_or(30);
         let period = StatsPeriod::last_days(chrono::Utc::now().date_naive(), u64::from(days));
@@ -538,14 +537,14 @@ mod ssr {
         }
     }
 
-    fn purchase_id(id: &str) -> Result<PurchaseId, ServerFnError> {
+    fn purchase_id(id: &str) -> Result<PurchaseId, ApiError> {
         id.trim()
             .parse::<Uuid>()
             .map(PurchaseId)
             .map_err(|_| bad_input("That is not a purchase id."))
     }
 
-    pub async fn purchase(id: &str) -> Result<PurchaseDetailView, ServerFnError> {
+    pub async fn purchase(id: &str) -> Result<PurchaseDetailView, ApiError> {
         let state = state();
         let id = purchase_id(id)?;
         let Some(detail) = admin::purchase_detail(&state.pool, id)
@@ -555,7 +554,10 @@ mod ssr {
             if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
                 response.set_status(http::StatusCode::NOT_FOUND);
             }
-            return Err(ServerFnError::new("There is no such purchase."));
+            return Err(ApiError::new(
+                ErrorCode::UnknownPurchase,
+                "There is no such purchase.",
+            ));
         };
         let user_balance = backend::ledger::balance(&state.pool, detail.purchase.user_id)
             .await
@@ -597,7 +599,7 @@ mod ssr {
     }
 
     /// `12`, `12.5`, `$12.50` → cents; blank → `None`.
-    fn dollars(text: &str, field: &str) -> Result<Option<Cents>, ServerFnError> {
+    fn dollars(text: &str, field: &str) -> Result<Option<Cents>, ApiError> {
         let text = text.trim().trim_start_matches('$').replace(',', "");
         if text.is_empty() {
             return Ok(None);
@@ -617,7 +619,7 @@ mod ssr {
         id: &str,
         amount: &str,
         request_id: &str,
-    ) -> Result<String, ServerFnError> {
+    ) -> Result<String, ApiError> {
         let state = state();
         let id = purchase_id(id)?;
         let amount = dollars(amount, "The refund amount")?;
@@ -663,7 +665,7 @@ mod ssr {
         }
     }
 
-    pub async fn review(admin: AuthUser, id: &str, action: &str) -> Result<String, ServerFnError> {
+    pub async fn review(admin: AuthUser, id: &str, action: &str) -> Result<String, ApiError> {
         let state = state();
         let id = purchase_id(id)?;
         let action = ReviewAction::parse(action)
@@ -701,7 +703,7 @@ mod ssr {
         amount: &str,
         reason: &str,
         request_id: &str,
-    ) -> Result<String, ServerFnError> {
+    ) -> Result<String, ApiError> {
         let state = state();
         let user = user_id
             .trim()
@@ -763,7 +765,7 @@ mod ssr {
         .replace("..", ".")
     }
 
-    pub async fn packages() -> Result<Vec<AdminPackageView>, ServerFnError> {
+    pub async fn packages() -> Result<Vec<AdminPackageView>, ApiError> {
         let state = state();
         Ok(packages::list_all(&state.pool)
             .await
@@ -796,14 +798,14 @@ mod ssr {
         pub is_active: bool,
     }
 
-    fn whole(text: &str, field: &str) -> Result<i64, ServerFnError> {
+    fn whole(text: &str, field: &str) -> Result<i64, ApiError> {
         text.trim()
             .replace(',', "")
             .parse()
             .map_err(|_| bad_input(format!("{field} must be a whole number.")))
     }
 
-    pub async fn save_package(form: PackageForm) -> Result<String, ServerFnError> {
+    pub async fn save_package(form: PackageForm) -> Result<String, ApiError> {
         let state = state();
         let credits = whole(&form.credits, "Credits")?;
         let price = dollars(&form.price, "The price")?
@@ -858,7 +860,7 @@ mod ssr {
         }
     }
 
-    fn catalogue_error(error: CatalogueError) -> ServerFnError {
+    fn catalogue_error(error: CatalogueError) -> ApiError {
         match error {
             CatalogueError::Invalid(_)
             | CatalogueError::DuplicateCode(_)
@@ -873,7 +875,7 @@ mod ssr {
         }
     }
 
-    pub async fn move_package(id: &str, direction: &str) -> Result<(), ServerFnError> {
+    pub async fn move_package(id: &str, direction: &str) -> Result<(), ApiError> {
         let state = state();
         let id = id
             .trim()

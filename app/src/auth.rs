@@ -3,13 +3,10 @@
 //! Every `#[server]` function is a public endpoint: it calls
 //! [`ssr::require_user`] or [`ssr::require_admin`] itself.
 
+#[allow(unused_imports)]
+use crate::error::{ApiError, ErrorCode};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
-
-/// What a server function's error says when the caller is not logged in
-/// (sent with 401) or not allowed (403); pages match on these.
-pub const NOT_AUTHENTICATED: &str = "not_authenticated";
-pub const FORBIDDEN: &str = "forbidden";
 
 /// The logged-in user as the browser sees them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,21 +34,22 @@ impl From<backend::auth::AuthUser> for UserView {
 /// The current user, or `None` for anonymous visitors. Reads the session;
 /// never writes it (it also runs while a page streams).
 #[server]
-pub async fn current_user() -> Result<Option<UserView>, ServerFnError> {
+pub async fn current_user() -> Result<Option<UserView>, ApiError> {
     Ok(ssr::optional_user().await?.map(UserView::from))
 }
 
 #[cfg(feature = "ssr")]
 pub mod ssr {
+    use crate::error::ApiError;
     use backend::auth::{AuthError, AuthUser, Session};
     use http::{StatusCode, header::AUTHORIZATION, request::Parts};
     use leptos::prelude::*;
 
     /// The caller (session cookie or bearer token), if any.
-    pub async fn optional_user() -> Result<Option<AuthUser>, ServerFnError> {
+    pub async fn optional_user() -> Result<Option<AuthUser>, ApiError> {
         let Some(state) = use_context::<backend::AppState>() else {
             tracing::error!("no AppState in the Leptos context");
-            return Err(fail(StatusCode::INTERNAL_SERVER_ERROR, "auth_failed"));
+            return Err(ApiError::internal());
         };
         let parts = use_context::<Parts>();
         let session = parts
@@ -66,30 +64,28 @@ pub mod ssr {
         backend::auth::authenticate(&state, bearer.as_deref(), session.as_ref())
             .await
             .map_err(|error| match error {
+                // A page's server functions treat a bad token as "log in".
                 AuthError::InvalidToken(_) | AuthError::RefreshRefused(_) => {
-                    fail(StatusCode::UNAUTHORIZED, super::NOT_AUTHENTICATED)
+                    ApiError::not_authenticated()
                 }
-                other => {
-                    tracing::error!(error = %other, "authentication failed");
-                    fail(StatusCode::INTERNAL_SERVER_ERROR, "auth_failed")
-                }
+                other => ApiError::from(other),
             })
     }
 
     /// The caller; anonymous → 401 `not_authenticated`.
-    pub async fn require_user() -> Result<AuthUser, ServerFnError> {
+    pub async fn require_user() -> Result<AuthUser, ApiError> {
         optional_user()
             .await?
-            .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, super::NOT_AUTHENTICATED))
+            .ok_or_else(ApiError::not_authenticated)
     }
 
     /// An admin; anonymous → 401, others → 403 `forbidden`.
-    pub async fn require_admin() -> Result<AuthUser, ServerFnError> {
+    pub async fn require_admin() -> Result<AuthUser, ApiError> {
         let user = require_user().await?;
         if user.is_admin {
             Ok(user)
         } else {
-            Err(fail(StatusCode::FORBIDDEN, super::FORBIDDEN))
+            Err(ApiError::forbidden())
         }
     }
 
@@ -102,13 +98,6 @@ pub mod ssr {
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
             response.set_status(StatusCode::FOUND);
         }
-    }
-
-    fn fail(status: StatusCode, code: &'static str) -> ServerFnError {
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            response.set_status(status);
-        }
-        ServerFnError::new(code)
     }
 
     fn login_href(path: &str) -> String {

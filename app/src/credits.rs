@@ -2,6 +2,8 @@
 //! back from Checkout. View types and the server functions that fill them;
 //! the services live in `backend`.
 
+#[allow(unused_imports)]
+use crate::error::{ApiError, ErrorCode};
 use domain::{Cents, Credits, PurchaseStatus};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -66,7 +68,7 @@ pub struct CreditsOverview {
 pub async fn load_credits_page(
     session_id: Option<String>,
     page: u32,
-) -> Result<Option<CreditsOverview>, ServerFnError> {
+) -> Result<Option<CreditsOverview>, ApiError> {
     use backend::{ids::CheckoutSessionId, ledger, purchases, rate_limit::Limited};
 
     let Some(user) = crate::auth::ssr::optional_user().await? else {
@@ -109,7 +111,7 @@ pub async fn load_credits_page(
 /// marked expired; a purchase no longer pending is left as it is. Answers
 /// the purchase as it stands. Not the caller's (or no such purchase) → 404.
 #[server(endpoint = "abandon_checkout")]
-pub async fn abandon_checkout(purchase: String) -> Result<PurchaseView, ServerFnError> {
+pub async fn abandon_checkout(purchase: String) -> Result<PurchaseView, ApiError> {
     use backend::ids::PurchaseId;
 
     let user = crate::auth::ssr::require_user().await?;
@@ -126,15 +128,19 @@ pub async fn abandon_checkout(purchase: String) -> Result<PurchaseView, ServerFn
 
 /// Starts Checkout for `package_code`; answers the URL to send the buyer to.
 #[server]
-pub async fn buy_credits(package_code: String) -> Result<String, ServerFnError> {
+pub async fn buy_credits(package_code: String) -> Result<String, ApiError> {
     use backend::checkout::{self, Buyer, CheckoutError, ReturnUrls};
 
     let user = crate::auth::ssr::require_user()
         .await
-        .map_err(|_| ServerFnError::new("Please log in to buy credits."))?;
+        .map_err(|_| ApiError::new(ErrorCode::NotAuthenticated, "Please log in to buy credits."))?;
     let state = expect_context::<backend::AppState>();
-    let unknown =
-        || ServerFnError::new("This package is not on sale any more. Please reload the page.");
+    let unknown = || {
+        ApiError::new(
+            ErrorCode::UnknownPackage,
+            "This package is not on sale any more. Please reload the page.",
+        )
+    };
     let code = domain::PackageCode::parse(package_code).map_err(|_| unknown())?;
     ssr::rate_limit(&state, backend::rate_limit::Limited::Checkout, user.id)?;
     let redirect = checkout::start_credit_purchase(
@@ -162,12 +168,9 @@ pub async fn buy_credits(package_code: String) -> Result<String, ServerFnError> 
     Ok(redirect.url)
 }
 
-/// The human message of a server function error (without the framework's prefix).
-pub fn error_message(error: &ServerFnError) -> String {
-    match error {
-        ServerFnError::ServerError(message) => message.clone(),
-        _ => "Something went wrong. Please check your connection and try again.".into(),
-    }
+/// The human message of a server function error.
+pub fn error_message(error: &ApiError) -> String {
+    error.detail.clone()
 }
 
 #[cfg(feature = "ssr")]
@@ -187,6 +190,7 @@ impl From<backend::purchases::PurchaseRecord> for PurchaseView {
 
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {
+    use crate::error::{ApiError, ErrorCode};
     use backend::{
         AppState,
         checkout::{self, CheckoutError},
@@ -194,7 +198,6 @@ pub(crate) mod ssr {
         rate_limit::Limited,
     };
     use domain::PurchaseStatus;
-    use leptos::prelude::ServerFnError;
 
     use super::CheckoutReturn;
 
@@ -246,45 +249,34 @@ pub(crate) mod ssr {
 
     /// Counts the request against the caller's limit for `action`; over it,
     /// the answer is 429 with `Retry-After` and a message to wait.
-    pub fn rate_limit(
-        state: &AppState,
-        action: Limited,
-        user: UserId,
-    ) -> Result<(), ServerFnError> {
-        state.limits.check(action, user).map_err(|limited| {
-            let secs = limited.retry_after_secs();
-            if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-                response.set_status(http::StatusCode::TOO_MANY_REQUESTS);
-                response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
-            }
-            ServerFnError::new(format!(
-                "Too many attempts. Please wait {secs} seconds and try again."
-            ))
-        })
+    pub fn rate_limit(state: &AppState, action: Limited, user: UserId) -> Result<(), ApiError> {
+        state.limits.check(action, user).map_err(ApiError::from)
     }
 
     /// 404: the purchase does not exist or is someone else's (the same answer for both).
-    pub fn unknown_purchase() -> ServerFnError {
-        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-            response.set_status(http::StatusCode::NOT_FOUND);
-        }
-        ServerFnError::new("There is no such checkout of yours.")
-    }
-
-    pub fn failed(what: &str, error: impl std::error::Error + 'static) -> ServerFnError {
-        failed_with(
-            what,
-            error,
-            "Something went wrong on our side. Please try again.",
+    pub fn unknown_purchase() -> ApiError {
+        ApiError::new(
+            ErrorCode::UnknownPurchase,
+            "There is no such checkout of yours.",
         )
     }
 
+    /// Our fault: logged with its cause chain, answered `internal_error`.
+    pub fn failed(what: &str, error: impl std::error::Error + 'static) -> ApiError {
+        tracing::error!("{what} failed");
+        crate::error::ssr::internal(ErrorCode::InternalError, &error)
+    }
+
+    /// Stripe's fault: logged with its cause chain, answered
+    /// `stripe_unavailable` (502) with `message`.
     pub fn failed_with(
         what: &str,
         error: impl std::error::Error + 'static,
         message: &str,
-    ) -> ServerFnError {
-        tracing::error!(error = &error as &dyn std::error::Error, "{what} failed");
-        ServerFnError::new(message)
+    ) -> ApiError {
+        tracing::error!("{what} failed");
+        let mut refused = crate::error::ssr::internal(ErrorCode::StripeUnavailable, &error);
+        refused.detail = message.to_owned();
+        refused
     }
 }

@@ -197,6 +197,8 @@ impl ApiError {
             format!("Too many requests. Please wait {retry_after_secs} seconds and try again."),
         );
         error.retry_after = Some(retry_after_secs);
+        #[cfg(feature = "ssr")]
+        ssr::set_retry_after(retry_after_secs);
         error
     }
 
@@ -260,6 +262,13 @@ pub mod ssr {
             && let Ok(status) = http::StatusCode::from_u16(code.status())
         {
             response.set_status(status);
+        }
+    }
+
+    /// `Retry-After` on the server function response being built, if any.
+    pub(super) fn set_retry_after(secs: u64) {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
         }
     }
 

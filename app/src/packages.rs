@@ -1,5 +1,7 @@
 //! Credit packages: the view type the page shows and the server function that loads them.
 
+#[allow(unused_imports)]
+use crate::error::{ApiError, ErrorCode};
 use domain::{Cents, Credits};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -40,16 +42,14 @@ impl From<backend::packages::CreditPackage> for PackageView {
 
 /// The packages on sale, in display order. Public: anyone may see the catalogue.
 #[server]
-pub async fn list_packages() -> Result<Vec<PackageView>, ServerFnError> {
+pub async fn list_packages() -> Result<Vec<PackageView>, ApiError> {
     let state = expect_context::<backend::AppState>();
     let packages = backend::packages::list_active(&state.pool)
         .await
         .map_err(|error| {
-            tracing::error!(
-                error = &error as &dyn std::error::Error,
-                "loading packages failed"
-            );
-            ServerFnError::new("The packages could not be loaded. Please try again.")
+            let mut failed = crate::error::ssr::internal(ErrorCode::InternalError, &error);
+            failed.detail = "The packages could not be loaded. Please try again.".into();
+            failed
         })?;
     Ok(packages.into_iter().map(PackageView::from).collect())
 }

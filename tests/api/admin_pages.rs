@@ -574,3 +574,33 @@ async fn the_dashboard_refuses_extreme_dates_and_the_refund_form_refunds_once_pe
     assert_eq!(status, 422);
     assert_eq!(world.balance(&alice).await, 4_500);
 }
+
+/// Server functions answer the same typed error as the JSON API: pages
+/// (and any client) match on `code`, never on the message.
+#[tokio::test]
+async fn server_function_refusals_carry_the_typed_error_code() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    let admin = world.token("admin").await;
+    for (token, status, code) in [
+        (None, 401, "not_authenticated"),
+        (Some(alice.as_str()), 403, "forbidden"),
+    ] {
+        let (got, body) = world.server_fn(token, "admin_packages", &[]).await;
+        let error: serde_json::Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("not a JSON error ({e}): {body}"));
+        assert_eq!(
+            (got, error["code"].as_str()),
+            (status, Some(code)),
+            "{body}"
+        );
+        assert!(error["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    }
+    // Arguments that do not decode are the caller's fault, in the same shape.
+    let (got, body) = world
+        .server_fn(Some(&admin), "refund_purchase", &[("id", "not-a-uuid")])
+        .await;
+    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!((400..500).contains(&got), "{got} {body}");
+    assert!(error["code"].is_string(), "{body}");
+}

@@ -2,6 +2,8 @@
 //! button, the banner after Checkout, and the purchase history. Anonymous
 //! visitors see the packs on `/` and are sent to log in from `/credits`.
 
+#[allow(unused_imports)]
+use crate::error::{ApiError, ErrorCode};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -80,7 +82,7 @@ pub fn CreditsPage(
 #[component]
 fn Signed(
     overview: CreditsOverview,
-    packages: Result<Vec<PackageView>, ServerFnError>,
+    packages: Result<Vec<PackageView>, ApiError>,
     cancelled: bool,
 ) -> impl IntoView {
     let banner = overview
@@ -110,7 +112,7 @@ fn Signed(
 }
 
 #[component]
-fn Anonymous(packages: Result<Vec<PackageView>, ServerFnError>) -> impl IntoView {
+fn Anonymous(packages: Result<Vec<PackageView>, ApiError>) -> impl IntoView {
     view! {
         <section>
             <h1 class="text-3xl font-bold tracking-tight">"Credit packs"</h1>
@@ -126,10 +128,7 @@ fn Anonymous(packages: Result<Vec<PackageView>, ServerFnError>) -> impl IntoView
 }
 
 #[component]
-fn Packages(
-    packages: Result<Vec<PackageView>, ServerFnError>,
-    action: CardAction,
-) -> impl IntoView {
+fn Packages(packages: Result<Vec<PackageView>, ApiError>, action: CardAction) -> impl IntoView {
     match packages {
         Ok(list) => view! {
             <div id="packages" class="mt-6 grid gap-6 sm:grid-cols-2 lg:grid-cols-4">

@@ -8,21 +8,18 @@ pub mod purchase;
 
 use leptos::prelude::*;
 
-use crate::{
-    auth::{FORBIDDEN, NOT_AUTHENTICATED},
-    credits::error_message,
-};
+use crate::error::{ApiError, ErrorCode};
 
 /// What to show when an admin server function refused or failed.
-pub fn refusal(error: &ServerFnError, path: &str) -> AnyView {
-    match error_message(error).as_str() {
-        NOT_AUTHENTICATED => {
+pub fn refusal(error: &ApiError, path: &str) -> AnyView {
+    match error.code {
+        ErrorCode::NotAuthenticated | ErrorCode::InvalidToken => {
             #[cfg(feature = "ssr")]
             crate::auth::ssr::redirect_to_login(path);
             let _ = path;
             view! { <p class="text-slate-600">"Please log in."</p> }.into_any()
         }
-        FORBIDDEN => view! {
+        ErrorCode::Forbidden => view! {
             <section id="forbidden" class="mx-auto max-w-lg rounded-2xl bg-white p-8 text-center shadow-sm ring-1 ring-slate-200">
                 <p class="text-sm font-semibold text-red-600">"403"</p>
                 <h1 class="mt-2 text-2xl font-bold tracking-tight">"Admins only"</h1>
@@ -35,8 +32,8 @@ pub fn refusal(error: &ServerFnError, path: &str) -> AnyView {
             </section>
         }
         .into_any(),
-        message => view! {
-            <p class="rounded-lg bg-red-50 p-4 text-red-700" role="alert">{message.to_owned()}</p>
+        _ => view! {
+            <p class="rounded-lg bg-red-50 p-4 text-red-700" role="alert">{error.detail.clone()}</p>
         }
         .into_any(),
     }

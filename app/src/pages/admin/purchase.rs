@@ -1,3 +1,5 @@
+#[allow(unused_imports)]
+use crate::error::{ApiError, ErrorCode};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -223,10 +225,7 @@ fn Detail(
 
 /// The last result of an admin action: a confirmation or the error inline.
 #[component]
-fn Outcome(
-    value: Signal<Option<Result<String, ServerFnError>>>,
-    id: &'static str,
-) -> impl IntoView {
+fn Outcome(value: Signal<Option<Result<String, ApiError>>>, id: &'static str) -> impl IntoView {
     move || {
         value.get().map(|result| match result {
             Ok(message) => view! { <p id=id data-ok="true" class="mt-3 text-sm text-emerald-700" role="status">{message}</p> }.into_any(),
