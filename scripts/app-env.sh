@@ -1,4 +1,4 @@
-# The embedded development defaults (DESIGN.md §3), applied only where the
+# The embedded development defaults (.env.example), applied only where the
 # environment or .env leaves a variable unset. Source it after lib.sh with
 # PG_URL set. None of these values is a real secret.
 #

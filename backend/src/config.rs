@@ -1,5 +1,5 @@
 //! Typed configuration, read once at startup from the environment
-//! (DESIGN.md §3). Every problem names the variable at fault.
+//! (.env.example). Every problem names the variable at fault.
 
 use std::net::SocketAddr;
 

@@ -76,7 +76,7 @@ impl PaymentStatus {
 }
 
 /// What Stripe reports a checkout session collected. Nothing is granted
-/// unless it matches our purchase (DESIGN.md §5: amount, currency and mode).
+/// unless it matches our purchase (docs/API.md: amount, currency and mode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionPayment<'a> {
     pub status: PaymentStatus,

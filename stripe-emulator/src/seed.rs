@@ -1,4 +1,4 @@
-//! `--seed`: the project's credit packs and subscription tiers (DESIGN.md §1), with fixed ids
+//! `--seed`: the project's credit packs and subscription tiers (the default catalogue), with fixed ids
 //! and lookup keys so the app and scripts can refer to them.
 
 use serde_json::json;

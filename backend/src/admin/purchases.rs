@@ -1,7 +1,7 @@
 //! The purchase table across all users: filters, sorting, pages, the count,
 //! and one purchase in detail.
 //!
-//! Pages are either `limit`/`offset` (the DESIGN.md §4 contract) or a keyset
+//! Pages are either `limit`/`offset` (the docs/API.md contract) or a keyset
 //! cursor (`(sort key, id)` after the last row seen), which stays fast at
 //! any depth: every sort has an index (migration `…08_admin_dashboard_indexes`).
 

@@ -1,6 +1,6 @@
 //! The admin purchase table (admins only):
 //!
-//! - `GET /credits/admin/purchases`: a page, as a JSON array (DESIGN.md §4:
+//! - `GET /credits/admin/purchases`: a page, as a JSON array (docs/API.md:
 //!   `?limit=100&offset=0&status=`), plus filters `package`, `from`, `to`
 //!   (`YYYY-MM-DD`, UTC, inclusive), `user` (e-mail, name or id substring),
 //!   `sort=created_at|amount`, `order=desc|asc`, and `cursor` (keyset
