@@ -129,42 +129,9 @@ pub async fn abandon_checkout(purchase: String) -> Result<PurchaseView, ApiError
 /// Starts Checkout for `package_code`; answers the URL to send the buyer to.
 #[server]
 pub async fn buy_credits(package_code: String) -> Result<String, ApiError> {
-    use backend::checkout::{self, Buyer, CheckoutError, ReturnUrls};
-
-    let user = crate::auth::ssr::require_user()
-        .await
-        .map_err(|_| ApiError::new(ErrorCode::NotAuthenticated, "Please log in to buy credits."))?;
+    let user = crate::auth::ssr::require_user().await?;
     let state = expect_context::<backend::AppState>();
-    let unknown = || {
-        ApiError::new(
-            ErrorCode::UnknownPackage,
-            "This package is not on sale any more. Please reload the page.",
-        )
-    };
-    let code = domain::PackageCode::parse(package_code).map_err(|_| unknown())?;
-    ssr::rate_limit(&state, backend::rate_limit::Limited::Checkout, user.id)?;
-    let redirect = checkout::start_credit_purchase(
-        &state.pool,
-        &state.stripe,
-        &state.config.app_base_url,
-        Buyer {
-            id: user.id,
-            email: user.email.as_deref(),
-            name: user.name.as_deref(),
-        },
-        &code,
-        ReturnUrls::default(),
-    )
-    .await
-    .map_err(|error| match error {
-        CheckoutError::UnknownPackage(_) => unknown(),
-        CheckoutError::Stripe(_) => ssr::failed_with(
-            "starting checkout",
-            error,
-            "Stripe could not be reached. Nothing was charged; please try again in a moment.",
-        ),
-        other => ssr::failed("starting checkout", other),
-    })?;
+    let redirect = backend::checkout::buy(&state, &user, &package_code, Default::default()).await?;
     Ok(redirect.url)
 }
 

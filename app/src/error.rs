@@ -361,8 +361,9 @@ pub mod ssr {
             match error {
                 CheckoutError::UnknownPackage(_) => ApiError::new(
                     ErrorCode::UnknownPackage,
-                    "There is no such package on sale.",
+                    "This package is not on sale. Please reload the page to see what is.",
                 ),
+                CheckoutError::RateLimited(limited) => ApiError::from(limited),
                 CheckoutError::ForeignRedirect(..) => {
                     ApiError::new(ErrorCode::InvalidRedirect, error.to_string())
                 }

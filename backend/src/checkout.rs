@@ -30,6 +30,8 @@ pub enum CheckoutError {
     Purchase(#[from] PurchaseError),
     #[error(transparent)]
     Stripe(#[from] StripeError),
+    #[error("too many checkouts; retry in {} s", .0.retry_after_secs())]
+    RateLimited(#[from] crate::rate_limit::RateLimited),
 }
 
 /// Who is buying.
@@ -48,6 +50,36 @@ pub struct ReturnUrls<'a> {
 }
 
 const SESSION_PLACEHOLDER: &str = "{CHECKOUT_SESSION_ID}";
+
+/// The Buy action, whichever way it arrives (the JSON API's
+/// `POST /credits/purchase` or the page's `buy_credits` server function):
+/// the package code as typed, the caller's per-user limit, then
+/// [`start_credit_purchase`].
+pub async fn buy(
+    state: &crate::AppState,
+    user: &crate::auth::AuthUser,
+    package_code: &str,
+    urls: ReturnUrls<'_>,
+) -> Result<CheckoutRedirect, CheckoutError> {
+    let code = PackageCode::parse(package_code.to_owned())
+        .map_err(|_| CheckoutError::UnknownPackage(package_code.to_owned()))?;
+    state
+        .limits
+        .check(crate::rate_limit::Limited::Checkout, user.id)?;
+    start_credit_purchase(
+        &state.pool,
+        &state.stripe,
+        &state.config.app_base_url,
+        Buyer {
+            id: user.id,
+            email: user.email.as_deref(),
+            name: user.name.as_deref(),
+        },
+        &code,
+        urls,
+    )
+    .await
+}
 
 /// Records a pending purchase of `code` and opens a Checkout Session for it.
 pub async fn start_credit_purchase(

@@ -4,13 +4,12 @@
 use axum::extract::State;
 use backend::{
     AppState,
-    checkout::{self, Buyer, CheckoutError, ReturnUrls},
+    checkout::{self, ReturnUrls},
     ids::{CheckoutSessionId, PackageId, PurchaseId},
     packages::{self, CreditPackage},
     purchases::{self, PurchaseRecord},
     rate_limit::Limited,
 };
-use domain::PackageCode;
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -102,26 +101,16 @@ pub async fn purchase(
     CurrentUser(user): CurrentUser,
     Json(request): Json<PurchaseRequest>,
 ) -> Result<Json<PurchaseResponse>, AppError> {
-    let code = PackageCode::parse(request.package_code.clone())
-        .map_err(|_| AppError::new(ErrorCode::UnknownPackage, "There is no such package."))?;
-    state.limits.check(Limited::Checkout, user.id)?;
-    let redirect = checkout::start_credit_purchase(
-        &state.pool,
-        &state.stripe,
-        &state.config.app_base_url,
-        Buyer {
-            id: user.id,
-            email: user.email.as_deref(),
-            name: user.name.as_deref(),
-        },
-        &code,
+    let redirect = checkout::buy(
+        &state,
+        &user,
+        &request.package_code,
         ReturnUrls {
             success: request.success_url.as_deref(),
             cancel: request.cancel_url.as_deref(),
         },
     )
-    .await
-    .map_err(checkout_error)?;
+    .await?;
     Ok(Json(PurchaseResponse {
         checkout_url: redirect.url,
         session_id: redirect.session_id.to_string(),
@@ -196,9 +185,7 @@ pub async fn confirm(
 ) -> Result<Json<PurchaseJson>, AppError> {
     let session = CheckoutSessionId::parse(session_id).map_err(|_| unknown_session())?;
     state.limits.check(Limited::Confirm, user.id)?;
-    let record = checkout::confirm_return(&state.pool, &state.stripe, user.id, &session)
-        .await
-        .map_err(checkout_error)?;
+    let record = checkout::confirm_return(&state.pool, &state.stripe, user.id, &session).await?;
     Ok(Json(record.into()))
 }
 
@@ -207,20 +194,4 @@ fn unknown_session() -> AppError {
         ErrorCode::UnknownSession,
         "There is no such checkout session for you.",
     )
-}
-
-fn checkout_error(error: CheckoutError) -> AppError {
-    match error {
-        CheckoutError::UnknownPackage(_) => AppError::new(
-            ErrorCode::UnknownPackage,
-            "There is no such package on sale.",
-        ),
-        CheckoutError::ForeignRedirect(..) => {
-            AppError::new(ErrorCode::InvalidRedirect, error.to_string())
-        }
-        CheckoutError::UnknownSession => unknown_session(),
-        CheckoutError::NotInStripe(_) => crate::error::internal(error),
-        CheckoutError::Stripe(_) => crate::error::upstream(ErrorCode::StripeUnavailable, error),
-        other => crate::error::internal(other),
-    }
 }
