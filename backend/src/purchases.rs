@@ -777,44 +777,21 @@ pub async fn record_refund_on(
         0 => format!("refund:{}:{refunded}", purchase.id),
         n => format!("refund:{}:{refunded}:{n}", purchase.id),
     };
-    let ledger_id = if take_back > 0 {
-        let Some(id) = append_ledger(
-            &mut tx,
-            purchase.user_id,
-            Credits::signed(-take_back),
-            LedgerSource::Refund,
-            &reference,
-            Some(purchase.id),
-            &format!("Refund of {}", purchase.package_name),
-        )
-        .await?
-        else {
-            // This take-back exists already: undo the status change with it.
-            return Ok(Settlement::AlreadySettled {
-                purchase_id: purchase.id,
-                status: purchase.status,
-            });
-        };
-        Some(id)
-    } else {
-        None
+    let movement = Movement {
+        credits: -take_back.max(0),
+        source: LedgerSource::Refund,
+        reference,
+        description: format!("Refund of {}", purchase.package_name),
+        action: "purchase.refunded",
+        details: json!({ "payment_intent": payment_intent_id, "refunded_total_cents": refunded, "credits_taken_back": take_back }),
     };
-    audit(
-        &mut tx,
-        actor,
-        "purchase.refunded",
-        Some(purchase.user_id),
-        Some(purchase.id),
-        ledger_id,
-        json!({ "payment_intent": payment_intent_id, "refunded_total_cents": refunded, "credits_taken_back": take_back }),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Settlement::Applied {
-        purchase_id: purchase.id,
-        user_id: purchase.user_id,
-        status: next,
-    })
+    // None: this movement is booked already (the transaction rolls back).
+    Ok(book(tx, &purchase, next, movement, actor)
+        .await?
+        .unwrap_or(Settlement::AlreadySettled {
+            purchase_id: purchase.id,
+            status: purchase.status,
+        }))
 }
 
 /// Whether the purchase paid through `payment_intent_id` is unknown or still
@@ -875,40 +852,18 @@ pub async fn reverse_refund_on(
     .bind(refunded)
     .execute(&mut *tx)
     .await?;
-    let ledger_id = if give_back > 0 {
-        let Some(id) = append_ledger(
-            &mut tx,
-            purchase.user_id,
-            Credits::signed(give_back),
-            LedgerSource::Refund,
-            &format!("refund_failed:{refund_id}"),
-            Some(purchase.id),
-            &format!("Failed refund of {}", purchase.package_name),
-        )
-        .await?
-        else {
-            return Ok(unchanged);
-        };
-        Some(id)
-    } else {
-        None
+    let movement = Movement {
+        credits: give_back.max(0),
+        source: LedgerSource::Refund,
+        reference: format!("refund_failed:{refund_id}"),
+        description: format!("Failed refund of {}", purchase.package_name),
+        action: "purchase.refund_failed",
+        details: json!({ "payment_intent": payment_intent_id, "refund": refund_id, "reversed_cents": reversed, "refunded_total_cents": refunded, "credits_given_back": give_back }),
     };
-    audit(
-        &mut tx,
-        actor,
-        "purchase.refund_failed",
-        Some(purchase.user_id),
-        Some(purchase.id),
-        ledger_id,
-        json!({ "payment_intent": payment_intent_id, "refund": refund_id, "reversed_cents": reversed, "refunded_total_cents": refunded, "credits_given_back": give_back }),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Settlement::Applied {
-        purchase_id: purchase.id,
-        user_id: purchase.user_id,
-        status: next,
-    })
+    // None: this movement is booked already (the transaction rolls back).
+    Ok(book(tx, &purchase, next, movement, actor)
+        .await?
+        .unwrap_or(unchanged))
 }
 
 /// The buyer disputed the payment: the credits the purchase still holds
@@ -944,40 +899,18 @@ pub async fn open_dispute_on(
         .bind(next.as_str())
         .execute(&mut *tx)
         .await?;
-    let ledger_id = if remaining > 0 {
-        let Some(id) = append_ledger(
-            &mut tx,
-            purchase.user_id,
-            Credits::signed(-remaining),
-            LedgerSource::Dispute,
-            &format!("dispute:{dispute_id}"),
-            Some(purchase.id),
-            &format!("Disputed payment for {}", purchase.package_name),
-        )
-        .await?
-        else {
-            return Ok(unchanged);
-        };
-        Some(id)
-    } else {
-        None
+    let movement = Movement {
+        credits: -remaining.max(0),
+        source: LedgerSource::Dispute,
+        reference: format!("dispute:{dispute_id}"),
+        description: format!("Disputed payment for {}", purchase.package_name),
+        action: "purchase.disputed",
+        details: json!({ "payment_intent": payment_intent_id, "dispute": dispute_id, "credits_taken_back": remaining }),
     };
-    audit(
-        &mut tx,
-        actor,
-        "purchase.disputed",
-        Some(purchase.user_id),
-        Some(purchase.id),
-        ledger_id,
-        json!({ "payment_intent": payment_intent_id, "dispute": dispute_id, "credits_taken_back": remaining }),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Settlement::Applied {
-        purchase_id: purchase.id,
-        user_id: purchase.user_id,
-        status: next,
-    })
+    // None: this movement is booked already (the transaction rolls back).
+    Ok(book(tx, &purchase, next, movement, actor)
+        .await?
+        .unwrap_or(unchanged))
 }
 
 /// The dispute was decided. Won: the credits it took back are granted
@@ -1039,19 +972,53 @@ pub async fn close_dispute_on(
         .execute(&mut *tx)
         .await?;
     let restored = taken.unwrap_or(0).max(0);
-    let ledger_id = if restored > 0 {
+    let movement = Movement {
+        credits: restored.max(0),
+        source: LedgerSource::Dispute,
+        reference: format!("dispute_won:{dispute_id}"),
+        description: format!("Dispute won for {}", purchase.package_name),
+        action: "purchase.dispute_won",
+        details: json!({ "payment_intent": payment_intent_id, "dispute": dispute_id, "credits_restored": restored }),
+    };
+    // None: this movement is booked already (the transaction rolls back).
+    Ok(book(tx, &purchase, next, movement, actor)
+        .await?
+        .unwrap_or(unchanged))
+}
+
+/// A settlement's credit movement: its ledger row (none when `credits` is
+/// zero) and its audit row.
+struct Movement {
+    credits: i64,
+    source: LedgerSource,
+    reference: String,
+    description: String,
+    action: &'static str,
+    details: serde_json::Value,
+}
+
+/// Books `movement` for `purchase` (now `next`) and commits: `Applied`, or
+/// `None` when its ledger reference exists already (then nothing commits).
+async fn book(
+    mut tx: Transaction<'_, Postgres>,
+    purchase: &LockedPurchase,
+    next: PurchaseStatus,
+    movement: Movement,
+    actor: Actor<'_>,
+) -> Result<Option<Settlement>, PurchaseError> {
+    let ledger_id = if movement.credits != 0 {
         let Some(id) = append_ledger(
             &mut tx,
             purchase.user_id,
-            Credits::signed(restored),
-            LedgerSource::Dispute,
-            &format!("dispute_won:{dispute_id}"),
+            Credits::signed(movement.credits),
+            movement.source,
+            &movement.reference,
             Some(purchase.id),
-            &format!("Dispute won for {}", purchase.package_name),
+            &movement.description,
         )
         .await?
         else {
-            return Ok(unchanged);
+            return Ok(None);
         };
         Some(id)
     } else {
@@ -1060,19 +1027,19 @@ pub async fn close_dispute_on(
     audit(
         &mut tx,
         actor,
-        "purchase.dispute_won",
+        movement.action,
         Some(purchase.user_id),
         Some(purchase.id),
         ledger_id,
-        json!({ "payment_intent": payment_intent_id, "dispute": dispute_id, "credits_restored": restored }),
+        movement.details,
     )
     .await?;
     tx.commit().await?;
-    Ok(Settlement::Applied {
+    Ok(Some(Settlement::Applied {
         purchase_id: purchase.id,
         user_id: purchase.user_id,
         status: next,
-    })
+    }))
 }
 
 /// Credits matching `paid_share` of `amount_paid`, rounded down.
