@@ -211,7 +211,23 @@ async fn packages_list_active_ones_and_inactive_only_for_admins() {
         .collect();
     assert_eq!(codes, ["starter", "standard", "pro"]);
     assert_eq!(packages[1]["price_usd"], 45.0);
+    assert_eq!(packages[1]["price_cents"], 4_500);
     assert_eq!(packages[1]["discount_percentage"], 10);
+    // Dollars are written exactly from the cents, never through a float.
+    let raw = world
+        .http
+        .get(world.app.url("/api/v1/billing/credits/packages"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        raw.contains(r#""price_usd":45.00,"price_cents":4500"#),
+        "{raw}"
+    );
     assert!(
         packages[0]["stripe_price_id"]
             .as_str()

@@ -86,8 +86,9 @@ pub struct AdminPurchaseView {
     package_code: String,
     package_name: String,
     amount_credits: i64,
-    /// Dollars, as a JSON number.
-    amount_paid: f64,
+    /// Dollars as an exact JSON number, kept for older clients.
+    #[serde(serialize_with = "super::money::dollars")]
+    amount_paid: domain::Cents,
     amount_paid_cents: i64,
     refunded_cents: i64,
     status: PurchaseStatus,
@@ -114,7 +115,7 @@ impl AdminPurchaseView {
             package_code: p.package_code,
             package_name: p.package_name,
             amount_credits: p.amount_credits.get(),
-            amount_paid: p.amount_paid.get() as f64 / 100.0,
+            amount_paid: p.amount_paid,
             amount_paid_cents: p.amount_paid.get(),
             refunded_cents: p.refunded.get(),
             status: p.status,

@@ -25,8 +25,10 @@ pub struct PackageJson {
     package_name: String,
     description: String,
     credits: i64,
-    /// Dollars as a JSON number (exact to the cent for display; stored as integer cents).
-    price_usd: f64,
+    /// Dollars as an exact JSON number (`45.00`), kept for older clients.
+    #[serde(serialize_with = "super::money::dollars")]
+    price_usd: domain::Cents,
+    price_cents: i64,
     discount_percentage: u8,
     is_active: bool,
     is_popular: bool,
@@ -43,7 +45,8 @@ impl From<CreditPackage> for PackageJson {
             package_name: p.name,
             description: p.description,
             credits: p.credits.get(),
-            price_usd: cents_to_dollars(p.price.get()),
+            price_usd: p.price,
+            price_cents: p.price.get(),
             discount_percentage: p.discount_percentage,
             is_active: p.is_active,
             is_popular: p.is_popular,
@@ -52,10 +55,6 @@ impl From<CreditPackage> for PackageJson {
             stripe_product_id: p.stripe_product_id,
         }
     }
-}
-
-fn cents_to_dollars(cents: i64) -> f64 {
-    cents as f64 / 100.0
 }
 
 #[derive(Deserialize)]
@@ -122,7 +121,10 @@ pub struct PurchaseJson {
     id: PurchaseId,
     package_name: String,
     amount_credits: i64,
-    amount_paid: f64,
+    /// Dollars as an exact JSON number, kept for older clients.
+    #[serde(serialize_with = "super::money::dollars")]
+    amount_paid: domain::Cents,
+    amount_paid_cents: i64,
     status: domain::PurchaseStatus,
     created_at: chrono::DateTime<chrono::Utc>,
     completed_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -136,7 +138,8 @@ impl From<PurchaseRecord> for PurchaseJson {
             id: p.id,
             package_name: p.package_name,
             amount_credits: p.amount_credits.get(),
-            amount_paid: cents_to_dollars(p.amount_paid.get()),
+            amount_paid: p.amount_paid,
+            amount_paid_cents: p.amount_paid.get(),
             status: p.status,
             created_at: p.created_at,
             completed_at: p.completed_at,

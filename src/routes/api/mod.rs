@@ -9,6 +9,7 @@ mod admin_users;
 mod balance;
 mod credits;
 mod credits_webhook;
+mod money;
 
 use axum::{
     Router,
