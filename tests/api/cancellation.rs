@@ -329,6 +329,27 @@ async fn disconnects_at_random_points_leave_nothing_stuck() {
             });
         }
     }
+    // Partial refunds of five paid purchases, each with its request id,
+    // sent three times (it may not be refundable yet: its completion is
+    // delivered in the same storm).
+    let mut refunds = Vec::new();
+    for (n, (_, session)) in paid.iter().enumerate().skip(25) {
+        let purchase = world.purchase_id(session).await;
+        let request_id = uuid::Uuid::new_v4();
+        let path = format!("/api/v1/billing/credits/admin/purchases/{purchase}/refund");
+        let body = json!({ "amount_cents": 100, "request_id": request_id }).to_string();
+        for attempt in 0..3 {
+            shots.push(Shot {
+                instance: (n + attempt) % 2,
+                method: reqwest::Method::POST,
+                path: path.clone(),
+                token: Some(admin.clone()),
+                signature: false,
+                body: body.clone(),
+            });
+        }
+        refunds.push((purchase, path, body));
+    }
     let total = shots.len();
     assert!(total >= 1500, "{total} requests");
 
@@ -419,8 +440,32 @@ async fn disconnects_at_random_points_leave_nothing_stuck() {
         assert!(response.status().is_success(), "{}", response.status());
     }
     for (_, session) in &paid {
-        assert_eq!(world.status(session).await, "completed", "{session}");
         assert_eq!(world.grants_for(session).await, 1, "{session}");
+    }
+    // Each refund, retried in full with its request id, refunds once.
+    for (purchase, path, body) in &refunds {
+        let response = client
+            .post(format!("{}{path}", instances[0]))
+            .bearer_auth(&admin)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
+        let refunded: i64 =
+            sqlx::query_scalar("select refunded_cents from credit_purchases where id = $1::uuid")
+                .bind(purchase)
+                .fetch_one(&world.app.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            refunded, 100,
+            "purchase {purchase} refunded {refunded} cents"
+        );
+    }
+    for (_, session) in paid.iter().take(25) {
+        assert_eq!(world.status(session).await, "completed", "{session}");
     }
     // Each adjustment, retried with its request id, counts once.
     for (user, request_id) in &adjustments {
