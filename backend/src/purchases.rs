@@ -759,12 +759,10 @@ pub async fn record_refund_on(
             status: purchase.status,
         });
     };
-    let take_back = credits_for_share(purchase.credits, refunded, purchase.amount_paid_cents)
-        - credits_for_share(
-            purchase.credits,
-            purchase.refunded_cents,
-            purchase.amount_paid_cents,
-        );
+    let take_back = purchase.credits.share(refunded, purchase.amount_paid_cents)
+        - purchase
+            .credits
+            .share(purchase.refunded_cents, purchase.amount_paid_cents);
     sqlx::query("update credit_purchases set status = $2, refunded_cents = $3, updated_at = now() where id = $1")
         .bind(purchase.id)
         .bind(next.as_str())
@@ -838,11 +836,10 @@ pub async fn reverse_refund_on(
     let Ok(next) = purchase.status.reverse_refund(refunded > 0) else {
         return Ok(unchanged);
     };
-    let give_back = credits_for_share(
-        purchase.credits,
-        purchase.refunded_cents,
-        purchase.amount_paid_cents,
-    ) - credits_for_share(purchase.credits, refunded, purchase.amount_paid_cents);
+    let give_back = purchase
+        .credits
+        .share(purchase.refunded_cents, purchase.amount_paid_cents)
+        - purchase.credits.share(refunded, purchase.amount_paid_cents);
     sqlx::query(
         "update credit_purchases set status = $2, refunded_cents = $3, \
              refund_reversals = refund_reversals + 1, updated_at = now() where id = $1",
@@ -889,11 +886,9 @@ pub async fn open_dispute_on(
         return Ok(unchanged);
     };
     let remaining = purchase.credits.get()
-        - credits_for_share(
-            purchase.credits,
-            purchase.refunded_cents,
-            purchase.amount_paid_cents,
-        );
+        - purchase
+            .credits
+            .share(purchase.refunded_cents, purchase.amount_paid_cents);
     sqlx::query("update credit_purchases set status = $2, updated_at = now() where id = $1")
         .bind(purchase.id)
         .bind(next.as_str())
@@ -1040,15 +1035,6 @@ async fn book(
         user_id: purchase.user_id,
         status: next,
     }))
-}
-
-/// Credits matching `paid_share` of `amount_paid`, rounded down.
-fn credits_for_share(credits: Credits, paid_share: i64, amount_paid: i64) -> i64 {
-    if amount_paid <= 0 {
-        return 0;
-    }
-    let share = i128::from(credits.get()) * i128::from(paid_share) / i128::from(amount_paid);
-    i64::try_from(share).unwrap_or(i64::MAX)
 }
 
 struct LockedPurchase {
@@ -1239,23 +1225,6 @@ pub(crate) async fn audit(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn refund_shares_round_down_and_add_up() {
-        let credits = Credits::signed(1000);
-        assert_eq!(credits_for_share(credits, 1000, 1000), 1000);
-        assert_eq!(credits_for_share(credits, 333, 1000), 333);
-        assert_eq!(credits_for_share(Credits::signed(10_000), 1, 8000), 1);
-        // Two partial refunds then the rest take back exactly the whole grant.
-        let steps = [0, 250, 600, 1000];
-        let total: i64 = steps
-            .windows(2)
-            .map(|w| {
-                credits_for_share(credits, w[1], 1000) - credits_for_share(credits, w[0], 1000)
-            })
-            .sum();
-        assert_eq!(total, 1000);
-    }
 
     #[test]
     fn a_payment_grants_only_when_amount_currency_and_mode_match() {

@@ -101,6 +101,22 @@ impl fmt::Display for Cents {
 
 impl Credits {
     pub const ZERO: Credits = Credits(0);
+
+    /// The part of these credits that `paid_share` cents of an
+    /// `amount_paid`-cent payment bought, rounded down; within
+    /// `0..=self` for any share of the payment. A refund of a purchase
+    /// takes back `share(refunded after) - share(refunded before)`: the
+    /// take-backs of refunds that add up to the whole payment add up to the
+    /// whole grant, and never to more.
+    pub fn share(self, paid_share: i64, amount_paid: i64) -> i64 {
+        if amount_paid <= 0 || self.0 <= 0 {
+            return 0;
+        }
+        let paid_share = paid_share.clamp(0, amount_paid);
+        let share = i128::from(self.0) * i128::from(paid_share) / i128::from(amount_paid);
+        // share <= self.0 because paid_share <= amount_paid.
+        i64::try_from(share).unwrap_or(self.0)
+    }
     /// The most credits one package may grant.
     pub const MAX_PACKAGE: i64 = 100_000_000;
     /// The largest manual adjustment, either way.
@@ -322,5 +338,52 @@ mod tests {
         assert_eq!(Cents::new(-1), Err(MoneyError::Negative));
         assert_eq!(Credits::positive(0), Err(MoneyError::Negative));
         assert_eq!(Credits::positive(1000).map(Credits::get), Ok(1000));
+    }
+}
+
+#[cfg(test)]
+mod share_properties {
+    use proptest::prelude::*;
+
+    use super::Credits;
+
+    proptest! {
+        #[test]
+        fn a_share_is_never_more_than_the_grant_and_grows_with_the_refund(
+            credits in 0i64..=Credits::MAX_PACKAGE,
+            paid in 1i64..=100_000_000,
+            a in 0i64..=100_000_000,
+            b in 0i64..=100_000_000,
+        ) {
+            let credits = Credits::signed(credits);
+            let (low, high) = (a.min(b).min(paid), a.max(b).min(paid));
+            let (s_low, s_high) = (credits.share(low, paid), credits.share(high, paid));
+            prop_assert!((0..=credits.get()).contains(&s_low));
+            prop_assert!(s_low <= s_high && s_high <= credits.get());
+            prop_assert_eq!(credits.share(paid, paid), credits.get());
+            prop_assert_eq!(credits.share(0, paid), 0);
+        }
+
+        #[test]
+        fn refunds_that_add_up_to_the_payment_take_back_exactly_the_grant(
+            credits in 0i64..=Credits::MAX_PACKAGE,
+            paid in 1i64..=10_000_000,
+            cuts in proptest::collection::vec(0.0f64..1.0, 0..12),
+        ) {
+            let credits = Credits::signed(credits);
+            // Cumulative refunded totals, as Stripe reports them, ending at all of it.
+            let mut totals: Vec<i64> = cuts.iter().map(|c| (c * paid as f64) as i64).collect();
+            totals.push(0);
+            totals.push(paid);
+            totals.sort_unstable();
+            let mut taken = 0;
+            for step in totals.windows(2) {
+                let take_back = credits.share(step[1], paid) - credits.share(step[0], paid);
+                prop_assert!(take_back >= 0);
+                taken += take_back;
+                prop_assert!(taken <= credits.get());
+            }
+            prop_assert_eq!(taken, credits.get());
+        }
     }
 }
