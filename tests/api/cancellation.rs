@@ -525,7 +525,10 @@ async fn balance_rate(client: &reqwest::Client, base: &str, token: &str, secs: u
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "benchmark: run on demand"]
 async fn bench_disconnect_storm() {
-    let world = world().await;
+    let world = world_with(|env| {
+        env.insert("RATE_LIMIT_BURST".into(), "100000".into());
+    })
+    .await;
     let token = world.token("alice").await;
     let mut completions = Vec::new();
     for _ in 0..20 {
