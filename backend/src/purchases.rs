@@ -712,9 +712,7 @@ pub async fn record_refund_on(
     actor: Actor<'_>,
 ) -> Result<Settlement, PurchaseError> {
     let mut tx = conn.begin().await?;
-    let Some(purchase) =
-        lock_where(&mut tx, "stripe_payment_intent_id = $1", payment_intent_id).await?
-    else {
+    let Some(purchase) = lock_by_payment(&mut tx, payment_intent_id).await? else {
         return Ok(Settlement::UnknownSession);
     };
     if purchase.status == PurchaseStatus::NeedsReview {
@@ -819,16 +817,11 @@ pub async fn reverse_refund_on(
     actor: Actor<'_>,
 ) -> Result<Settlement, PurchaseError> {
     let mut tx = conn.begin().await?;
-    let Some(purchase) =
-        lock_where(&mut tx, "stripe_payment_intent_id = $1", payment_intent_id).await?
-    else {
+    let Some(purchase) = lock_by_payment(&mut tx, payment_intent_id).await? else {
         return Ok(Settlement::UnknownSession);
     };
     let reversed = amount.get().min(purchase.refunded_cents);
-    let unchanged = Settlement::AlreadySettled {
-        purchase_id: purchase.id,
-        status: purchase.status,
-    };
+    let unchanged = purchase.unchanged();
     if reversed <= 0 {
         return Ok(unchanged);
     }
@@ -873,15 +866,10 @@ pub async fn open_dispute_on(
     actor: Actor<'_>,
 ) -> Result<Settlement, PurchaseError> {
     let mut tx = conn.begin().await?;
-    let Some(purchase) =
-        lock_where(&mut tx, "stripe_payment_intent_id = $1", payment_intent_id).await?
-    else {
+    let Some(purchase) = lock_by_payment(&mut tx, payment_intent_id).await? else {
         return Ok(Settlement::UnknownSession);
     };
-    let unchanged = Settlement::AlreadySettled {
-        purchase_id: purchase.id,
-        status: purchase.status,
-    };
+    let unchanged = purchase.unchanged();
     let Ok(next) = purchase.status.dispute() else {
         return Ok(unchanged);
     };
@@ -920,15 +908,10 @@ pub async fn close_dispute_on(
     actor: Actor<'_>,
 ) -> Result<Settlement, PurchaseError> {
     let mut tx = conn.begin().await?;
-    let Some(purchase) =
-        lock_where(&mut tx, "stripe_payment_intent_id = $1", payment_intent_id).await?
-    else {
+    let Some(purchase) = lock_by_payment(&mut tx, payment_intent_id).await? else {
         return Ok(Settlement::UnknownSession);
     };
-    let unchanged = Settlement::AlreadySettled {
-        purchase_id: purchase.id,
-        status: purchase.status,
-    };
+    let unchanged = purchase.unchanged();
     if purchase.status != PurchaseStatus::Disputed {
         return Ok(unchanged);
     }
@@ -1053,6 +1036,16 @@ struct LockedPurchase {
     review_paid_cents: Option<i64>,
 }
 
+impl LockedPurchase {
+    /// What a call that changed nothing answers: the purchase as it was.
+    fn unchanged(&self) -> Settlement {
+        Settlement::AlreadySettled {
+            purchase_id: self.id,
+            status: self.status,
+        }
+    }
+}
+
 type LockedRow = (
     Uuid,
     Uuid,
@@ -1073,6 +1066,13 @@ async fn lock_by_session(
     session: &CheckoutSessionId,
 ) -> Result<Option<LockedPurchase>, PurchaseError> {
     lock_where(tx, "stripe_checkout_session_id = $1", session.as_str()).await
+}
+
+async fn lock_by_payment(
+    tx: &mut Transaction<'_, Postgres>,
+    payment_intent_id: &str,
+) -> Result<Option<LockedPurchase>, PurchaseError> {
+    lock_where(tx, "stripe_payment_intent_id = $1", payment_intent_id).await
 }
 
 async fn lock_where(
