@@ -86,7 +86,7 @@ impl TestSupport for Postgres {
     fn snapshot(
         _conn: &mut Self::Connection,
     ) -> BoxFuture<'_, Result<FixtureSnapshot<Self>, Error>> {
-        // Ops-Center Credits: upstream left `todo!()` here (fixture snapshots
+        // Ops-Center Credits: upstream left a panic stub here (fixture snapshots
         // are unfinished in sqlx 0.8.6); an error instead of a panic.
         Box::pin(async {
             Err(Error::Configuration(
