@@ -13,10 +13,10 @@ use serde_json::{Map, Value, json};
 use crate::error::{ApiError, ApiResult};
 use crate::flows;
 use crate::params::Params;
-use crate::store::Store;
+use crate::resources::{
+    Reply, expanded, filter_created, filter_eq, id_of, ok, previous_attributes,
+};
 use crate::{AppState, now, with_store};
-
-type Reply = ApiResult<Json<Value>>;
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
@@ -212,43 +212,6 @@ impl ApiError {
         self.kind = kind;
         self
     }
-}
-
-fn ok(value: Value) -> Reply {
-    Ok(Json(value))
-}
-
-fn expanded(store: &Store, value: Value, params: &Params) -> Reply {
-    ok(store.expand(value, &params.list("expand")))
-}
-
-fn filter_eq(items: Vec<Value>, field: &str, want: Option<String>) -> Vec<Value> {
-    match want {
-        None => items,
-        Some(want) => items
-            .into_iter()
-            .filter(|o| id_of(&o[field]) == want)
-            .collect(),
-    }
-}
-
-/// The id in a field that may hold an id or an expanded object.
-pub fn id_of(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Object(o) => o.get("id").and_then(Value::as_str).unwrap_or("").to_owned(),
-        _ => String::new(),
-    }
-}
-
-fn filter_created(items: Vec<Value>, params: &Params) -> ApiResult<Vec<Value>> {
-    Ok(match params.range("created")? {
-        None => items,
-        Some(range) => items
-            .into_iter()
-            .filter(|o| range.contains(o["created"].as_i64().unwrap_or(0)))
-            .collect(),
-    })
 }
 
 // ------------------------------------------------------------------ products
@@ -777,17 +740,4 @@ async fn list_events(State(state): State<AppState>, p: Params) -> Reply {
 async fn get_event(State(state): State<AppState>, Path(id): Path<String>) -> Reply {
     let s = state.lock();
     ok(s.get("event", &id)?)
-}
-
-/// The top-level fields of `before` that differ in `after` (Stripe's `previous_attributes`).
-pub fn previous_attributes(before: &Value, after: &Value, ignore: &[&str]) -> Value {
-    let mut out = Map::new();
-    if let (Some(b), Some(a)) = (before.as_object(), after.as_object()) {
-        for (k, v) in b {
-            if !ignore.contains(&k.as_str()) && a.get(k) != Some(v) {
-                out.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    Value::Object(out)
 }

@@ -3,13 +3,11 @@
 
 use serde_json::{Value, json};
 
-use crate::api::{id_of, previous_attributes};
 use crate::error::{ApiError, ApiResult};
 use crate::now;
 use crate::params::Params;
+use crate::resources::{DAY, id_of, previous_attributes};
 use crate::store::Store;
-
-const DAY: i64 = 86_400;
 
 // ------------------------------------------------------------------ catalog
 

@@ -15,6 +15,7 @@ pub mod flows;
 pub mod form;
 pub mod pages;
 pub mod params;
+pub mod resources;
 pub mod seed;
 pub mod store;
 pub mod webhooks;

@@ -8,9 +8,9 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde_json::Value;
 
-use crate::api::id_of;
 use crate::flows::{self, CardBehavior, CardInput};
 use crate::params::Params;
+use crate::resources::id_of;
 use crate::{AppState, with_store};
 
 pub fn router() -> Router<AppState> {
