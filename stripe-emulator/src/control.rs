@@ -11,8 +11,9 @@ use axum::routing::{delete, get, post};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
+use crate::cards::{self, CardInput};
 use crate::error::ApiError;
-use crate::flows::{self, CardInput};
+use crate::flows;
 use crate::params::{Params, list_of};
 use crate::webhooks::{self, Job};
 use crate::{AppState, EndpointConfig, with_store};
@@ -263,7 +264,7 @@ async fn pay(State(state): State<AppState>, Path(id): Path<String>, body: Bytes)
             .str("email")
             .unwrap_or_else(|| "customer@example.com".into()),
         name: p.str("name").unwrap_or_default(),
-        number: p.str("card").unwrap_or_else(|| flows::CARD_SUCCEEDS.into()),
+        number: p.str("card").unwrap_or_else(|| cards::CARD_SUCCEEDS.into()),
         exp_month: 12,
         exp_year: 2040,
     };

@@ -9,6 +9,7 @@
 #![recursion_limit = "512"]
 
 pub mod api;
+pub mod cards;
 pub mod control;
 pub mod error;
 pub mod flows;

@@ -8,7 +8,8 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde_json::Value;
 
-use crate::flows::{self, CardBehavior, CardInput};
+use crate::cards::{self, CardBehavior, CardInput};
+use crate::flows;
 use crate::params::Params;
 use crate::resources::id_of;
 use crate::{AppState, with_store};
@@ -221,7 +222,7 @@ async fn pay_submit(State(state): State<AppState>, Path(id): Path<String>, p: Pa
     if let Err(message) = valid {
         return render_pay(&state, &id, Some(&message), &input);
     }
-    if flows::card_behavior(&input.number) == Ok(CardBehavior::RequiresAuthentication) {
+    if cards::card_behavior(&input.number) == Ok(CardBehavior::RequiresAuthentication) {
         return confirm_page(&state, &id, &p);
     }
     complete(&state, &id, &input)
