@@ -14,16 +14,18 @@ use crate::error::{ApiError, ApiResult};
 use crate::flows;
 use crate::params::Params;
 use crate::resources::{
-    Reply, expanded, filter_created, filter_eq, id_of, ok, previous_attributes,
+    Reply, expanded, filter_created, filter_eq, id_of, ok, previous_attributes, products,
 };
 use crate::{AppState, now, with_store};
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
-        .route("/products", post(create_product).get(list_products))
+        .route("/products", post(products::create).get(products::list))
         .route(
             "/products/{id}",
-            get(get_product).post(update_product).delete(delete_product),
+            get(products::retrieve)
+                .post(products::update)
+                .delete(products::delete),
         )
         .route("/prices", post(create_price).get(list_prices))
         .route("/prices/{id}", get(get_price).post(update_price))
@@ -212,78 +214,6 @@ impl ApiError {
         self.kind = kind;
         self
     }
-}
-
-// ------------------------------------------------------------------ products
-
-async fn create_product(State(state): State<AppState>, p: Params) -> Reply {
-    with_store(&state, |s| {
-        let product = flows::new_product(s, &p)?;
-        s.emit("product.created", &product, None);
-        ok(product)
-    })
-}
-
-async fn get_product(State(state): State<AppState>, Path(id): Path<String>, p: Params) -> Reply {
-    let s = state.lock();
-    expanded(&s, s.get("product", &id)?, &p)
-}
-
-async fn update_product(State(state): State<AppState>, Path(id): Path<String>, p: Params) -> Reply {
-    with_store(&state, |s| {
-        let before = s.get("product", &id)?;
-        if let Some(price) = p.str("default_price") {
-            s.get("price", &price)?;
-        }
-        let mut after = before.clone();
-        if let Some(name) = p.str("name") {
-            after["name"] = json!(name);
-        }
-        if p.has("description") {
-            after["description"] = json!(p.str("description"));
-        }
-        if let Some(active) = p.bool("active")? {
-            after["active"] = json!(active);
-        }
-        if p.has("default_price") {
-            after["default_price"] = json!(p.str("default_price"));
-        }
-        p.metadata_into("metadata", &mut after["metadata"])?;
-        after["updated"] = json!(now());
-        let after = s.update(&id, |o| *o = after);
-        let previous = previous_attributes(&before, &after, &["updated"]);
-        s.emit("product.updated", &after, Some(previous));
-        expanded(s, after, &p)
-    })
-}
-
-async fn delete_product(State(state): State<AppState>, Path(id): Path<String>) -> Reply {
-    with_store(&state, |s| {
-        let product = s.get("product", &id)?;
-        if s.all("price").iter().any(|pr| pr["product"] == id.as_str()) {
-            return Err(ApiError::invalid(
-                "This product cannot be deleted because it has one or more user-created prices.",
-                None,
-            ));
-        }
-        s.remove(&id);
-        s.emit("product.deleted", &product, None);
-        ok(json!({ "id": id, "object": "product", "deleted": true }))
-    })
-}
-
-async fn list_products(State(state): State<AppState>, p: Params) -> Reply {
-    let s = state.lock();
-    let mut items = s.all("product");
-    if let Some(active) = p.bool("active")? {
-        items.retain(|o| o["active"] == active);
-    }
-    let ids = p.list("ids");
-    if !ids.is_empty() {
-        items.retain(|o| ids.iter().any(|i| o["id"] == i.as_str()));
-    }
-    let items = filter_created(items, &p)?;
-    ok(s.list(items, &p, "/v1/products")?)
 }
 
 // ------------------------------------------------------------------ prices

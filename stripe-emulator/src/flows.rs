@@ -7,46 +7,11 @@ use crate::cards::{CardBehavior, CardInput, brand, card_behavior, decline_reason
 use crate::error::{ApiError, ApiResult};
 use crate::now;
 use crate::params::Params;
+use crate::resources::products::new_product;
 use crate::resources::{DAY, id_of, previous_attributes};
 use crate::store::Store;
 
 // ------------------------------------------------------------------ catalog
-
-pub fn new_product(s: &mut Store, p: &Params) -> ApiResult<Value> {
-    let name = p.required("name")?;
-    let id = match p.str("id") {
-        Some(id) if s.exists(&id) => {
-            return Err(
-                ApiError::invalid_param("id", format!("Product already exists: {id}"))
-                    .with_code("resource_already_exists"),
-            );
-        }
-        Some(id) => id,
-        None => s.new_id("prod"),
-    };
-    let t = now();
-    Ok(s.insert(json!({
-        "id": id,
-        "object": "product",
-        "active": p.bool("active")?.unwrap_or(true),
-        "created": t,
-        "default_price": null,
-        "description": p.str("description"),
-        "images": [],
-        "livemode": false,
-        "marketing_features": [],
-        "metadata": p.metadata("metadata")?,
-        "name": name,
-        "package_dimensions": null,
-        "shippable": null,
-        "statement_descriptor": p.str("statement_descriptor"),
-        "tax_code": null,
-        "type": "service",
-        "unit_label": p.str("unit_label"),
-        "updated": t,
-        "url": null,
-    })))
-}
 
 /// Gives `key` to `price_id`, taking it from another price only when `transfer` is set.
 pub fn claim_lookup_key(s: &mut Store, key: &str, price_id: &str, transfer: bool) -> ApiResult<()> {

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use crate::flows;
 use crate::params::Params;
+use crate::resources::products;
 use crate::store::Store;
 
 /// (lookup key / id suffix, product name, cents, recurring interval)
@@ -51,7 +52,7 @@ pub fn seed(store: &mut Store) {
         };
         if !store.exists(&product_id) {
             let product = Params::from_value(json!({ "id": product_id, "name": name }));
-            flows::new_product(store, &product).expect("seed product is valid");
+            products::new_product(store, &product).expect("seed product is valid");
         }
         let mut price = json!({
             "currency": "usd",

@@ -4,6 +4,8 @@
 //!
 //! The helpers below are shared by every resource.
 
+pub mod products;
+
 use axum::Json;
 use serde_json::{Map, Value};
 
