@@ -14,7 +14,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::flows;
 use crate::params::Params;
 use crate::resources::{
-    Reply, expanded, filter_created, filter_eq, id_of, ok, previous_attributes, products,
+    Reply, expanded, filter_created, filter_eq, id_of, ok, previous_attributes, prices, products,
 };
 use crate::{AppState, now, with_store};
 
@@ -27,8 +27,8 @@ pub fn router(state: AppState) -> Router<AppState> {
                 .post(products::update)
                 .delete(products::delete),
         )
-        .route("/prices", post(create_price).get(list_prices))
-        .route("/prices/{id}", get(get_price).post(update_price))
+        .route("/prices", post(prices::create).get(prices::list))
+        .route("/prices/{id}", get(prices::retrieve).post(prices::update))
         .route("/customers", post(create_customer).get(list_customers))
         .route("/customers/search", get(search_customers))
         .route(
@@ -214,74 +214,6 @@ impl ApiError {
         self.kind = kind;
         self
     }
-}
-
-// ------------------------------------------------------------------ prices
-
-async fn create_price(State(state): State<AppState>, p: Params) -> Reply {
-    with_store(&state, |s| {
-        let price = flows::new_price(s, &p)?;
-        expanded(s, price, &p)
-    })
-}
-
-async fn get_price(State(state): State<AppState>, Path(id): Path<String>, p: Params) -> Reply {
-    let s = state.lock();
-    expanded(&s, s.get("price", &id)?, &p)
-}
-
-async fn update_price(State(state): State<AppState>, Path(id): Path<String>, p: Params) -> Reply {
-    with_store(&state, |s| {
-        let before = s.get("price", &id)?;
-        let mut after = before.clone();
-        if let Some(active) = p.bool("active")? {
-            after["active"] = json!(active);
-        }
-        if p.has("nickname") {
-            after["nickname"] = json!(p.str("nickname"));
-        }
-        if p.has("lookup_key") {
-            let key = p.str("lookup_key");
-            if let Some(key) = &key {
-                flows::claim_lookup_key(
-                    s,
-                    key,
-                    &id,
-                    p.bool("transfer_lookup_key")?.unwrap_or(false),
-                )?;
-            }
-            after["lookup_key"] = json!(key);
-        }
-        p.metadata_into("metadata", &mut after["metadata"])?;
-        let after = s.update(&id, |o| *o = after);
-        let previous = previous_attributes(&before, &after, &[]);
-        s.emit("price.updated", &after, Some(previous));
-        expanded(s, after, &p)
-    })
-}
-
-async fn list_prices(State(state): State<AppState>, p: Params) -> Reply {
-    let s = state.lock();
-    let mut items = s.all("price");
-    if let Some(active) = p.bool("active")? {
-        items.retain(|o| o["active"] == active);
-    }
-    if let Some(currency) = p.str("currency") {
-        items.retain(|o| o["currency"] == currency.to_lowercase().as_str());
-    }
-    if let Some(kind) = p.str("type") {
-        items.retain(|o| o["type"] == kind.as_str());
-    }
-    if let Some(interval) = p.sub("recurring").str("interval") {
-        items.retain(|o| o["recurring"]["interval"] == interval.as_str());
-    }
-    let keys = p.list("lookup_keys");
-    if !keys.is_empty() {
-        items.retain(|o| keys.iter().any(|k| o["lookup_key"] == k.as_str()));
-    }
-    let items = filter_eq(items, "product", p.str("product"));
-    let items = filter_created(items, &p)?;
-    ok(s.list(items, &p, "/v1/prices")?)
 }
 
 // ------------------------------------------------------------------ customers

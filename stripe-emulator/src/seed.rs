@@ -3,9 +3,8 @@
 
 use serde_json::json;
 
-use crate::flows;
 use crate::params::Params;
-use crate::resources::products;
+use crate::resources::{prices, products};
 use crate::store::Store;
 
 /// (lookup key / id suffix, product name, cents, recurring interval)
@@ -65,7 +64,7 @@ pub fn seed(store: &mut Store) {
             price["recurring"] = json!({ "interval": interval });
         }
         let created =
-            flows::new_price(store, &Params::from_value(price)).expect("seed price is valid");
+            prices::new_price(store, &Params::from_value(price)).expect("seed price is valid");
         // Fixed ids: re-key the price as `price_seed_<lookup key>`.
         let old_id = created["id"].as_str().unwrap_or_default().to_owned();
         if let Some(mut price) = store.remove(&old_id) {
