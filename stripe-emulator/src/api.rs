@@ -14,7 +14,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::flows;
 use crate::params::Params;
 use crate::resources::{
-    Reply, expanded, filter_created, filter_eq, id_of, ok, previous_attributes, prices, products,
+    Reply, customers, expanded, filter_created, filter_eq, id_of, ok, previous_attributes, prices,
+    products,
 };
 use crate::{AppState, now, with_store};
 
@@ -29,17 +30,17 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/prices", post(prices::create).get(prices::list))
         .route("/prices/{id}", get(prices::retrieve).post(prices::update))
-        .route("/customers", post(create_customer).get(list_customers))
-        .route("/customers/search", get(search_customers))
+        .route("/customers", post(customers::create).get(customers::list))
+        .route("/customers/search", get(customers::search))
         .route(
             "/customers/{id}",
-            get(get_customer)
-                .post(update_customer)
-                .delete(delete_customer),
+            get(customers::retrieve)
+                .post(customers::update)
+                .delete(customers::delete),
         )
         .route(
             "/customers/{id}/payment_methods",
-            get(customer_payment_methods),
+            get(customers::list_payment_methods),
         )
         .route(
             "/checkout/sessions",
@@ -214,124 +215,6 @@ impl ApiError {
         self.kind = kind;
         self
     }
-}
-
-// ------------------------------------------------------------------ customers
-
-async fn create_customer(State(state): State<AppState>, p: Params) -> Reply {
-    with_store(&state, |s| {
-        let customer = flows::new_customer(s, &p)?;
-        expanded(s, customer, &p)
-    })
-}
-
-async fn get_customer(State(state): State<AppState>, Path(id): Path<String>, p: Params) -> Reply {
-    let s = state.lock();
-    match s.find(&id) {
-        Some(c) if c["object"] == "customer" && c["deleted"] == true => ok(json!({
-            "id": id, "object": "customer", "deleted": true
-        })),
-        _ => expanded(&s, s.get("customer", &id)?, &p),
-    }
-}
-
-async fn update_customer(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    p: Params,
-) -> Reply {
-    with_store(&state, |s| {
-        let before = s.get("customer", &id)?;
-        let mut after = before.clone();
-        for field in ["email", "name", "description", "phone"] {
-            if p.has(field) {
-                after[field] = json!(p.str(field));
-            }
-        }
-        let settings = p.sub("invoice_settings");
-        if settings.has("default_payment_method") {
-            let pm = settings.str("default_payment_method");
-            if let Some(pm) = &pm {
-                let method = s.get("payment_method", pm)?;
-                if method["customer"] != id.as_str() {
-                    return Err(ApiError::invalid_param(
-                        "invoice_settings[default_payment_method]",
-                        format!(
-                            "The customer does not have a payment method with the ID {pm}. The payment method must be attached to the customer."
-                        ),
-                    ));
-                }
-            }
-            after["invoice_settings"]["default_payment_method"] = json!(pm);
-        }
-        p.metadata_into("metadata", &mut after["metadata"])?;
-        let after = s.update(&id, |o| *o = after);
-        let previous = previous_attributes(&before, &after, &[]);
-        s.emit("customer.updated", &after, Some(previous));
-        expanded(s, after, &p)
-    })
-}
-
-async fn delete_customer(State(state): State<AppState>, Path(id): Path<String>) -> Reply {
-    with_store(&state, |s| {
-        let customer = s.get("customer", &id)?;
-        for sub in s.all("subscription") {
-            if sub["customer"] == id.as_str() && sub["status"] != "canceled" {
-                flows::cancel_subscription_now(s, &id_of(&sub["id"]), "cancellation_requested");
-            }
-        }
-        s.remove(&id);
-        s.emit("customer.deleted", &customer, None);
-        ok(json!({ "id": id, "object": "customer", "deleted": true }))
-    })
-}
-
-async fn list_customers(State(state): State<AppState>, p: Params) -> Reply {
-    let s = state.lock();
-    let mut items = s.all("customer");
-    if let Some(email) = p.str("email") {
-        items.retain(|o| o["email"] == email.as_str());
-    }
-    let items = filter_created(items, &p)?;
-    ok(s.list(items, &p, "/v1/customers")?)
-}
-
-/// Stripe's search query language, the subset that matters here:
-/// `email:'a@b.c'`, `name:'x'`, `metadata['k']:'v'`, `field~'substring'`, joined by AND/OR.
-async fn search_customers(State(state): State<AppState>, p: Params) -> Reply {
-    let query = p.required("query")?;
-    let s = state.lock();
-    let matcher = flows::SearchQuery::parse(&query)?;
-    let items: Vec<Value> = s
-        .all("customer")
-        .into_iter()
-        .filter(|c| matcher.matches(c))
-        .collect();
-    let limit = p.int("limit")?.unwrap_or(10).clamp(1, 100) as usize;
-    let total = items.len();
-    let data: Vec<Value> = items.into_iter().take(limit).collect();
-    ok(json!({
-        "object": "search_result",
-        "data": data,
-        "has_more": total > limit,
-        "next_page": null,
-        "total_count": total,
-        "url": "/v1/customers/search",
-    }))
-}
-
-async fn customer_payment_methods(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    p: Params,
-) -> Reply {
-    let s = state.lock();
-    s.get("customer", &id)?;
-    let mut items = filter_eq(s.all("payment_method"), "customer", Some(id.clone()));
-    if let Some(kind) = p.str("type") {
-        items.retain(|o| o["type"] == kind.as_str());
-    }
-    ok(s.list(items, &p, &format!("/v1/customers/{id}/payment_methods"))?)
 }
 
 // ------------------------------------------------------------------ checkout

@@ -7,118 +7,12 @@ use crate::cards::{CardBehavior, CardInput, brand, card_behavior, decline_reason
 use crate::error::{ApiError, ApiResult};
 use crate::now;
 use crate::params::Params;
+use crate::resources::customers::new_customer;
 use crate::resources::prices::new_price;
 use crate::resources::{DAY, id_of, previous_attributes};
 use crate::store::Store;
 
 // ------------------------------------------------------------------ catalog
-
-pub fn new_customer(s: &mut Store, p: &Params) -> ApiResult<Value> {
-    let id = s.new_id("cus");
-    let prefix: String = id[4..12].to_uppercase();
-    let customer = s.insert(json!({
-        "id": id,
-        "object": "customer",
-        "address": null,
-        "balance": 0,
-        "created": now(),
-        "currency": null,
-        "default_source": null,
-        "delinquent": false,
-        "description": p.str("description"),
-        "discount": null,
-        "email": p.str("email"),
-        "invoice_prefix": prefix,
-        "invoice_settings": {
-            "custom_fields": null,
-            "default_payment_method": null,
-            "footer": null,
-            "rendering_options": null,
-        },
-        "livemode": false,
-        "metadata": p.metadata("metadata")?,
-        "name": p.str("name"),
-        "next_invoice_sequence": 1,
-        "phone": p.str("phone"),
-        "preferred_locales": [],
-        "shipping": null,
-        "tax_exempt": "none",
-        "test_clock": null,
-    }));
-    s.emit("customer.created", &customer, None);
-    Ok(customer)
-}
-
-/// A parsed search query: clauses joined by AND (all) or OR (any).
-pub struct SearchQuery {
-    clauses: Vec<(Vec<String>, bool, String)>,
-    any: bool,
-}
-
-impl SearchQuery {
-    pub fn parse(query: &str) -> ApiResult<Self> {
-        let bad = || {
-            ApiError::invalid_param(
-                "query",
-                format!("The emulator could not parse the search query: {query}"),
-            )
-        };
-        let any = query.contains(" OR ");
-        let mut clauses = Vec::new();
-        for raw in query.split(if any { " OR " } else { " AND " }) {
-            let raw = raw.trim();
-            let (field, substring, value) = if let Some((f, v)) = raw.split_once(':') {
-                (f, false, v)
-            } else if let Some((f, v)) = raw.split_once('~') {
-                (f, true, v)
-            } else {
-                return Err(bad());
-            };
-            let value = value
-                .trim()
-                .trim_matches(|c| c == '\'' || c == '"')
-                .to_owned();
-            let field = field.trim();
-            let path = if let Some(rest) = field.strip_prefix("metadata[") {
-                let key = rest
-                    .trim_end_matches(']')
-                    .trim_matches(|c| c == '\'' || c == '"');
-                vec!["metadata".to_owned(), key.to_owned()]
-            } else {
-                vec![field.to_owned()]
-            };
-            clauses.push((path, substring, value));
-        }
-        if clauses.is_empty() {
-            return Err(bad());
-        }
-        Ok(Self { clauses, any })
-    }
-
-    pub fn matches(&self, object: &Value) -> bool {
-        let check = |(path, substring, value): &(Vec<String>, bool, String)| {
-            let mut field = object;
-            for key in path {
-                field = &field[key.as_str()];
-            }
-            let text = match field {
-                Value::String(s) => s.clone(),
-                Value::Null => return false,
-                other => other.to_string(),
-            };
-            if *substring {
-                text.to_lowercase().contains(&value.to_lowercase())
-            } else {
-                text.eq_ignore_ascii_case(value)
-            }
-        };
-        if self.any {
-            self.clauses.iter().any(check)
-        } else {
-            self.clauses.iter().all(check)
-        }
-    }
-}
 
 // ------------------------------------------------------------------ checkout
 
@@ -1496,18 +1390,4 @@ pub fn close_dispute(s: &mut Store, id: &str, won: bool) -> ApiResult<Value> {
 
 fn money(cents: i64) -> String {
     format!("${}.{:02}", cents / 100, cents % 100)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn search_query_subset() {
-        let q = SearchQuery::parse("email:'a@b.c'").unwrap();
-        assert!(q.matches(&json!({"email": "A@b.c"})));
-        assert!(!q.matches(&json!({"email": "x@b.c"})));
-        let q = SearchQuery::parse("metadata['user_id']:'42' AND name~'ann'").unwrap();
-        assert!(q.matches(&json!({"metadata": {"user_id": "42"}, "name": "Joanna"})));
-    }
 }
