@@ -14,8 +14,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::flows;
 use crate::params::Params;
 use crate::resources::{
-    Reply, customers, expanded, filter_created, filter_eq, id_of, ok, previous_attributes, prices,
-    products,
+    Reply, charges, customers, expanded, filter_created, filter_eq, id_of, ok, previous_attributes,
+    prices, products,
 };
 use crate::{AppState, now, with_store};
 
@@ -56,8 +56,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/payment_methods/{id}", get(get_payment_method))
         .route("/payment_intents", get(list_payment_intents))
         .route("/payment_intents/{id}", get(get_payment_intent))
-        .route("/charges", get(list_charges))
-        .route("/charges/{id}", get(get_charge))
+        .route("/charges", get(charges::list))
+        .route("/charges/{id}", get(charges::retrieve))
         .route("/refunds", post(create_refund).get(list_refunds))
         .route("/refunds/{id}", get(get_refund))
         .route("/disputes", get(list_disputes))
@@ -298,19 +298,6 @@ async fn get_payment_intent(
 ) -> Reply {
     let s = state.lock();
     expanded(&s, s.get("payment_intent", &id)?, &p)
-}
-
-async fn list_charges(State(state): State<AppState>, p: Params) -> Reply {
-    let s = state.lock();
-    let items = filter_eq(s.all("charge"), "customer", p.str("customer"));
-    let items = filter_eq(items, "payment_intent", p.str("payment_intent"));
-    let items = filter_created(items, &p)?;
-    ok(s.list(items, &p, "/v1/charges")?)
-}
-
-async fn get_charge(State(state): State<AppState>, Path(id): Path<String>, p: Params) -> Reply {
-    let s = state.lock();
-    expanded(&s, s.get("charge", &id)?, &p)
 }
 
 async fn create_refund(State(state): State<AppState>, p: Params) -> Reply {
