@@ -14,8 +14,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::flows;
 use crate::params::Params;
 use crate::resources::{
-    Reply, charges, customers, expanded, filter_created, filter_eq, id_of, ok, previous_attributes,
-    prices, products,
+    Reply, charges, customers, expanded, filter_created, filter_eq, id_of, ok, payment_intents,
+    previous_attributes, prices, products,
 };
 use crate::{AppState, now, with_store};
 
@@ -54,8 +54,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/checkout/sessions/{id}/expire", post(expire_session))
         .route("/payment_methods", get(list_payment_methods))
         .route("/payment_methods/{id}", get(get_payment_method))
-        .route("/payment_intents", get(list_payment_intents))
-        .route("/payment_intents/{id}", get(get_payment_intent))
+        .route("/payment_intents", get(payment_intents::list))
+        .route("/payment_intents/{id}", get(payment_intents::retrieve))
         .route("/charges", get(charges::list))
         .route("/charges/{id}", get(charges::retrieve))
         .route("/refunds", post(create_refund).get(list_refunds))
@@ -282,22 +282,6 @@ async fn get_payment_method(
 ) -> Reply {
     let s = state.lock();
     expanded(&s, s.get("payment_method", &id)?, &p)
-}
-
-async fn list_payment_intents(State(state): State<AppState>, p: Params) -> Reply {
-    let s = state.lock();
-    let items = filter_eq(s.all("payment_intent"), "customer", p.str("customer"));
-    let items = filter_created(items, &p)?;
-    ok(s.list(items, &p, "/v1/payment_intents")?)
-}
-
-async fn get_payment_intent(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    p: Params,
-) -> Reply {
-    let s = state.lock();
-    expanded(&s, s.get("payment_intent", &id)?, &p)
 }
 
 async fn create_refund(State(state): State<AppState>, p: Params) -> Reply {

@@ -9,6 +9,7 @@ use crate::now;
 use crate::params::Params;
 use crate::resources::charges::new_charge;
 use crate::resources::customers::new_customer;
+use crate::resources::payment_intents::{new_payment_intent, succeed_payment_intent};
 use crate::resources::prices::new_price;
 use crate::resources::{DAY, id_of, previous_attributes};
 use crate::store::Store;
@@ -488,69 +489,6 @@ fn new_payment_method(
         s.emit("payment_method.attached", &pm, None);
     }
     pm
-}
-
-fn new_payment_intent(
-    s: &mut Store,
-    amount: i64,
-    currency: &str,
-    customer: Option<&str>,
-    metadata: Value,
-) -> Value {
-    let id = s.new_id("pi");
-    s.insert(json!({
-        "id": id,
-        "object": "payment_intent",
-        "amount": amount,
-        "amount_capturable": 0,
-        "amount_received": 0,
-        "application": null,
-        "application_fee_amount": null,
-        "automatic_payment_methods": null,
-        "canceled_at": null,
-        "cancellation_reason": null,
-        "capture_method": "automatic_async",
-        "client_secret": format!("{id}_secret_emulator"),
-        "confirmation_method": "automatic",
-        "created": now(),
-        "currency": currency,
-        "customer": customer,
-        "description": null,
-        "last_payment_error": null,
-        "latest_charge": null,
-        "livemode": false,
-        "metadata": if metadata.is_object() { metadata } else { json!({}) },
-        "next_action": null,
-        "on_behalf_of": null,
-        "payment_method": null,
-        "payment_method_options": {},
-        "payment_method_types": ["card"],
-        "processing": null,
-        "receipt_email": null,
-        "review": null,
-        "setup_future_usage": null,
-        "shipping": null,
-        "statement_descriptor": null,
-        "statement_descriptor_suffix": null,
-        "status": "requires_payment_method",
-        "transfer_data": null,
-        "transfer_group": null,
-    }))
-}
-
-/// Charges the payment method for the intent's amount and marks it succeeded.
-fn succeed_payment_intent(s: &mut Store, pi_id: &str, pm: &Value) -> Value {
-    let charge = new_charge(s, pi_id, pm, true, None);
-    s.emit("charge.succeeded", &charge, None);
-    let pi = s.update(pi_id, |pi| {
-        pi["status"] = json!("succeeded");
-        pi["amount_received"] = pi["amount"].clone();
-        pi["payment_method"] = pm["id"].clone();
-        pi["latest_charge"] = charge["id"].clone();
-        pi["last_payment_error"] = Value::Null;
-    });
-    s.emit("payment_intent.succeeded", &pi, None);
-    pi
 }
 
 // ------------------------------------------------------------------ subscriptions

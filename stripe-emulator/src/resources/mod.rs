@@ -6,6 +6,7 @@
 
 pub mod charges;
 pub mod customers;
+pub mod payment_intents;
 pub mod prices;
 pub mod products;
 
