@@ -15,7 +15,7 @@ use crate::flows;
 use crate::params::Params;
 use crate::resources::{
     Reply, charges, customers, expanded, filter_created, filter_eq, id_of, ok, payment_intents,
-    previous_attributes, prices, products,
+    payment_methods, previous_attributes, prices, products,
 };
 use crate::{AppState, now, with_store};
 
@@ -52,8 +52,8 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(session_line_items),
         )
         .route("/checkout/sessions/{id}/expire", post(expire_session))
-        .route("/payment_methods", get(list_payment_methods))
-        .route("/payment_methods/{id}", get(get_payment_method))
+        .route("/payment_methods", get(payment_methods::list))
+        .route("/payment_methods/{id}", get(payment_methods::retrieve))
         .route("/payment_intents", get(payment_intents::list))
         .route("/payment_intents/{id}", get(payment_intents::retrieve))
         .route("/charges", get(charges::list))
@@ -265,24 +265,6 @@ async fn list_sessions(State(state): State<AppState>, p: Params) -> Reply {
 }
 
 // ------------------------------------------------------------------ payments
-
-async fn list_payment_methods(State(state): State<AppState>, p: Params) -> Reply {
-    let s = state.lock();
-    let mut items = filter_eq(s.all("payment_method"), "customer", p.str("customer"));
-    if let Some(kind) = p.str("type") {
-        items.retain(|o| o["type"] == kind.as_str());
-    }
-    ok(s.list(items, &p, "/v1/payment_methods")?)
-}
-
-async fn get_payment_method(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    p: Params,
-) -> Reply {
-    let s = state.lock();
-    expanded(&s, s.get("payment_method", &id)?, &p)
-}
 
 async fn create_refund(State(state): State<AppState>, p: Params) -> Reply {
     with_store(&state, |s| {

@@ -3,13 +3,14 @@
 
 use serde_json::{Value, json};
 
-use crate::cards::{CardBehavior, CardInput, brand, card_behavior, decline_reason};
+use crate::cards::{CardBehavior, CardInput, card_behavior, decline_reason};
 use crate::error::{ApiError, ApiResult};
 use crate::now;
 use crate::params::Params;
 use crate::resources::charges::new_charge;
 use crate::resources::customers::new_customer;
 use crate::resources::payment_intents::{new_payment_intent, succeed_payment_intent};
+use crate::resources::payment_methods::new_payment_method;
 use crate::resources::prices::new_price;
 use crate::resources::{DAY, id_of, previous_attributes};
 use crate::store::Store;
@@ -441,54 +442,6 @@ pub fn settle_async(s: &mut Store, session_id: &str, outcome: Option<bool>) -> A
         s.emit("checkout.session.async_payment_failed", &session, None);
         Ok(session)
     }
-}
-
-fn new_payment_method(
-    s: &mut Store,
-    card: &CardInput,
-    email: &str,
-    customer: Option<&str>,
-) -> Value {
-    let id = s.new_id("pm");
-    let last4 = card.number[card.number.len().saturating_sub(4)..].to_owned();
-    let brand = brand(&card.number);
-    let pm = s.insert(json!({
-        "id": id,
-        "object": "payment_method",
-        "allow_redisplay": "unspecified",
-        "billing_details": {
-            "address": { "city": null, "country": null, "line1": null, "line2": null, "postal_code": null, "state": null },
-            "email": email,
-            "name": if card.name.trim().is_empty() { Value::Null } else { json!(card.name.trim()) },
-            "phone": null,
-            "tax_id": null,
-        },
-        "card": {
-            "brand": brand,
-            "checks": { "address_line1_check": null, "address_postal_code_check": null, "cvc_check": "pass" },
-            "country": "US",
-            "display_brand": brand,
-            "exp_month": card.exp_month,
-            "exp_year": card.exp_year,
-            "fingerprint": format!("emu{}", &card.number[card.number.len().saturating_sub(8)..]),
-            "funding": "credit",
-            "generated_from": null,
-            "last4": last4,
-            "networks": { "available": [brand], "preferred": null },
-            "regulated_status": "unregulated",
-            "three_d_secure_usage": { "supported": true },
-            "wallet": null,
-        },
-        "created": now(),
-        "customer": customer,
-        "livemode": false,
-        "metadata": {},
-        "type": "card",
-    }));
-    if customer.is_some() {
-        s.emit("payment_method.attached", &pm, None);
-    }
-    pm
 }
 
 // ------------------------------------------------------------------ subscriptions

@@ -7,6 +7,7 @@
 pub mod charges;
 pub mod customers;
 pub mod payment_intents;
+pub mod payment_methods;
 pub mod prices;
 pub mod products;
 
