@@ -15,7 +15,7 @@ use crate::flows;
 use crate::params::Params;
 use crate::resources::{
     Reply, charges, customers, expanded, filter_created, filter_eq, id_of, ok, payment_intents,
-    payment_methods, previous_attributes, prices, products,
+    payment_methods, previous_attributes, prices, products, refunds,
 };
 use crate::{AppState, now, with_store};
 
@@ -58,8 +58,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/payment_intents/{id}", get(payment_intents::retrieve))
         .route("/charges", get(charges::list))
         .route("/charges/{id}", get(charges::retrieve))
-        .route("/refunds", post(create_refund).get(list_refunds))
-        .route("/refunds/{id}", get(get_refund))
+        .route("/refunds", post(refunds::create).get(refunds::list))
+        .route("/refunds/{id}", get(refunds::retrieve))
         .route("/disputes", get(list_disputes))
         .route("/disputes/{id}", get(get_dispute))
         .route("/subscriptions", get(list_subscriptions))
@@ -265,26 +265,6 @@ async fn list_sessions(State(state): State<AppState>, p: Params) -> Reply {
 }
 
 // ------------------------------------------------------------------ payments
-
-async fn create_refund(State(state): State<AppState>, p: Params) -> Reply {
-    with_store(&state, |s| {
-        let refund = flows::create_refund(s, &p)?;
-        expanded(s, refund, &p)
-    })
-}
-
-async fn get_refund(State(state): State<AppState>, Path(id): Path<String>, p: Params) -> Reply {
-    let s = state.lock();
-    expanded(&s, s.get("refund", &id)?, &p)
-}
-
-async fn list_refunds(State(state): State<AppState>, p: Params) -> Reply {
-    let s = state.lock();
-    let items = filter_eq(s.all("refund"), "charge", p.str("charge"));
-    let items = filter_eq(items, "payment_intent", p.str("payment_intent"));
-    let items = filter_created(items, &p)?;
-    ok(s.list(items, &p, "/v1/refunds")?)
-}
 
 async fn get_dispute(State(state): State<AppState>, Path(id): Path<String>, p: Params) -> Reply {
     let s = state.lock();

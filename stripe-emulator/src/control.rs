@@ -15,6 +15,7 @@ use crate::cards::{self, CardInput};
 use crate::error::ApiError;
 use crate::flows;
 use crate::params::{Params, list_of};
+use crate::resources::refunds;
 use crate::webhooks::{self, Job};
 use crate::{AppState, EndpointConfig, with_store};
 
@@ -370,7 +371,7 @@ async fn fail_refund(
         Err(e) => return e.into_response(),
     };
     let reason = p.str("failure_reason");
-    reply(with_store(&state, |s| flows::fail_refund(s, &id, reason)))
+    reply(with_store(&state, |s| refunds::fail_refund(s, &id, reason)))
 }
 
 /// The card holder disputes the charge (`{"reason": …}` optional).

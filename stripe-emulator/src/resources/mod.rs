@@ -10,6 +10,7 @@ pub mod payment_intents;
 pub mod payment_methods;
 pub mod prices;
 pub mod products;
+pub mod refunds;
 
 use axum::Json;
 use serde_json::{Map, Value};
