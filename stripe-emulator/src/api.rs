@@ -14,8 +14,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::flows;
 use crate::params::Params;
 use crate::resources::{
-    Reply, charges, customers, expanded, filter_created, filter_eq, id_of, ok, payment_intents,
-    payment_methods, previous_attributes, prices, products, refunds,
+    Reply, charges, customers, disputes, expanded, filter_created, filter_eq, id_of, ok,
+    payment_intents, payment_methods, previous_attributes, prices, products, refunds,
 };
 use crate::{AppState, now, with_store};
 
@@ -60,8 +60,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/charges/{id}", get(charges::retrieve))
         .route("/refunds", post(refunds::create).get(refunds::list))
         .route("/refunds/{id}", get(refunds::retrieve))
-        .route("/disputes", get(list_disputes))
-        .route("/disputes/{id}", get(get_dispute))
+        .route("/disputes", get(disputes::list))
+        .route("/disputes/{id}", get(disputes::retrieve))
         .route("/subscriptions", get(list_subscriptions))
         .route(
             "/subscriptions/{id}",
@@ -262,21 +262,6 @@ async fn list_sessions(State(state): State<AppState>, p: Params) -> Reply {
     let items = filter_eq(items, "subscription", p.str("subscription"));
     let items = filter_created(items, &p)?;
     ok(s.list(items, &p, "/v1/checkout/sessions")?)
-}
-
-// ------------------------------------------------------------------ payments
-
-async fn get_dispute(State(state): State<AppState>, Path(id): Path<String>, p: Params) -> Reply {
-    let s = state.lock();
-    expanded(&s, s.get("dispute", &id)?, &p)
-}
-
-async fn list_disputes(State(state): State<AppState>, p: Params) -> Reply {
-    let s = state.lock();
-    let items = filter_eq(s.all("dispute"), "charge", p.str("charge"));
-    let items = filter_eq(items, "payment_intent", p.str("payment_intent"));
-    let items = filter_created(items, &p)?;
-    ok(s.list(items, &p, "/v1/disputes")?)
 }
 
 // ------------------------------------------------------------------ billing

@@ -15,7 +15,7 @@ use crate::cards::{self, CardInput};
 use crate::error::ApiError;
 use crate::flows;
 use crate::params::{Params, list_of};
-use crate::resources::refunds;
+use crate::resources::{disputes, refunds};
 use crate::webhooks::{self, Job};
 use crate::{AppState, EndpointConfig, with_store};
 
@@ -385,7 +385,9 @@ async fn open_dispute(
         Err(e) => return e.into_response(),
     };
     let reason = p.str("reason");
-    reply(with_store(&state, |s| flows::open_dispute(s, &id, reason)))
+    reply(with_store(&state, |s| {
+        disputes::open_dispute(s, &id, reason)
+    }))
 }
 
 /// The dispute is decided: `{"outcome": "won"}` or `{"outcome": "lost"}`.
@@ -412,5 +414,5 @@ async fn close_dispute(
             .into_response();
         }
     };
-    reply(with_store(&state, |s| flows::close_dispute(s, &id, won)))
+    reply(with_store(&state, |s| disputes::close_dispute(s, &id, won)))
 }

@@ -6,6 +6,7 @@
 
 pub mod charges;
 pub mod customers;
+pub mod disputes;
 pub mod payment_intents;
 pub mod payment_methods;
 pub mod prices;
