@@ -14,7 +14,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::flows;
 use crate::params::Params;
 use crate::resources::{
-    Reply, charges, customers, disputes, expanded, filter_created, filter_eq, id_of, ok,
+    Reply, charges, customers, disputes, events, expanded, filter_created, filter_eq, id_of, ok,
     payment_intents, payment_methods, previous_attributes, prices, products, refunds,
 };
 use crate::{AppState, now, with_store};
@@ -73,8 +73,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/invoices/{id}", get(get_invoice))
         .route("/invoices/{id}/lines", get(invoice_lines))
         .route("/billing_portal/sessions", post(create_portal_session))
-        .route("/events", get(list_events))
-        .route("/events/{id}", get(get_event))
+        .route("/events", get(events::list))
+        .route("/events/{id}", get(events::retrieve))
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(state, idempotency))
         .layer(middleware::from_fn(authenticate))
@@ -375,32 +375,4 @@ async fn create_portal_session(State(state): State<AppState>, p: Params) -> Repl
         });
         ok(s.insert(session))
     })
-}
-
-// ------------------------------------------------------------------ events
-
-async fn list_events(State(state): State<AppState>, p: Params) -> Reply {
-    let s = state.lock();
-    let mut items = s.all("event");
-    if let Some(kind) = p.str("type") {
-        if let Some(prefix) = kind.strip_suffix('*') {
-            items.retain(|e| e["type"].as_str().is_some_and(|t| t.starts_with(prefix)));
-        } else {
-            items.retain(|e| e["type"] == kind.as_str());
-        }
-    }
-    let types = p.list("types");
-    if !types.is_empty() {
-        items.retain(|e| types.iter().any(|t| e["type"] == t.as_str()));
-    }
-    if let Some(delivered) = p.bool("delivery_success")? {
-        items.retain(|e| (e["pending_webhooks"].as_i64().unwrap_or(0) == 0) == delivered);
-    }
-    let items = filter_created(items, &p)?;
-    ok(s.list(items, &p, "/v1/events")?)
-}
-
-async fn get_event(State(state): State<AppState>, Path(id): Path<String>) -> Reply {
-    let s = state.lock();
-    ok(s.get("event", &id)?)
 }

@@ -7,6 +7,7 @@
 pub mod charges;
 pub mod customers;
 pub mod disputes;
+pub mod events;
 pub mod payment_intents;
 pub mod payment_methods;
 pub mod prices;
