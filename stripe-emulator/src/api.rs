@@ -14,8 +14,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::flows;
 use crate::params::Params;
 use crate::resources::{
-    Reply, charges, customers, disputes, events, expanded, filter_created, filter_eq, id_of, ok,
-    payment_intents, payment_methods, previous_attributes, prices, products, refunds,
+    Reply, billing_portal, charges, customers, disputes, events, expanded, filter_created,
+    filter_eq, id_of, ok, payment_intents, payment_methods, previous_attributes, prices, products,
+    refunds,
 };
 use crate::{AppState, now, with_store};
 
@@ -72,7 +73,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/invoices", get(list_invoices))
         .route("/invoices/{id}", get(get_invoice))
         .route("/invoices/{id}/lines", get(invoice_lines))
-        .route("/billing_portal/sessions", post(create_portal_session))
+        .route("/billing_portal/sessions", post(billing_portal::create))
         .route("/events", get(events::list))
         .route("/events/{id}", get(events::retrieve))
         .fallback(unknown_route)
@@ -351,28 +352,4 @@ async fn invoice_lines(State(state): State<AppState>, Path(id): Path<String>, p:
         .cloned()
         .unwrap_or_default();
     ok(s.list(items, &p, &format!("/v1/invoices/{id}/lines"))?)
-}
-
-async fn create_portal_session(State(state): State<AppState>, p: Params) -> Reply {
-    let public_url = state.public_url.clone();
-    with_store(&state, |s| {
-        let customer = p.required("customer")?;
-        s.get("customer", &customer)?;
-        let id = s.new_id("bps");
-        let session = json!({
-            "id": id,
-            "object": "billing_portal.session",
-            "configuration": p.str("configuration").unwrap_or_else(|| "bpc_emulator_default".into()),
-            "created": now(),
-            "customer": customer,
-            "customer_account": null,
-            "flow": null,
-            "livemode": false,
-            "locale": p.str("locale"),
-            "on_behalf_of": null,
-            "return_url": p.str("return_url"),
-            "url": format!("{public_url}/p/session/{id}"),
-        });
-        ok(s.insert(session))
-    })
 }

@@ -4,6 +4,7 @@
 //!
 //! The helpers below are shared by every resource.
 
+pub mod billing_portal;
 pub mod charges;
 pub mod customers;
 pub mod disputes;
