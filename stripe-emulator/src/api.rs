@@ -15,8 +15,8 @@ use crate::flows;
 use crate::params::Params;
 use crate::resources::{
     Reply, billing_portal, charges, customers, disputes, events, expanded, filter_created,
-    filter_eq, id_of, ok, payment_intents, payment_methods, previous_attributes, prices, products,
-    refunds,
+    filter_eq, id_of, invoices, ok, payment_intents, payment_methods, previous_attributes, prices,
+    products, refunds,
 };
 use crate::{AppState, now, with_store};
 
@@ -70,9 +70,9 @@ pub fn router(state: AppState) -> Router<AppState> {
                 .post(update_subscription)
                 .delete(cancel_subscription),
         )
-        .route("/invoices", get(list_invoices))
-        .route("/invoices/{id}", get(get_invoice))
-        .route("/invoices/{id}/lines", get(invoice_lines))
+        .route("/invoices", get(invoices::list))
+        .route("/invoices/{id}", get(invoices::retrieve))
+        .route("/invoices/{id}/lines", get(invoices::lines))
         .route("/billing_portal/sessions", post(billing_portal::create))
         .route("/events", get(events::list))
         .route("/events/{id}", get(events::retrieve))
@@ -324,32 +324,4 @@ async fn cancel_subscription(
         let sub = flows::cancel_subscription_now(s, &id, "cancellation_requested");
         expanded(s, sub, &p)
     })
-}
-
-async fn list_invoices(State(state): State<AppState>, p: Params) -> Reply {
-    let s = state.lock();
-    let mut items = filter_eq(s.all("invoice"), "customer", p.str("customer"));
-    if let Some(sub) = p.str("subscription") {
-        items.retain(|o| o["subscription"] == sub.as_str());
-    }
-    if let Some(status) = p.str("status") {
-        items.retain(|o| o["status"] == status.as_str());
-    }
-    let items = filter_created(items, &p)?;
-    ok(s.list(items, &p, "/v1/invoices")?)
-}
-
-async fn get_invoice(State(state): State<AppState>, Path(id): Path<String>, p: Params) -> Reply {
-    let s = state.lock();
-    expanded(&s, s.get("invoice", &id)?, &p)
-}
-
-async fn invoice_lines(State(state): State<AppState>, Path(id): Path<String>, p: Params) -> Reply {
-    let s = state.lock();
-    let invoice = s.get("invoice", &id)?;
-    let items = invoice["lines"]["data"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    ok(s.list(items, &p, &format!("/v1/invoices/{id}/lines"))?)
 }

@@ -9,6 +9,7 @@ pub mod charges;
 pub mod customers;
 pub mod disputes;
 pub mod events;
+pub mod invoices;
 pub mod payment_intents;
 pub mod payment_methods;
 pub mod prices;
