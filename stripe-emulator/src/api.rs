@@ -16,7 +16,7 @@ use crate::params::Params;
 use crate::resources::{
     Reply, billing_portal, charges, customers, disputes, events, expanded, filter_created,
     filter_eq, id_of, invoices, ok, payment_intents, payment_methods, previous_attributes, prices,
-    products, refunds,
+    products, refunds, subscriptions,
 };
 use crate::{AppState, now, with_store};
 
@@ -63,12 +63,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/refunds/{id}", get(refunds::retrieve))
         .route("/disputes", get(disputes::list))
         .route("/disputes/{id}", get(disputes::retrieve))
-        .route("/subscriptions", get(list_subscriptions))
+        .route("/subscriptions", get(subscriptions::list))
         .route(
             "/subscriptions/{id}",
-            get(get_subscription)
-                .post(update_subscription)
-                .delete(cancel_subscription),
+            get(subscriptions::retrieve)
+                .post(subscriptions::update)
+                .delete(subscriptions::cancel),
         )
         .route("/invoices", get(invoices::list))
         .route("/invoices/{id}", get(invoices::retrieve))
@@ -263,65 +263,4 @@ async fn list_sessions(State(state): State<AppState>, p: Params) -> Reply {
     let items = filter_eq(items, "subscription", p.str("subscription"));
     let items = filter_created(items, &p)?;
     ok(s.list(items, &p, "/v1/checkout/sessions")?)
-}
-
-// ------------------------------------------------------------------ billing
-
-async fn list_subscriptions(State(state): State<AppState>, p: Params) -> Reply {
-    let s = state.lock();
-    let mut items = filter_eq(s.all("subscription"), "customer", p.str("customer"));
-    match p.str("status").as_deref() {
-        None => items.retain(|o| o["status"] != "canceled"),
-        Some("all") => {}
-        Some(status) => items.retain(|o| o["status"] == status),
-    }
-    if let Some(price) = p.str("price") {
-        items.retain(|o| {
-            o["items"]["data"]
-                .as_array()
-                .is_some_and(|d| d.iter().any(|i| i["price"]["id"] == price.as_str()))
-        });
-    }
-    let items = filter_created(items, &p)?;
-    ok(s.list(items, &p, "/v1/subscriptions")?)
-}
-
-async fn get_subscription(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    p: Params,
-) -> Reply {
-    let s = state.lock();
-    expanded(&s, s.get("subscription", &id)?, &p)
-}
-
-async fn update_subscription(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    p: Params,
-) -> Reply {
-    with_store(&state, |s| {
-        let sub = flows::update_subscription(s, &id, &p)?;
-        expanded(s, sub, &p)
-    })
-}
-
-async fn cancel_subscription(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    p: Params,
-) -> Reply {
-    with_store(&state, |s| {
-        let sub = s.get("subscription", &id)?;
-        if sub["status"] == "canceled" {
-            return Err(ApiError::invalid(
-                format!(
-                    "A canceled subscription can only update its cancellation_details and metadata. ({id})"
-                ),
-                None,
-            ));
-        }
-        let sub = flows::cancel_subscription_now(s, &id, "cancellation_requested");
-        expanded(s, sub, &p)
-    })
 }

@@ -15,7 +15,7 @@ use crate::cards::{self, CardInput};
 use crate::error::ApiError;
 use crate::flows;
 use crate::params::{Params, list_of};
-use crate::resources::{disputes, refunds};
+use crate::resources::{disputes, refunds, subscriptions};
 use crate::webhooks::{self, Job};
 use crate::{AppState, EndpointConfig, with_store};
 
@@ -245,13 +245,13 @@ async fn advance(State(state): State<AppState>, Path(id): Path<String>, body: By
         .and_then(|p| p.bool("fail").ok().flatten())
         .unwrap_or(false);
     reply(with_store(&state, |s| {
-        flows::advance_subscription(s, &id, !fail)
+        subscriptions::advance_subscription(s, &id, !fail)
     }))
 }
 
 async fn fail_renewal(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     reply(with_store(&state, |s| {
-        flows::advance_subscription(s, &id, false)
+        subscriptions::advance_subscription(s, &id, false)
     }))
 }
 

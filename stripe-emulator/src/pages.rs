@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::cards::{self, CardBehavior, CardInput};
 use crate::flows;
 use crate::params::Params;
-use crate::resources::id_of;
+use crate::resources::{id_of, subscriptions};
 use crate::{AppState, with_store};
 
 pub fn router() -> Router<AppState> {
@@ -444,7 +444,7 @@ async fn portal_action(
         _ => return (StatusCode::BAD_REQUEST, "unknown action").into_response(),
     };
     let result = with_store(&state, |s| {
-        flows::update_subscription(s, &sub_id, &Params::from_value(update))
+        subscriptions::update_subscription(s, &sub_id, &Params::from_value(update))
     });
     let notice = match result {
         Ok(_) => "Your plan was updated.".to_owned(),

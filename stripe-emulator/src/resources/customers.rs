@@ -3,9 +3,9 @@
 use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
+use super::subscriptions::cancel_subscription_now;
 use super::{Reply, expanded, filter_created, filter_eq, id_of, ok, previous_attributes};
 use crate::error::{ApiError, ApiResult};
-use crate::flows;
 use crate::params::Params;
 use crate::store::Store;
 use crate::{AppState, now, with_store};
@@ -75,7 +75,7 @@ pub(crate) async fn delete(State(state): State<AppState>, Path(id): Path<String>
         let customer = s.get("customer", &id)?;
         for sub in s.all("subscription") {
             if sub["customer"] == id.as_str() && sub["status"] != "canceled" {
-                flows::cancel_subscription_now(s, &id_of(&sub["id"]), "cancellation_requested");
+                cancel_subscription_now(s, &id_of(&sub["id"]), "cancellation_requested");
             }
         }
         s.remove(&id);

@@ -15,6 +15,7 @@ pub mod payment_methods;
 pub mod prices;
 pub mod products;
 pub mod refunds;
+pub mod subscriptions;
 
 use axum::Json;
 use serde_json::{Map, Value};

@@ -1,0 +1,405 @@
+//! Subscriptions: `/v1/subscriptions`, and how one starts (from a paid Checkout Session), changes,
+//! renews and ends.
+
+use axum::extract::{Path, State};
+use serde_json::{Value, json};
+
+use super::invoices::{bill_subscription, emit_invoice_events};
+use super::{DAY, Reply, expanded, filter_created, filter_eq, id_of, ok, previous_attributes};
+use crate::error::{ApiError, ApiResult};
+use crate::flows::PayError;
+use crate::params::Params;
+use crate::store::Store;
+use crate::{AppState, now, with_store};
+
+// ------------------------------------------------------------------ /v1 endpoints
+
+pub(crate) async fn list(State(state): State<AppState>, p: Params) -> Reply {
+    let s = state.lock();
+    let mut items = filter_eq(s.all("subscription"), "customer", p.str("customer"));
+    match p.str("status").as_deref() {
+        None => items.retain(|o| o["status"] != "canceled"),
+        Some("all") => {}
+        Some(status) => items.retain(|o| o["status"] == status),
+    }
+    if let Some(price) = p.str("price") {
+        items.retain(|o| {
+            o["items"]["data"]
+                .as_array()
+                .is_some_and(|d| d.iter().any(|i| i["price"]["id"] == price.as_str()))
+        });
+    }
+    let items = filter_created(items, &p)?;
+    ok(s.list(items, &p, "/v1/subscriptions")?)
+}
+
+pub(crate) async fn retrieve(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> Reply {
+    let s = state.lock();
+    expanded(&s, s.get("subscription", &id)?, &p)
+}
+
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> Reply {
+    with_store(&state, |s| {
+        let sub = update_subscription(s, &id, &p)?;
+        expanded(s, sub, &p)
+    })
+}
+
+pub(crate) async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> Reply {
+    with_store(&state, |s| {
+        let sub = s.get("subscription", &id)?;
+        if sub["status"] == "canceled" {
+            return Err(ApiError::invalid(
+                format!(
+                    "A canceled subscription can only update its cancellation_details and metadata. ({id})"
+                ),
+                None,
+            ));
+        }
+        let sub = cancel_subscription_now(s, &id, "cancellation_requested");
+        expanded(s, sub, &p)
+    })
+}
+
+// ------------------------------------------------------------------ what Stripe does
+
+fn period_end(start: i64, interval: &str, count: i64) -> i64 {
+    let days = match interval {
+        "day" => 1,
+        "week" => 7,
+        "year" => 365,
+        _ => 30,
+    };
+    start + days * count * DAY
+}
+
+fn plan_of(price: &Value) -> Value {
+    json!({
+        "id": price["id"].clone(),
+        "object": "plan",
+        "active": price["active"].clone(),
+        "amount": price["unit_amount"].clone(),
+        "amount_decimal": price["unit_amount_decimal"].clone(),
+        "billing_scheme": "per_unit",
+        "created": price["created"].clone(),
+        "currency": price["currency"].clone(),
+        "interval": price["recurring"]["interval"].clone(),
+        "interval_count": price["recurring"]["interval_count"].clone(),
+        "livemode": false,
+        "metadata": price["metadata"].clone(),
+        "meter": null,
+        "nickname": price["nickname"].clone(),
+        "product": price["product"].clone(),
+        "tiers_mode": null,
+        "transform_usage": null,
+        "trial_period_days": null,
+        "usage_type": "licensed",
+    })
+}
+
+fn subscription_item(
+    s: &mut Store,
+    sub_id: &str,
+    price: &Value,
+    quantity: i64,
+    start: i64,
+    end: i64,
+) -> Value {
+    json!({
+        "id": s.new_id("si"),
+        "object": "subscription_item",
+        "billing_thresholds": null,
+        "created": now(),
+        "current_period_end": end,
+        "current_period_start": start,
+        "discounts": [],
+        "metadata": {},
+        "plan": plan_of(price),
+        "price": price,
+        "quantity": quantity,
+        "subscription": sub_id,
+        "tax_rates": [],
+    })
+}
+
+pub(crate) fn create_subscription_from_session(
+    s: &mut Store,
+    session: &Value,
+    customer: &str,
+    pm: &Value,
+) -> Result<Value, PayError> {
+    let session_id = id_of(&session["id"]);
+    let lines = s.line_items.get(&session_id).cloned().unwrap_or_default();
+    let first = &lines[0]["price"];
+    let start = now();
+    let end = period_end(
+        start,
+        first["recurring"]["interval"].as_str().unwrap_or("month"),
+        first["recurring"]["interval_count"].as_i64().unwrap_or(1),
+    );
+    let sub_id = s.new_id("sub");
+    let items: Vec<Value> = lines
+        .iter()
+        .map(|l| {
+            subscription_item(
+                s,
+                &sub_id,
+                &l["price"],
+                l["quantity"].as_i64().unwrap_or(1),
+                start,
+                end,
+            )
+        })
+        .collect();
+    let sub = json!({
+        "id": sub_id,
+        "object": "subscription",
+        "application": null,
+        "application_fee_percent": null,
+        "automatic_tax": { "disabled_reason": null, "enabled": false, "liability": null },
+        "billing_cycle_anchor": start,
+        "billing_cycle_anchor_config": null,
+        "billing_mode": { "flexible": null, "type": "classic", "updated_at": null },
+        "billing_schedules": [],
+        "billing_thresholds": null,
+        "cancel_at": null,
+        "cancel_at_period_end": false,
+        "canceled_at": null,
+        "cancellation_details": { "comment": null, "feedback": null, "reason": null },
+        "collection_method": "charge_automatically",
+        "created": start,
+        "currency": session["currency"].clone(),
+        "current_period_end": end,
+        "current_period_start": start,
+        "customer": customer,
+        "days_until_due": null,
+        "default_payment_method": pm["id"].clone(),
+        "default_source": null,
+        "default_tax_rates": [],
+        "description": null,
+        "discounts": [],
+        "ended_at": null,
+        "invoice_settings": { "account_tax_ids": null, "issuer": { "type": "self" } },
+        "items": {
+            "object": "list",
+            "data": items,
+            "has_more": false,
+            "url": format!("/v1/subscription_items?subscription={sub_id}"),
+        },
+        "latest_invoice": null,
+        "livemode": false,
+        "metadata": s.session_extras.get(&session_id).map_or(json!({}), |x| x["subscription_data"]["metadata"].clone()),
+        "next_pending_invoice_item_invoice": null,
+        "on_behalf_of": null,
+        "pause_collection": null,
+        "payment_settings": null,
+        "pending_invoice_item_interval": null,
+        "pending_setup_intent": null,
+        "pending_update": null,
+        "schedule": null,
+        "start_date": start,
+        "status": "active",
+        "test_clock": null,
+        "transfer_data": null,
+        "trial_end": null,
+        "trial_settings": null,
+        "trial_start": null,
+    });
+    s.insert(sub);
+    let invoice = bill_subscription(s, &sub_id, "subscription_create", start, end, true, None);
+    let sub = s.update(&sub_id, |sub| sub["latest_invoice"] = invoice["id"].clone());
+    s.emit("customer.subscription.created", &sub, None);
+    emit_invoice_events(s, &invoice);
+    Ok(sub)
+}
+
+/// Moves the subscription to its next period and bills it (`subscription_cycle`). When
+/// `succeed` is false the renewal fails and the subscription goes `past_due`. A subscription
+/// set to cancel at period end is canceled instead.
+pub fn advance_subscription(s: &mut Store, id: &str, succeed: bool) -> ApiResult<Value> {
+    let before = s.get("subscription", id)?;
+    if before["status"] == "canceled" {
+        return Err(ApiError::invalid(
+            format!("Subscription {id} is canceled."),
+            None,
+        ));
+    }
+    if before["cancel_at_period_end"] == true {
+        return Ok(cancel_subscription_now(s, id, "cancellation_requested"));
+    }
+    let start = before["current_period_end"].as_i64().unwrap_or_else(now);
+    let first = &before["items"]["data"][0]["price"];
+    let end = period_end(
+        start,
+        first["recurring"]["interval"].as_str().unwrap_or("month"),
+        first["recurring"]["interval_count"].as_i64().unwrap_or(1),
+    );
+    s.update(id, |sub| {
+        sub["current_period_start"] = json!(start);
+        sub["current_period_end"] = json!(end);
+        if let Some(items) = sub["items"]["data"].as_array_mut() {
+            for item in items {
+                item["current_period_start"] = json!(start);
+                item["current_period_end"] = json!(end);
+            }
+        }
+    });
+    let invoice = bill_subscription(s, id, "subscription_cycle", start, end, succeed, None);
+    let after = s.update(id, |sub| {
+        sub["latest_invoice"] = invoice["id"].clone();
+        sub["status"] = json!(if succeed { "active" } else { "past_due" });
+    });
+    emit_invoice_events(s, &invoice);
+    let previous = previous_attributes(&before, &after, &[]);
+    s.emit("customer.subscription.updated", &after, Some(previous));
+    Ok(after)
+}
+
+/// Ends the subscription now (`customer.subscription.deleted`).
+pub fn cancel_subscription_now(s: &mut Store, id: &str, reason: &str) -> Value {
+    let t = now();
+    let sub = s.update(id, |sub| {
+        sub["status"] = json!("canceled");
+        sub["canceled_at"] = json!(t);
+        sub["ended_at"] = json!(t);
+        sub["cancellation_details"]["reason"] = json!(reason);
+    });
+    s.emit("customer.subscription.deleted", &sub, None);
+    sub
+}
+
+/// `POST /v1/subscriptions/{id}`: `cancel_at_period_end`, `items[N][id|price|quantity|deleted]`,
+/// `proration_behavior`, `metadata`.
+pub fn update_subscription(s: &mut Store, id: &str, p: &Params) -> ApiResult<Value> {
+    let before = s.get("subscription", id)?;
+    if before["status"] == "canceled" {
+        return Err(ApiError::invalid(
+            format!(
+                "A canceled subscription can only update its cancellation_details and metadata. ({id})"
+            ),
+            None,
+        ));
+    }
+    let proration = p
+        .str("proration_behavior")
+        .unwrap_or_else(|| "create_prorations".into());
+    if !["create_prorations", "always_invoice", "none"].contains(&proration.as_str()) {
+        return Err(ApiError::invalid_param(
+            "proration_behavior",
+            format!("Invalid proration_behavior: {proration}"),
+        ));
+    }
+    let mut after = before.clone();
+    if let Some(flag) = p.bool("cancel_at_period_end")? {
+        after["cancel_at_period_end"] = json!(flag);
+        after["cancel_at"] = if flag {
+            after["current_period_end"].clone()
+        } else {
+            Value::Null
+        };
+        after["canceled_at"] = if flag { json!(now()) } else { Value::Null };
+        after["cancellation_details"]["reason"] = if flag {
+            json!("cancellation_requested")
+        } else {
+            Value::Null
+        };
+    }
+    p.metadata_into("metadata", &mut after["metadata"])?;
+    let mut price_delta = 0i64;
+    let start = before["current_period_start"].as_i64().unwrap_or_else(now);
+    let end = before["current_period_end"].as_i64().unwrap_or_else(now);
+    for (n, change) in p.items("items").iter().enumerate() {
+        let param = format!("items[{n}]");
+        let existing = change.str("id");
+        let items = after["items"]["data"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let index = match &existing {
+            Some(item_id) => Some(
+                items
+                    .iter()
+                    .position(|i| i["id"] == item_id.as_str())
+                    .ok_or_else(|| {
+                        ApiError::invalid_param(
+                            &format!("{param}[id]"),
+                            format!("No such subscription item: '{item_id}'"),
+                        )
+                    })?,
+            ),
+            None => None,
+        };
+        if change.bool("deleted")? == Some(true) {
+            if let Some(i) = index {
+                price_delta -= items[i]["price"]["unit_amount"].as_i64().unwrap_or(0);
+                if let Some(data) = after["items"]["data"].as_array_mut() {
+                    data.remove(i);
+                }
+            }
+            continue;
+        }
+        let price = match change.str("price") {
+            Some(price_id) => {
+                let price = s.get("price", &price_id)?;
+                if price["type"] != "recurring" {
+                    return Err(ApiError::invalid_param(
+                        &format!("{param}[price]"),
+                        "The price specified is set to `type=one_time` but this field only accepts prices with `type=recurring`.",
+                    ));
+                }
+                Some(price)
+            }
+            None => None,
+        };
+        let quantity = change.int("quantity")?;
+        match index {
+            Some(i) => {
+                let item = &mut after["items"]["data"][i];
+                if let Some(price) = price {
+                    price_delta += price["unit_amount"].as_i64().unwrap_or(0)
+                        - item["price"]["unit_amount"].as_i64().unwrap_or(0);
+                    item["plan"] = plan_of(&price);
+                    item["price"] = price;
+                }
+                if let Some(q) = quantity {
+                    item["quantity"] = json!(q);
+                }
+            }
+            None => {
+                let price =
+                    price.ok_or_else(|| ApiError::missing_param(&format!("{param}[price]")))?;
+                price_delta += price["unit_amount"].as_i64().unwrap_or(0);
+                let item = subscription_item(s, id, &price, quantity.unwrap_or(1), start, end);
+                if let Some(d) = after["items"]["data"].as_array_mut() {
+                    d.push(item);
+                }
+            }
+        }
+    }
+    let after = s.update(id, |sub| *sub = after);
+    let previous = previous_attributes(&before, &after, &[]);
+    s.emit("customer.subscription.updated", &after, Some(previous));
+    if proration == "always_invoice" && price_delta > 0 {
+        let remaining = (end - now()).max(0) as f64 / (end - start).max(1) as f64;
+        let amount = (price_delta as f64 * remaining).round() as i64;
+        if amount > 0 {
+            let invoice =
+                bill_subscription(s, id, "subscription_update", start, end, true, Some(amount));
+            s.update(id, |sub| sub["latest_invoice"] = invoice["id"].clone());
+            emit_invoice_events(s, &invoice);
+        }
+    }
+    s.get("subscription", id)
+}
