@@ -1,24 +1,20 @@
 //! Stripe's REST API under `/v1`: bearer `sk_test_…` auth, form bodies, `Idempotency-Key` replay.
+//! The route table is here; each resource's handlers are in its file under `resources/`.
 
-use axum::Json;
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::{Map, Value, json};
 
-use crate::error::{ApiError, ApiResult};
-use crate::flows;
-use crate::params::Params;
+use crate::AppState;
+use crate::error::ApiError;
 use crate::resources::{
-    Reply, billing_portal, charges, customers, disputes, events, expanded, filter_created,
-    filter_eq, id_of, invoices, ok, payment_intents, payment_methods, previous_attributes, prices,
-    products, refunds, subscriptions,
+    billing_portal, charges, checkout_sessions, customers, disputes, events, invoices,
+    payment_intents, payment_methods, prices, products, refunds, subscriptions,
 };
-use crate::{AppState, now, with_store};
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
@@ -45,14 +41,17 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route(
             "/checkout/sessions",
-            post(create_session).get(list_sessions),
+            post(checkout_sessions::create).get(checkout_sessions::list),
         )
-        .route("/checkout/sessions/{id}", get(get_session))
+        .route("/checkout/sessions/{id}", get(checkout_sessions::retrieve))
         .route(
             "/checkout/sessions/{id}/line_items",
-            get(session_line_items),
+            get(checkout_sessions::line_items),
         )
-        .route("/checkout/sessions/{id}/expire", post(expire_session))
+        .route(
+            "/checkout/sessions/{id}/expire",
+            post(checkout_sessions::expire),
+        )
         .route("/payment_methods", get(payment_methods::list))
         .route("/payment_methods/{id}", get(payment_methods::retrieve))
         .route("/payment_intents", get(payment_intents::list))
@@ -216,51 +215,4 @@ impl ApiError {
         self.kind = kind;
         self
     }
-}
-
-// ------------------------------------------------------------------ checkout
-
-async fn create_session(State(state): State<AppState>, p: Params) -> Reply {
-    let public_url = state.public_url.clone();
-    with_store(&state, |s| {
-        let session = flows::new_checkout_session(s, &p, &public_url)?;
-        expanded(s, session, &p)
-    })
-}
-
-async fn get_session(State(state): State<AppState>, Path(id): Path<String>, p: Params) -> Reply {
-    let s = state.lock();
-    expanded(&s, s.get("checkout.session", &id)?, &p)
-}
-
-async fn session_line_items(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    p: Params,
-) -> Reply {
-    let s = state.lock();
-    s.get("checkout.session", &id)?;
-    // Line items are kept oldest first (the order they were given): list them that way.
-    let items = s.line_items.get(&id).cloned().unwrap_or_default();
-    ok(s.list(items, &p, &format!("/v1/checkout/sessions/{id}/line_items"))?)
-}
-
-async fn expire_session(State(state): State<AppState>, Path(id): Path<String>, p: Params) -> Reply {
-    with_store(&state, |s| {
-        let session = flows::expire_session(s, &id)?;
-        expanded(s, session, &p)
-    })
-}
-
-async fn list_sessions(State(state): State<AppState>, p: Params) -> Reply {
-    let s = state.lock();
-    let mut items = s.all("checkout.session");
-    if let Some(status) = p.str("status") {
-        items.retain(|o| o["status"] == status.as_str());
-    }
-    let items = filter_eq(items, "customer", p.str("customer"));
-    let items = filter_eq(items, "payment_intent", p.str("payment_intent"));
-    let items = filter_eq(items, "subscription", p.str("subscription"));
-    let items = filter_created(items, &p)?;
-    ok(s.list(items, &p, "/v1/checkout/sessions")?)
 }

@@ -13,9 +13,8 @@ use std::collections::HashMap;
 
 use crate::cards::{self, CardInput};
 use crate::error::ApiError;
-use crate::flows;
 use crate::params::{Params, list_of};
-use crate::resources::{disputes, refunds, subscriptions};
+use crate::resources::{checkout_sessions, disputes, refunds, subscriptions};
 use crate::webhooks::{self, Job};
 use crate::{AppState, EndpointConfig, with_store};
 
@@ -296,7 +295,9 @@ async fn settle(State(state): State<AppState>, Path(id): Path<String>, body: Byt
             .into_response();
         }
     };
-    reply(with_store(&state, |s| flows::settle_async(s, &id, outcome)))
+    reply(with_store(&state, |s| {
+        checkout_sessions::settle_async(s, &id, outcome)
+    }))
 }
 
 /// Changes a payment-mode session the way no Stripe API call can, to test a

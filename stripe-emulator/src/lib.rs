@@ -12,7 +12,6 @@ pub mod api;
 pub mod cards;
 pub mod control;
 pub mod error;
-pub mod flows;
 pub mod form;
 pub mod pages;
 pub mod params;
@@ -194,7 +193,9 @@ impl Emulator {
                 let mut tick = tokio::time::interval(Duration::from_secs(1));
                 loop {
                     tick.tick().await;
-                    with_store(&state, |s| flows::expire_due_sessions(s, now()));
+                    with_store(&state, |s| {
+                        resources::checkout_sessions::expire_due_sessions(s, now())
+                    });
                 }
             })
         };

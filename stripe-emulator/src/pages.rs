@@ -9,9 +9,8 @@ use axum::routing::get;
 use serde_json::Value;
 
 use crate::cards::{self, CardBehavior, CardInput};
-use crate::flows;
 use crate::params::Params;
-use crate::resources::{id_of, subscriptions};
+use crate::resources::{checkout_sessions, id_of, subscriptions};
 use crate::{AppState, with_store};
 
 pub fn router() -> Router<AppState> {
@@ -277,7 +276,7 @@ async fn pay_confirm(State(state): State<AppState>, Path(id): Path<String>, p: P
 }
 
 fn complete(state: &AppState, id: &str, input: &CardInput) -> Response {
-    let result = with_store(state, |s| flows::pay_session(s, id, input));
+    let result = with_store(state, |s| checkout_sessions::pay_session(s, id, input));
     match result {
         Ok(session) => match session["success_url"].as_str() {
             Some(url) => Redirect::to(&url.replace("{CHECKOUT_SESSION_ID}", id)).into_response(),
@@ -301,7 +300,7 @@ pub fn pay_programmatically(
     id: &str,
     input: &CardInput,
 ) -> Result<Value, String> {
-    with_store(state, |s| flows::pay_session(s, id, input)).map_err(|e| e.message)
+    with_store(state, |s| checkout_sessions::pay_session(s, id, input)).map_err(|e| e.message)
 }
 
 // ------------------------------------------------------------------ billing portal

@@ -6,6 +6,7 @@
 
 pub mod billing_portal;
 pub mod charges;
+pub mod checkout_sessions;
 pub mod customers;
 pub mod disputes;
 pub mod events;

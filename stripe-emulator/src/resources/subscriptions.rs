@@ -4,10 +4,10 @@
 use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
+use super::checkout_sessions::PayError;
 use super::invoices::{bill_subscription, emit_invoice_events};
 use super::{DAY, Reply, expanded, filter_created, filter_eq, id_of, ok, previous_attributes};
 use crate::error::{ApiError, ApiResult};
-use crate::flows::PayError;
 use crate::params::Params;
 use crate::store::Store;
 use crate::{AppState, now, with_store};

@@ -1,22 +1,80 @@
-//! What Stripe does when things happen: object creation, paying a session, renewals, refunds.
-//! Each function works on the locked store and emits the events Stripe would.
+//! Checkout Sessions: `/v1/checkout/sessions`, and what paying one does (through the pay page in
+//! `pages.rs` or the test controls): in payment mode a payment method, a payment intent and a
+//! charge; in subscription mode the customer, the subscription and its first invoice. Also declined
+//! cards, delayed payments that settle later, and expiry.
 
+use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
+use super::charges::new_charge;
+use super::customers::new_customer;
+use super::payment_intents::{new_payment_intent, succeed_payment_intent};
+use super::payment_methods::new_payment_method;
+use super::prices::new_price;
+use super::subscriptions::create_subscription_from_session;
+use super::{DAY, Reply, expanded, filter_created, filter_eq, id_of, ok};
 use crate::cards::{CardBehavior, CardInput, card_behavior, decline_reason};
 use crate::error::{ApiError, ApiResult};
-use crate::now;
 use crate::params::Params;
-use crate::resources::charges::new_charge;
-use crate::resources::customers::new_customer;
-use crate::resources::payment_intents::{new_payment_intent, succeed_payment_intent};
-use crate::resources::payment_methods::new_payment_method;
-use crate::resources::prices::new_price;
-use crate::resources::subscriptions::create_subscription_from_session;
-use crate::resources::{DAY, id_of};
 use crate::store::Store;
+use crate::{AppState, now, with_store};
 
-// ------------------------------------------------------------------ checkout
+// ------------------------------------------------------------------ /v1 endpoints
+
+pub(crate) async fn create(State(state): State<AppState>, p: Params) -> Reply {
+    let public_url = state.public_url.clone();
+    with_store(&state, |s| {
+        let session = new_checkout_session(s, &p, &public_url)?;
+        expanded(s, session, &p)
+    })
+}
+
+pub(crate) async fn retrieve(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> Reply {
+    let s = state.lock();
+    expanded(&s, s.get("checkout.session", &id)?, &p)
+}
+
+pub(crate) async fn line_items(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> Reply {
+    let s = state.lock();
+    s.get("checkout.session", &id)?;
+    // Line items are kept oldest first (the order they were given): list them that way.
+    let items = s.line_items.get(&id).cloned().unwrap_or_default();
+    ok(s.list(items, &p, &format!("/v1/checkout/sessions/{id}/line_items"))?)
+}
+
+pub(crate) async fn expire(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> Reply {
+    with_store(&state, |s| {
+        let session = expire_session(s, &id)?;
+        expanded(s, session, &p)
+    })
+}
+
+pub(crate) async fn list(State(state): State<AppState>, p: Params) -> Reply {
+    let s = state.lock();
+    let mut items = s.all("checkout.session");
+    if let Some(status) = p.str("status") {
+        items.retain(|o| o["status"] == status.as_str());
+    }
+    let items = filter_eq(items, "customer", p.str("customer"));
+    let items = filter_eq(items, "payment_intent", p.str("payment_intent"));
+    let items = filter_eq(items, "subscription", p.str("subscription"));
+    let items = filter_created(items, &p)?;
+    ok(s.list(items, &p, "/v1/checkout/sessions")?)
+}
+
+// ------------------------------------------------------------------ what Stripe does
 
 pub fn new_checkout_session(s: &mut Store, p: &Params, public_url: &str) -> ApiResult<Value> {
     let mode = p.required("mode")?;
