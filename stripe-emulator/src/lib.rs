@@ -5,6 +5,19 @@
 //! them. Test controls live under `/_emulator/`. State is in memory.
 //!
 //! It shares no code with the app: its own form parser, its own signing, its own JSON shapes.
+//!
+//! Where things are:
+//! - `api`: the `/v1` route table, authentication and `Idempotency-Key` replay;
+//! - `resources/`: one file per Stripe resource (`products`, `prices`, `customers`,
+//!   `checkout_sessions`, `payment_methods`, `payment_intents`, `charges`, `refunds`, `disputes`,
+//!   `subscriptions`, `invoices`, `billing_portal`, `events`) with its `/v1` handlers and what
+//!   Stripe does to it, e.g. how a charge is refunded is in `resources/refunds.rs`;
+//! - `cards`: the test cards and how each behaves;
+//! - `pages`: the hosted Checkout pay page and billing portal;
+//! - `control`: the `/_emulator/` test controls;
+//! - `webhooks`: signing and delivering events;
+//! - `store`: the in-memory objects, events and endpoints; `seed`: the `--seed` catalogue;
+//! - `form`, `params`, `error`: Stripe's form encoding, parameters and error shape.
 
 #![recursion_limit = "512"]
 
