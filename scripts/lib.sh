@@ -123,7 +123,10 @@ npm_ci() {
     sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
     [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && return 0
     say "npm: installing ${dir#"$ROOT"/}"
+    # npm may still rewrite the lock (entries for other platforms): keep ours.
+    cp "$dir/package-lock.json" "$dir/.package-lock.json.occ"
     (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
+    mv "$dir/.package-lock.json.occ" "$dir/package-lock.json"
     echo "$sum" >"$stamp"
 }
 

@@ -48,10 +48,17 @@ impl Application {
     /// router and binds `config.site_addr` (port 0 picks a free port).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let site_addr = config.site_addr;
-        let state = connect(config).await?;
         let listener = TcpListener::bind(site_addr)
             .await
             .with_context(|| format!("cannot listen on {site_addr}"))?;
+        Self::build_on(config, listener).await
+    }
+
+    /// Like [`Application::build`], serving on a listener the caller bound
+    /// already (tests bind port 0 first, so they know the address to put in
+    /// `APP_BASE_URL` without racing anyone for a "free" port).
+    pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
+        let state = connect(config).await?;
         let leptos_options = leptos_options(listener.local_addr()?);
         let router = router(ServerState {
             leptos_options,

@@ -540,7 +540,7 @@ mod ssr {
     fn purchase_id(id: &str) -> Result<PurchaseId, ApiError> {
         id.trim()
             .parse::<Uuid>()
-            .map(PurchaseId)
+            .map(PurchaseId::from_uuid)
             .map_err(|_| bad_input("That is not a purchase id."))
     }
 
@@ -708,7 +708,7 @@ mod ssr {
         let user = user_id
             .trim()
             .parse::<Uuid>()
-            .map(UserId)
+            .map(UserId::from_uuid)
             .map_err(|_| bad_input("That is not a user id."))?;
         let amount: i64 = amount
             .trim()
@@ -781,7 +781,7 @@ mod ssr {
                 discount_percentage: p.discount_percentage,
                 is_popular: p.is_popular,
                 is_active: p.is_active,
-                stripe_price_id: p.stripe_price_id,
+                stripe_price_id: p.stripe_price_id.map(String::from),
             })
             .collect())
     }
@@ -841,7 +841,7 @@ mod ssr {
             manage::update_package(
                 &state.pool,
                 &state.stripe,
-                PackageId(id),
+                PackageId::from_uuid(id),
                 &PackageChanges {
                     name: Some(form.name),
                     description: Some(form.description),
@@ -885,9 +885,9 @@ mod ssr {
             .await
             .map_err(|e| failed("listing packages", e))?
             .into_iter()
-            .map(|p| PackageId(p.id))
+            .map(|p| PackageId::from_uuid(p.id))
             .collect();
-        let Some(at) = order.iter().position(|p| p.0 == id) else {
+        let Some(at) = order.iter().position(|p| p.as_uuid() == id) else {
             return Err(bad_input("There is no such package."));
         };
         let to = match direction {

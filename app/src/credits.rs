@@ -4,7 +4,7 @@
 
 #[allow(unused_imports)]
 use crate::error::{ApiError, ErrorCode};
-use domain::{Cents, Credits, PurchaseStatus};
+use domain::{Cents, Credits, PackageCode, PurchaseStatus, ids::PurchaseId};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -111,15 +111,10 @@ pub async fn load_credits_page(
 /// marked expired; a purchase no longer pending is left as it is. Answers
 /// the purchase as it stands. Not the caller's (or no such purchase) → 404.
 #[server(endpoint = "abandon_checkout")]
-pub async fn abandon_checkout(purchase: String) -> Result<PurchaseView, ApiError> {
-    use backend::ids::PurchaseId;
-
+pub async fn abandon_checkout(purchase: PurchaseId) -> Result<PurchaseView, ApiError> {
     let user = crate::auth::ssr::require_user().await?;
     let state = expect_context::<backend::AppState>();
-    let Ok(id) = purchase.parse() else {
-        return Err(ssr::unknown_purchase());
-    };
-    match backend::checkout::abandon(&state.pool, &state.stripe, user.id, PurchaseId(id)).await {
+    match backend::checkout::abandon(&state.pool, &state.stripe, user.id, purchase).await {
         Ok(Some(record)) => Ok(record.into()),
         Ok(None) => Err(ssr::unknown_purchase()),
         Err(error) => Err(ssr::failed("closing an abandoned checkout", error)),
@@ -128,7 +123,7 @@ pub async fn abandon_checkout(purchase: String) -> Result<PurchaseView, ApiError
 
 /// Starts Checkout for `package_code`; answers the URL to send the buyer to.
 #[server]
-pub async fn buy_credits(package_code: String) -> Result<String, ApiError> {
+pub async fn buy_credits(package_code: PackageCode) -> Result<String, ApiError> {
     let user = crate::auth::ssr::require_user().await?;
     let state = expect_context::<backend::AppState>();
     let redirect = backend::checkout::buy(&state, &user, &package_code, Default::default()).await?;

@@ -2,14 +2,14 @@
 
 #[allow(unused_imports)]
 use crate::error::{ApiError, ErrorCode};
-use domain::{Cents, Credits};
+use domain::{Cents, Credits, PackageCode};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// A package as the browser sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PackageView {
-    pub code: String,
+    pub code: PackageCode,
     pub name: String,
     pub description: String,
     pub credits: Credits,
@@ -29,7 +29,7 @@ impl PackageView {
 impl From<backend::packages::CreditPackage> for PackageView {
     fn from(package: backend::packages::CreditPackage) -> Self {
         PackageView {
-            code: package.code.to_string(),
+            code: package.code,
             name: package.name,
             description: package.description,
             credits: package.credits,

@@ -25,7 +25,7 @@ pub enum SyncError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Synced {
     pub code: String,
-    pub price_id: Option<String>,
+    pub price_id: Option<domain::ids::PriceId>,
     pub archived: bool,
 }
 

@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use url::Url;
 
 use crate::{
-    ids::{CheckoutSessionId, PurchaseId, UserId},
+    ids::{CheckoutSessionId, CustomerId, PurchaseId, UserId},
     packages::{self, PackageError},
     purchases::{self, Actor, PurchaseError, Settlement},
     stripe::{CheckoutOutcome, CheckoutRedirect, CreditCheckout, StripeError, StripeGateway},
@@ -58,11 +58,9 @@ const SESSION_PLACEHOLDER: &str = "{CHECKOUT_SESSION_ID}";
 pub async fn buy(
     state: &crate::AppState,
     user: &crate::auth::AuthUser,
-    package_code: &str,
+    code: &PackageCode,
     urls: ReturnUrls<'_>,
 ) -> Result<CheckoutRedirect, CheckoutError> {
-    let code = PackageCode::parse(package_code.to_owned())
-        .map_err(|_| CheckoutError::UnknownPackage(package_code.to_owned()))?;
     state
         .limits
         .check(crate::rate_limit::Limited::Checkout, user.id)?;
@@ -75,7 +73,7 @@ pub async fn buy(
             email: user.email.as_deref(),
             name: user.name.as_deref(),
         },
-        &code,
+        code,
         urls,
     )
     .await
@@ -125,8 +123,13 @@ pub async fn start_credit_purchase(
             cancel_url: &cancel_url,
         })
         .await?;
-    purchases::attach_checkout_session(pool, purchase_id, &redirect.session_id, Some(&customer))
-        .await?;
+    purchases::attach_checkout_session(
+        pool,
+        purchase_id,
+        &redirect.session_id,
+        Some(customer.as_str()),
+    )
+    .await?;
     tracing::info!(purchase = %purchase_id, session = %redirect.session_id, "checkout started");
     Ok(redirect)
 }
@@ -239,8 +242,8 @@ async fn customer_for(
     pool: &PgPool,
     stripe: &StripeGateway,
     buyer: Buyer<'_>,
-) -> Result<String, CheckoutError> {
-    let existing: Option<String> =
+) -> Result<CustomerId, CheckoutError> {
+    let existing: Option<CustomerId> =
         sqlx::query_scalar("select stripe_customer_id from users where id = $1")
             .bind(buyer.id)
             .fetch_one(pool)

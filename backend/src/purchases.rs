@@ -237,7 +237,7 @@ pub async fn create_pending(
     .bind(PurchaseStatus::Pending.as_str())
     .fetch_one(&mut *tx)
     .await?;
-    let purchase_id = PurchaseId(id);
+    let purchase_id = PurchaseId::from_uuid(id);
     audit(
         &mut tx,
         Actor::System,
@@ -1104,10 +1104,10 @@ async fn lock_where(
             payment_intent,
             review_paid_cents,
         )| {
-            let id = PurchaseId(id);
+            let id = PurchaseId::from_uuid(id);
             Ok(LockedPurchase {
                 id,
-                user_id: UserId(user_id),
+                user_id: UserId::from_uuid(user_id),
                 status: status
                     .parse()
                     .map_err(|e| PurchaseError::CorruptStatus(id, e))?,
@@ -1341,7 +1341,7 @@ const RECORD_COLUMNS: &str = "id, package_name, amount_credits, amount_paid_cent
                               stripe_checkout_session_id, stripe_payment_intent_id";
 
 fn record(row: RecordRow) -> Result<PurchaseRecord, PurchaseError> {
-    let id = PurchaseId(row.0);
+    let id = PurchaseId::from_uuid(row.0);
     Ok(PurchaseRecord {
         id,
         package_name: row.1,

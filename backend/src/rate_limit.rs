@@ -143,8 +143,8 @@ mod tests {
     #[test]
     fn a_burst_passes_then_the_user_waits_while_others_do_not() {
         let limits = limits(3, 60);
-        let alice = UserId(Uuid::new_v4());
-        let bob = UserId(Uuid::new_v4());
+        let alice = UserId::from_uuid(Uuid::new_v4());
+        let bob = UserId::from_uuid(Uuid::new_v4());
         for _ in 0..3 {
             limits.check(Limited::Checkout, alice).unwrap();
         }

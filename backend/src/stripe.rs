@@ -25,7 +25,10 @@ use stripe_shared::{CheckoutSession, CheckoutSessionMode, CheckoutSessionPayment
 use crate::{
     Secret,
     config::StripeConfig,
-    ids::{CheckoutSessionId, PurchaseId, UserId},
+    ids::{
+        BadStripeId, CheckoutSessionId, CustomerId, DisputeId, EventId, PaymentIntentId, PriceId,
+        ProductId, PurchaseId, RefundId, UserId,
+    },
     packages::CreditPackage,
     purchases::{PaymentStatus, SessionPayment},
 };
@@ -70,8 +73,7 @@ impl From<stripe::StripeError> for StripeError {
 /// A refund Stripe made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundReceipt {
-    /// `re_…`
-    pub refund_id: String,
+    pub refund_id: RefundId,
     /// This refund's amount.
     pub amount: Cents,
     /// Everything refunded on the charge so far, this refund included, when
@@ -99,7 +101,7 @@ pub struct CheckoutRedirect {
 pub struct CheckoutOutcome {
     pub session_id: CheckoutSessionId,
     pub payment_status: PaymentStatus,
-    pub payment_intent_id: Option<String>,
+    pub payment_intent_id: Option<PaymentIntentId>,
     pub client_reference_id: Option<String>,
     /// What the session charges in all (`amount_total`), in the currency's
     /// smallest unit; `None` when Stripe did not say.
@@ -115,7 +117,7 @@ impl CheckoutOutcome {
     pub fn payment(&self) -> SessionPayment<'_> {
         SessionPayment {
             status: self.payment_status,
-            payment_intent_id: self.payment_intent_id.as_deref(),
+            payment_intent_id: self.payment_intent_id.as_ref().map(PaymentIntentId::as_str),
             amount_total: self.amount_total,
             currency: self.currency.as_deref(),
             livemode: self.livemode,
@@ -128,8 +130,8 @@ impl CheckoutOutcome {
 pub struct CreditCheckout<'a> {
     pub purchase_id: PurchaseId,
     pub user_id: UserId,
-    pub customer_id: &'a str,
-    pub price_id: &'a str,
+    pub customer_id: &'a CustomerId,
+    pub price_id: &'a PriceId,
     pub package_code: &'a str,
     pub credits: Credits,
     /// Must contain `{CHECKOUT_SESSION_ID}`.
@@ -164,7 +166,7 @@ impl StripeGateway {
         user_id: UserId,
         email: Option<&str>,
         name: Option<&str>,
-    ) -> Result<String, StripeError> {
+    ) -> Result<CustomerId, StripeError> {
         let mut request = CreateCustomer::new()
             .metadata(HashMap::from([("user_id".to_owned(), user_id.to_string())]));
         if let Some(email) = email {
@@ -178,7 +180,7 @@ impl StripeGateway {
             .request_strategy(idempotent(&format!("customer-{user_id}"))?)
             .send(&self.client)
             .await?;
-        Ok(customer.id.to_string())
+        returned_id(customer.id.as_str())
     }
 
     /// Starts a one-time payment for a credit pack. The idempotency key is
@@ -195,10 +197,10 @@ impl StripeGateway {
         ]);
         let session = CreateCheckoutSession::new()
             .mode(CheckoutSessionMode::Payment)
-            .customer(checkout.customer_id)
+            .customer(checkout.customer_id.as_str())
             .client_reference_id(checkout.purchase_id.to_string())
             .line_items(vec![CreateCheckoutSessionLineItems {
-                price: Some(checkout.price_id.to_owned()),
+                price: Some(checkout.price_id.to_string()),
                 quantity: Some(1),
                 ..CreateCheckoutSessionLineItems::new()
             }])
@@ -241,10 +243,10 @@ impl StripeGateway {
     /// refund can be reported before the session's completion event).
     pub async fn checkout_for_payment(
         &self,
-        payment_intent_id: &str,
+        payment_intent_id: &PaymentIntentId,
     ) -> Result<Option<CheckoutOutcome>, StripeError> {
         let sessions = ListCheckoutSession::new()
-            .payment_intent(payment_intent_id)
+            .payment_intent(payment_intent_id.as_str())
             .limit(1)
             .send(&self.client)
             .await?;
@@ -266,7 +268,7 @@ impl StripeGateway {
     pub async fn sync_package(
         &self,
         package: &CreditPackage,
-    ) -> Result<(String, String), StripeError> {
+    ) -> Result<(ProductId, PriceId), StripeError> {
         let lookup_key = format!("credits_{}", package.code);
         let existing = ListPrice::new()
             .lookup_keys(vec![lookup_key.clone()])
@@ -284,7 +286,7 @@ impl StripeGateway {
                     .name(&package.name)
                     .send(&self.client)
                     .await?;
-                return Ok((product_id, price.id.to_string()));
+                return Ok((returned_id(&product_id)?, returned_id(price.id.as_str())?));
             }
             // Prices are immutable: a new amount is a new price under the same key.
             let new_price = CreatePrice::new(stripe_types::Currency::USD)
@@ -298,7 +300,10 @@ impl StripeGateway {
                 .active(false)
                 .send(&self.client)
                 .await?;
-            return Ok((product_id, new_price.id.to_string()));
+            return Ok((
+                returned_id(&product_id)?,
+                returned_id(new_price.id.as_str())?,
+            ));
         }
         let product = CreateProduct::new(&package.name)
             .metadata(HashMap::from([(
@@ -314,7 +319,10 @@ impl StripeGateway {
             .transfer_lookup_key(true)
             .send(&self.client)
             .await?;
-        Ok((product.id.to_string(), price.id.to_string()))
+        Ok((
+            returned_id(product.id.as_str())?,
+            returned_id(price.id.as_str())?,
+        ))
     }
 }
 
@@ -323,12 +331,12 @@ impl StripeGateway {
     /// same `idempotency_key` with the same request never refunds twice.
     pub async fn create_refund(
         &self,
-        payment_intent_id: &str,
+        payment_intent_id: &PaymentIntentId,
         amount: Option<Cents>,
         idempotency_key: &str,
     ) -> Result<RefundReceipt, StripeError> {
         let mut request = CreateRefund::new()
-            .payment_intent(payment_intent_id)
+            .payment_intent(payment_intent_id.as_str())
             .expand(vec!["charge".to_owned()]);
         if let Some(amount) = amount {
             request = request.amount(amount.get());
@@ -346,7 +354,7 @@ impl StripeGateway {
             _ => None,
         };
         Ok(RefundReceipt {
-            refund_id: refund.id.to_string(),
+            refund_id: returned_id(refund.id.as_str())?,
             amount: Cents::new(refund.amount)
                 .map_err(|e| StripeError::Unexpected(format!("refund amount: {e}")))?,
             charge_refunded_total,
@@ -354,8 +362,8 @@ impl StripeGateway {
     }
 
     /// Stops a price from being sold (Stripe prices are never deleted).
-    pub async fn archive_price(&self, price_id: &str) -> Result<(), StripeError> {
-        UpdatePrice::new(price_id)
+    pub async fn archive_price(&self, price_id: &PriceId) -> Result<(), StripeError> {
+        UpdatePrice::new(price_id.as_str())
             .active(false)
             .send(&self.client)
             .await?;
@@ -370,8 +378,14 @@ fn idempotent(key: &str) -> Result<stripe::RequestStrategy, StripeError> {
 }
 
 fn session_id(session: &CheckoutSession) -> Result<CheckoutSessionId, StripeError> {
-    CheckoutSessionId::parse(session.id.as_str())
-        .map_err(|e| StripeError::Unexpected(e.to_string()))
+    returned_id(session.id.as_str())
+}
+
+/// An id in Stripe's answer, as our newtype; one of another kind means the
+/// answer is not what we asked for.
+fn returned_id<T: std::str::FromStr<Err = BadStripeId>>(id: &str) -> Result<T, StripeError> {
+    id.parse()
+        .map_err(|e: BadStripeId| StripeError::Unexpected(e.to_string()))
 }
 
 fn outcome(session: &CheckoutSession) -> Result<CheckoutOutcome, StripeError> {
@@ -380,10 +394,14 @@ fn outcome(session: &CheckoutSession) -> Result<CheckoutOutcome, StripeError> {
         CheckoutSessionPaymentStatus::NoPaymentRequired => PaymentStatus::NoPaymentRequired,
         _ => PaymentStatus::Unpaid,
     };
-    let payment_intent_id = session.payment_intent.as_ref().map(|pi| match pi {
-        stripe_types::Expandable::Id(id) => id.to_string(),
-        stripe_types::Expandable::Object(intent) => intent.id.to_string(),
-    });
+    let payment_intent_id = session
+        .payment_intent
+        .as_ref()
+        .map(|pi| match pi {
+            stripe_types::Expandable::Id(id) => returned_id(id.as_str()),
+            stripe_types::Expandable::Object(intent) => returned_id(intent.id.as_str()),
+        })
+        .transpose()?;
     let amount_total = session
         .amount_total
         .map(Cents::new)
@@ -413,8 +431,8 @@ pub const SIGNATURE_TOLERANCE_SECS: i64 = 300;
 /// object decoded only for the types we handle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreditsEvent {
-    /// `evt_…`, safe to store.
-    pub id: String,
+    /// Safe to store.
+    pub id: EventId,
     /// Stripe's type, e.g. `checkout.session.completed`, safe to store.
     pub event_type: String,
     pub created: i64,
@@ -433,25 +451,25 @@ pub enum CreditsEventKind {
     CheckoutExpired(CheckoutSessionId),
     /// `charge.refunded`: the total refunded so far on that payment.
     ChargeRefunded {
-        payment_intent_id: String,
+        payment_intent_id: PaymentIntentId,
         amount_refunded: Cents,
     },
     /// `charge.refund.updated` whose refund is now `failed`: its money
     /// came back to us.
     RefundFailed {
-        refund_id: String,
-        payment_intent_id: String,
+        refund_id: RefundId,
+        payment_intent_id: PaymentIntentId,
         amount: Cents,
     },
     /// `charge.dispute.created`.
     DisputeOpened {
-        dispute_id: String,
-        payment_intent_id: String,
+        dispute_id: DisputeId,
+        payment_intent_id: PaymentIntentId,
     },
     /// `charge.dispute.closed` with status `won` (`won: true`) or `lost`.
     DisputeClosed {
-        dispute_id: String,
-        payment_intent_id: String,
+        dispute_id: DisputeId,
+        payment_intent_id: PaymentIntentId,
         won: bool,
     },
     /// Anything else (other types, a refund update that is not a failure, a
@@ -723,22 +741,16 @@ fn decode_kind(event_type: &str, object: Value) -> Result<CreditsEventKind, Sign
 /// The longest id or type we accept (ids are indexed; Stripe's are short).
 const MAX_ID_LEN: usize = 255;
 
-/// A Stripe object id (`evt_…`, `pi_…`, `re_…`, `dp_…`): letters, digits
-/// and `_`, at most 255 bytes. Anything else is refused before it could
-/// reach the database.
-fn stripe_id(field: &str, value: String) -> Result<String, SignatureError> {
-    let valid = !value.is_empty()
-        && value.len() <= MAX_ID_LEN
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if valid {
-        Ok(value)
-    } else {
-        Err(SignatureError::BadPayload(format!(
-            "{field} is not a Stripe id"
-        )))
-    }
+/// A Stripe object id of the kind `T` (`evt_…`, `pi_…`, `re_…`, `dp_…`):
+/// its prefix, then letters, digits and `_`, at most 255 bytes. Anything
+/// else is refused before it could reach the database.
+fn stripe_id<T: std::str::FromStr<Err = BadStripeId>>(
+    field: &str,
+    value: String,
+) -> Result<T, SignatureError> {
+    value
+        .parse()
+        .map_err(|e: BadStripeId| SignatureError::BadPayload(format!("{field}: {e}")))
 }
 
 /// An event type such as `charge.dispute.created`: printable ASCII without
@@ -767,12 +779,14 @@ fn storable_text(field: &str, value: String) -> Result<String, SignatureError> {
 }
 
 fn checkout_session_id(value: String) -> Result<CheckoutSessionId, SignatureError> {
-    CheckoutSessionId::parse(value)
-        .map_err(|_| SignatureError::BadPayload("id is not a checkout session id".into()))
+    stripe_id("checkout session id", value)
 }
 
 /// An expandable reference: an id, or an object with an `id`.
-fn expandable_id(field: &str, value: Option<Value>) -> Result<Option<String>, SignatureError> {
+fn expandable_id<T: std::str::FromStr<Err = BadStripeId>>(
+    field: &str,
+    value: Option<Value>,
+) -> Result<Option<T>, SignatureError> {
     let id = match value {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::String(id)) => id,
@@ -874,8 +888,8 @@ mod tests {
         assert_eq!(
             failed.kind,
             CreditsEventKind::RefundFailed {
-                refund_id: "re_1".into(),
-                payment_intent_id: "pi_1".into(),
+                refund_id: "re_1".parse().unwrap(),
+                payment_intent_id: "pi_1".parse().unwrap(),
                 amount: Cents::new(500).unwrap(),
             }
         );
@@ -887,8 +901,8 @@ mod tests {
         assert_eq!(
             won.kind,
             CreditsEventKind::DisputeClosed {
-                dispute_id: "dp_1".into(),
-                payment_intent_id: "pi_1".into(),
+                dispute_id: "dp_1".parse().unwrap(),
+                payment_intent_id: "pi_1".parse().unwrap(),
                 won: true,
             }
         );

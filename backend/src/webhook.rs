@@ -11,6 +11,7 @@
 use sqlx::PgPool;
 
 use crate::{
+    ids::PaymentIntentId,
     purchases::{self, Actor, PurchaseError, Settlement},
     stripe::{CheckoutOutcome, CreditsEvent, CreditsEventKind, StripeError, StripeGateway},
 };
@@ -69,7 +70,7 @@ pub async fn handle(
     if !fresh {
         return Ok(Handled::Duplicate);
     }
-    let actor = Actor::StripeEvent(&event.id);
+    let actor = Actor::StripeEvent(event.id.as_str());
     let conn = &mut *tx;
     let settlement = match &event.kind {
         CreditsEventKind::CheckoutSettled(outcome) => {
@@ -92,9 +93,13 @@ pub async fn handle(
             payment_intent_id,
             amount_refunded,
         } => {
-            let settlement =
-                purchases::record_refund_on(conn, payment_intent_id, *amount_refunded, actor)
-                    .await?;
+            let settlement = purchases::record_refund_on(
+                conn,
+                payment_intent_id.as_str(),
+                *amount_refunded,
+                actor,
+            )
+            .await?;
             if completed_first(
                 conn,
                 &settlement,
@@ -105,8 +110,13 @@ pub async fn handle(
             )
             .await?
             {
-                purchases::record_refund_on(conn, payment_intent_id, *amount_refunded, actor)
-                    .await?
+                purchases::record_refund_on(
+                    conn,
+                    payment_intent_id.as_str(),
+                    *amount_refunded,
+                    actor,
+                )
+                .await?
             } else {
                 settlement
             }
@@ -116,14 +126,26 @@ pub async fn handle(
             payment_intent_id,
             amount,
         } => {
-            purchases::reverse_refund_on(conn, payment_intent_id, refund_id, *amount, actor).await?
+            purchases::reverse_refund_on(
+                conn,
+                payment_intent_id.as_str(),
+                refund_id.as_str(),
+                *amount,
+                actor,
+            )
+            .await?
         }
         CreditsEventKind::DisputeOpened {
             dispute_id,
             payment_intent_id,
         } => {
-            let settlement =
-                purchases::open_dispute_on(conn, payment_intent_id, dispute_id, actor).await?;
+            let settlement = purchases::open_dispute_on(
+                conn,
+                payment_intent_id.as_str(),
+                dispute_id.as_str(),
+                actor,
+            )
+            .await?;
             if completed_first(
                 conn,
                 &settlement,
@@ -134,7 +156,13 @@ pub async fn handle(
             )
             .await?
             {
-                purchases::open_dispute_on(conn, payment_intent_id, dispute_id, actor).await?
+                purchases::open_dispute_on(
+                    conn,
+                    payment_intent_id.as_str(),
+                    dispute_id.as_str(),
+                    actor,
+                )
+                .await?
             } else {
                 settlement
             }
@@ -143,7 +171,16 @@ pub async fn handle(
             dispute_id,
             payment_intent_id,
             won,
-        } => purchases::close_dispute_on(conn, payment_intent_id, dispute_id, *won, actor).await?,
+        } => {
+            purchases::close_dispute_on(
+                conn,
+                payment_intent_id.as_str(),
+                dispute_id.as_str(),
+                *won,
+                actor,
+            )
+            .await?
+        }
         CreditsEventKind::Ignored => Settlement::UnknownSession,
     };
     tx.commit().await?;
@@ -173,7 +210,7 @@ async fn checkout_of_unsettled_payment(
         } => payment_intent_id,
         _ => return Ok(None),
     };
-    if !purchases::awaits_completion(pool, payment_intent_id).await? {
+    if !purchases::awaits_completion(pool, payment_intent_id.as_str()).await? {
         return Ok(None);
     }
     Ok(stripe.checkout_for_payment(payment_intent_id).await?)
@@ -188,7 +225,7 @@ async fn completed_first(
     conn: &mut sqlx::PgConnection,
     settlement: &Settlement,
     checkout: Option<&CheckoutOutcome>,
-    payment_intent_id: &str,
+    payment_intent_id: &PaymentIntentId,
     our_livemode: bool,
     actor: Actor<'_>,
 ) -> Result<bool, WebhookError> {
@@ -201,7 +238,9 @@ async fn completed_first(
         return Ok(false);
     };
     let mut payment = checkout.payment();
-    payment.payment_intent_id = payment.payment_intent_id.or(Some(payment_intent_id));
+    payment.payment_intent_id = payment
+        .payment_intent_id
+        .or(Some(payment_intent_id.as_str()));
     let fulfilled =
         purchases::fulfil_on(conn, &checkout.session_id, &payment, our_livemode, actor).await?;
     Ok(!matches!(

@@ -3,15 +3,45 @@ use std::fmt;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-/// An amount of US dollars in integer cents. Never a float.
+/// An amount of US dollars in integer cents, never negative. Never a float.
+/// Deserializes through [`Cents::new`], so a negative amount is refused at
+/// the edge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "i64", into = "i64")]
 pub struct Cents(i64);
 
 /// A number of credits. Positive for grants, negative for spends and refunds.
+/// Deserializes through [`Credits::signed`]: every integer is a ledger
+/// amount; the bounds of a package or an adjustment are checked by
+/// [`Credits::package`] and [`Credits::adjustment`] where those are made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(from = "i64", into = "i64")]
 pub struct Credits(i64);
+
+impl TryFrom<i64> for Cents {
+    type Error = MoneyError;
+    fn try_from(cents: i64) -> Result<Self, Self::Error> {
+        Cents::new(cents)
+    }
+}
+
+impl From<Cents> for i64 {
+    fn from(cents: Cents) -> Self {
+        cents.0
+    }
+}
+
+impl From<i64> for Credits {
+    fn from(credits: i64) -> Self {
+        Credits::signed(credits)
+    }
+}
+
+impl From<Credits> for i64 {
+    fn from(credits: Credits) -> Self {
+        credits.0
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
@@ -199,6 +229,20 @@ fn group_thousands(n: impl Into<u128>) -> String {
 mod tests {
     use super::*;
     use std::str::FromStr;
+
+    #[test]
+    fn money_deserializes_through_its_constructors() {
+        assert_eq!(serde_json::from_str::<Cents>("4500").unwrap(), Cents(4500));
+        assert!(serde_json::from_str::<Cents>("-1").is_err());
+        assert!(serde_json::from_str::<Cents>("1.5").is_err());
+        assert!(serde_json::from_str::<Cents>("\"4500\"").is_err());
+        assert_eq!(
+            serde_json::from_str::<Credits>("-20").unwrap(),
+            Credits(-20)
+        );
+        assert_eq!(serde_json::to_string(&Cents(4500)).unwrap(), "4500");
+        assert_eq!(serde_json::to_string(&Credits(-20)).unwrap(), "-20");
+    }
 
     fn dec(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()

@@ -26,7 +26,7 @@ fn day(text: &str) -> NaiveDate {
 }
 
 async fn user(pool: &PgPool, sub: &str, email: &str, name: &str) -> UserId {
-    UserId(
+    UserId::from_uuid(
         sqlx::query_scalar(
             "insert into users (keycloak_sub, email, name) values ($1, $2, $3) returning id",
         )
@@ -61,7 +61,7 @@ struct Row<'a> {
 
 async fn purchase(pool: &PgPool, n: usize, row: Row<'_>) -> PurchaseId {
     let (name, credits, cents) = package(row.code);
-    PurchaseId(
+    PurchaseId::from_uuid(
         sqlx::query_scalar(
             "insert into credit_purchases
                  (user_id, package_code, package_name, amount_credits, amount_paid_cents, status,
@@ -440,7 +440,7 @@ async fn filters_sorting_and_pages_return_the_right_rows() {
         ids(&pool, &newest_first(search("corp.test"))).await,
         named(&["P6", "P5", "R1"])
     );
-    let carol_id_part = &s.carol.0.to_string()[9..18];
+    let carol_id_part = &s.carol.to_string()[9..18];
     assert_eq!(
         ids(&pool, &newest_first(search(carol_id_part))).await,
         named(&["P6", "P5", "R1"])
@@ -487,14 +487,16 @@ async fn filters_sorting_and_pages_return_the_right_rows() {
     .await
     .unwrap()
     .rows;
-    let mut expected: Vec<(i64, Uuid)> =
-        rows.iter().map(|p| (p.amount_paid.get(), p.id.0)).collect();
+    let mut expected: Vec<(i64, Uuid)> = rows
+        .iter()
+        .map(|p| (p.amount_paid.get(), p.id.as_uuid()))
+        .collect();
     expected.sort_by(|a, b| b.cmp(a));
     assert_eq!(
         by_amount,
         expected
             .iter()
-            .map(|(_, id)| PurchaseId(*id))
+            .map(|(_, id)| PurchaseId::from_uuid(*id))
             .collect::<Vec<_>>()
     );
     assert_eq!(by_amount[0], s.ids["P5"]);
@@ -813,7 +815,7 @@ async fn manual_adjustments_need_a_reason_land_in_ledger_and_audit_and_apply_onc
         Err(AdjustmentError::ZeroAmount)
     ));
     let nobody = CreditAdjustment {
-        user: UserId(Uuid::new_v4()),
+        user: UserId::from_uuid(Uuid::new_v4()),
         request_id: Uuid::new_v4(),
         ..grant.clone()
     };

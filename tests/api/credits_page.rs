@@ -167,8 +167,10 @@ async fn cancelling_checkout_closes_the_session_by_post_and_changes_no_balance()
     assert_eq!(status, 404, "{body}");
     let (status, body) = abandon_checkout(&world, None, &purchase).await;
     assert_eq!(status, 401, "{body}");
+    // Not a purchase id at all: refused as input, before any look-up.
     let (status, body) = abandon_checkout(&world, Some(&alice), "not-a-purchase").await;
-    assert_eq!(status, 404, "{body}");
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("invalid_body"), "{body}");
     assert_eq!(world.status(&session).await, "pending");
 
     let (status, body) = abandon_checkout(&world, Some(&alice), &purchase).await;

@@ -50,7 +50,7 @@ impl World {
     /// A user with a pending Starter purchase and its open checkout session.
     async fn pending_purchase(&self, sub: &str) -> (UserId, CheckoutSessionId) {
         let pool = &self.app.pool;
-        let user = UserId(
+        let user = UserId::from_uuid(
             sqlx::query_scalar("insert into users (keycloak_sub, email) values ($1, $1 || '@example.com') returning id")
                 .bind(sub)
                 .fetch_one(pool)
@@ -72,7 +72,7 @@ impl World {
                 purchase_id: purchase,
                 user_id: user,
                 customer_id: &customer,
-                price_id: "price_seed_credits_starter",
+                price_id: &"price_seed_credits_starter".parse().unwrap(),
                 package_code: package.code.as_str(),
                 credits: package.credits,
                 success_url: "http://127.0.0.1:3000/credits?session_id={CHECKOUT_SESSION_ID}",
@@ -80,9 +80,14 @@ impl World {
             })
             .await
             .unwrap();
-        purchases::attach_checkout_session(pool, purchase, &redirect.session_id, Some(&customer))
-            .await
-            .unwrap();
+        purchases::attach_checkout_session(
+            pool,
+            purchase,
+            &redirect.session_id,
+            Some(customer.as_str()),
+        )
+        .await
+        .unwrap();
         (user, redirect.session_id)
     }
 

@@ -11,7 +11,7 @@ use domain::{Cents, PurchaseStatus};
 use sqlx::PgPool;
 
 async fn user(pool: &PgPool, sub: &str) -> UserId {
-    UserId(
+    UserId::from_uuid(
         sqlx::query_scalar("insert into users (keycloak_sub) values ($1) returning id")
             .bind(sub)
             .fetch_one(pool)

@@ -1,3 +1,4 @@
+use domain::PackageCode;
 use leptos::prelude::*;
 
 use crate::{
@@ -23,7 +24,7 @@ pub fn PackageCard(package: PackageView, action: CardAction) -> impl IntoView {
     view! {
         <article
             class=format!("relative flex flex-col rounded-2xl bg-white p-6 shadow-sm {ring}")
-            data-package=package.code.clone()
+            data-package=package.code.to_string()
         >
             <div class="flex h-6 flex-wrap gap-1">
                 {package
@@ -82,7 +83,7 @@ pub fn PackageCard(package: PackageView, action: CardAction) -> impl IntoView {
 /// Goes straight to Stripe Checkout: pending while the session is created
 /// (and while the browser leaves), the error inline if it could not start.
 #[component]
-fn BuyButton(code: String) -> impl IntoView {
+fn BuyButton(code: PackageCode) -> impl IntoView {
     let buy = ServerAction::<BuyCredits>::new();
     let value = buy.value();
     Effect::new(move |_| {

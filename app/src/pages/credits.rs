@@ -4,6 +4,7 @@
 
 #[allow(unused_imports)]
 use crate::error::{ApiError, ErrorCode};
+use domain::ids::PurchaseId;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -39,6 +40,8 @@ pub fn CreditsPage(
             (q.get("checkout").as_deref() == Some("cancelled"))
                 .then(|| q.get("purchase"))
                 .flatten()
+                // Not a purchase id: nothing to close.
+                .and_then(|p| p.parse::<PurchaseId>().ok())
         })
     });
     // Checkout's cancel URL names the purchase left behind. Rendering the

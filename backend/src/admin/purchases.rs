@@ -182,9 +182,9 @@ impl fmt::Display for Cursor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Cursor::CreatedAt { at, id } => {
-                write!(f, "t{}.{}", at.timestamp_micros(), id.0.simple())
+                write!(f, "t{}.{}", at.timestamp_micros(), id.as_uuid().simple())
             }
-            Cursor::Amount { cents, id } => write!(f, "a{cents}.{}", id.0.simple()),
+            Cursor::Amount { cents, id } => write!(f, "a{cents}.{}", id.as_uuid().simple()),
         }
     }
 }
@@ -193,7 +193,7 @@ impl FromStr for Cursor {
     type Err = BadCursor;
     fn from_str(s: &str) -> Result<Self, BadCursor> {
         let (head, id) = s.split_once('.').ok_or(BadCursor)?;
-        let id = PurchaseId(Uuid::parse_str(id).map_err(|_| BadCursor)?);
+        let id = PurchaseId::from_uuid(Uuid::parse_str(id).map_err(|_| BadCursor)?);
         let number = |text: &str| text.parse::<i64>().map_err(|_| BadCursor);
         match head.split_at_checked(1) {
             Some(("t", micros)) => Ok(Cursor::CreatedAt {
@@ -572,7 +572,7 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_through_text() {
-        let id = PurchaseId(Uuid::new_v4());
+        let id = PurchaseId::from_uuid(Uuid::new_v4());
         let at = DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap();
         for cursor in [
             Cursor::CreatedAt { at, id },

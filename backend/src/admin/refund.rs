@@ -19,7 +19,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
-    ids::{PurchaseId, UserId},
+    ids::{PaymentIntentId, PurchaseId, RefundId, UserId},
     purchases::{self, Actor, PurchaseError},
     stripe::{StripeError, StripeGateway},
 };
@@ -63,8 +63,8 @@ pub struct AdminRefund {
 /// What the refund did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundOutcome {
-    /// Stripe's refund id (`re_…`).
-    pub refund_id: String,
+    /// Stripe's refund id.
+    pub refund_id: RefundId,
     /// Refunded by this request.
     pub amount: Cents,
     /// Refunded of the purchase so far, this refund included.
@@ -90,7 +90,7 @@ pub async fn refund_purchase(
     // The claim row, locked until this request is recorded: a concurrent
     // request with the same id waits here and then finds the refund made.
     let mut tx = pool.begin().await?;
-    let refund_id: Option<String> = sqlx::query_scalar(
+    let refund_id: Option<RefundId> = sqlx::query_scalar(
         "select refund_id from admin_refund_requests where request_id = $1 for update",
     )
     .bind(request.request_id)
@@ -107,7 +107,7 @@ pub async fn refund_purchase(
             applied: false,
         });
     }
-    let (user_id, payment_intent, refunded_before): (UserId, Option<String>, i64) =
+    let (user_id, payment_intent, refunded_before): (UserId, Option<PaymentIntentId>, i64) =
         sqlx::query_as(
             "select user_id, stripe_payment_intent_id, refunded_cents from credit_purchases where id = $1",
         )
@@ -154,7 +154,13 @@ pub async fn refund_purchase(
     .await?;
     tx.commit().await?;
 
-    purchases::record_refund(pool, &payment_intent, refunded_total, Actor::Admin(admin)).await?;
+    purchases::record_refund(
+        pool,
+        payment_intent.as_str(),
+        refunded_total,
+        Actor::Admin(admin),
+    )
+    .await?;
 
     let (status, refunded) = current(pool, purchase_id).await?;
     Ok(RefundOutcome {

@@ -14,7 +14,7 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use crate::{
-    ids::{PurchaseId, UserId},
+    ids::{PaymentIntentId, PurchaseId, RefundId, UserId},
     purchases::{self, Actor, Held, PurchaseError},
     stripe::{StripeError, StripeGateway},
 };
@@ -72,7 +72,7 @@ pub struct ReviewOutcome {
     /// Credits granted by this action (0 for a refund).
     pub credits_granted: i64,
     /// Stripe's refund id, for a refund.
-    pub refund_id: Option<String>,
+    pub refund_id: Option<RefundId>,
 }
 
 /// Settles a purchase held for review as `admin`. The purchase row stays
@@ -103,10 +103,10 @@ pub async fn review_purchase(
             })
         }
         ReviewAction::Refund => {
-            let payment_intent = held
+            let payment_intent: PaymentIntentId = held
                 .payment_intent_id()
-                .ok_or(ReviewError::NoPayment)?
-                .to_owned();
+                .and_then(|id| id.parse().ok())
+                .ok_or(ReviewError::NoPayment)?;
             let receipt = stripe
                 .create_refund(
                     &payment_intent,

@@ -215,7 +215,7 @@ pub async fn create_package(
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| constraint_error(e, &code))?;
-    let mut package = locked(&mut tx, PackageId(id)).await?;
+    let mut package = locked(&mut tx, PackageId::from_uuid(id)).await?;
     if package.is_active {
         sync_to_stripe(&mut tx, stripe, &mut package).await?;
     }
@@ -326,13 +326,13 @@ pub async fn reorder_packages(
         sqlx::query_scalar("select id from credit_packages order by id for update")
             .fetch_all(&mut *tx)
             .await?;
-    let mut wanted: Vec<Uuid> = order.iter().map(|id| id.0).collect();
+    let mut wanted: Vec<Uuid> = order.iter().map(|id| id.as_uuid()).collect();
     existing.sort();
     wanted.sort();
     if existing != wanted {
         return Err(CatalogueError::IncompleteOrder);
     }
-    let ids: Vec<Uuid> = order.iter().map(|id| id.0).collect();
+    let ids: Vec<Uuid> = order.iter().map(|id| id.as_uuid()).collect();
     sqlx::query(
         "update credit_packages c set display_order = o.position::integer, updated_at = now()
          from unnest($1::uuid[]) with ordinality as o(id, position)

@@ -7,7 +7,10 @@ pub use manage::{
     deactivate_package, reorder_packages, update_package,
 };
 
-use domain::{Cents, Credits, PackageCode};
+use domain::{
+    Cents, Credits, PackageCode,
+    ids::{PriceId, ProductId},
+};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -24,8 +27,8 @@ pub struct CreditPackage {
     pub is_active: bool,
     pub is_popular: bool,
     pub display_order: i32,
-    pub stripe_product_id: Option<String>,
-    pub stripe_price_id: Option<String>,
+    pub stripe_product_id: Option<ProductId>,
+    pub stripe_price_id: Option<PriceId>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -40,8 +43,8 @@ struct PackageRow {
     is_active: bool,
     is_popular: bool,
     display_order: i32,
-    stripe_product_id: Option<String>,
-    stripe_price_id: Option<String>,
+    stripe_product_id: Option<ProductId>,
+    stripe_price_id: Option<PriceId>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -135,8 +138,8 @@ pub(crate) async fn lock(
 pub(crate) async fn store_stripe_ids(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     id: Uuid,
-    product_id: &str,
-    price_id: &str,
+    product_id: &ProductId,
+    price_id: &PriceId,
 ) -> Result<(), PackageError> {
     sqlx::query(
         "update credit_packages set stripe_product_id = $2, stripe_price_id = $3, updated_at = now() \

@@ -147,7 +147,7 @@ pub async fn reorder(
     body: Result<Json<OrderRequest>, JsonRejection>,
 ) -> Result<Json<Vec<PackageJson>>, AppError> {
     let Json(request) = body.map_err(invalid_body)?;
-    let order: Vec<PackageId> = request.ids.into_iter().map(PackageId).collect();
+    let order: Vec<PackageId> = request.ids.into_iter().map(PackageId::from_uuid).collect();
     let all = packages::reorder_packages(&state.pool, &order)
         .await
         .map_err(catalogue_error)?;
@@ -155,7 +155,7 @@ pub async fn reorder(
 }
 
 fn package_id(id: Result<Path<Uuid>, PathRejection>) -> Result<PackageId, AppError> {
-    id.map(|Path(id)| PackageId(id))
+    id.map(|Path(id)| PackageId::from_uuid(id))
         .map_err(|_| unknown_package())
 }
 

@@ -348,7 +348,7 @@ pub struct RefundRequest {
 
 #[derive(Serialize)]
 pub struct RefundView {
-    refund_id: String,
+    refund_id: backend::ids::RefundId,
     amount_cents: i64,
     refunded_total_cents: i64,
     status: PurchaseStatus,
@@ -423,7 +423,7 @@ pub struct ReviewView {
     action: &'static str,
     status: PurchaseStatus,
     credits_granted: i64,
-    refund_id: Option<String>,
+    refund_id: Option<backend::ids::RefundId>,
 }
 
 /// `POST /credits/admin/purchases/{id}/review`
@@ -515,7 +515,7 @@ fn refund_error(error: RefundError) -> AppError {
 }
 
 fn purchase_id(id: Result<Path<Uuid>, PathRejection>) -> Result<PurchaseId, AppError> {
-    id.map(|Path(id)| PurchaseId(id))
+    id.map(|Path(id)| PurchaseId::from_uuid(id))
         .map_err(|_| unknown_purchase())
 }
 

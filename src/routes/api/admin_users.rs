@@ -50,7 +50,7 @@ pub async fn adjust(
     body: Result<Json<AdjustmentRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<AdjustmentView>), AppError> {
     let user = user
-        .map(|Path(id)| UserId(id))
+        .map(|Path(id)| UserId::from_uuid(id))
         .map_err(|_| unknown_user())?;
     let Json(request) = body.map_err(invalid_body)?;
     let reason = AdjustmentReason::parse(&request.reason).map_err(adjustment_error)?;

@@ -4,12 +4,13 @@
 use axum::extract::State;
 use backend::{
     AppState,
-    checkout::{self, ReturnUrls},
+    checkout::{self, CheckoutError, ReturnUrls},
     ids::{CheckoutSessionId, PackageId, PurchaseId},
     packages::{self, CreditPackage},
     purchases::{self, PurchaseRecord},
     rate_limit::Limited,
 };
+use domain::PackageCode;
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -33,14 +34,14 @@ pub struct PackageJson {
     is_active: bool,
     is_popular: bool,
     display_order: i32,
-    stripe_price_id: Option<String>,
-    stripe_product_id: Option<String>,
+    stripe_price_id: Option<backend::ids::PriceId>,
+    stripe_product_id: Option<backend::ids::ProductId>,
 }
 
 impl From<CreditPackage> for PackageJson {
     fn from(p: CreditPackage) -> Self {
         PackageJson {
-            id: PackageId(p.id),
+            id: PackageId::from_uuid(p.id),
             package_code: p.code.to_string(),
             package_name: p.name,
             description: p.description,
@@ -100,10 +101,13 @@ pub async fn purchase(
     CurrentUser(user): CurrentUser,
     Json(request): Json<PurchaseRequest>,
 ) -> Result<Json<PurchaseResponse>, AppError> {
+    // A code that cannot be one is a package we do not sell.
+    let code = PackageCode::parse(request.package_code.as_str())
+        .map_err(|_| CheckoutError::UnknownPackage(request.package_code.clone()))?;
     let redirect = checkout::buy(
         &state,
         &user,
-        &request.package_code,
+        &code,
         ReturnUrls {
             success: request.success_url.as_deref(),
             cancel: request.cancel_url.as_deref(),

@@ -121,7 +121,8 @@ impl TestApp {
     }
 }
 
-/// Starts the real application on a free port against a fresh database.
+/// Starts the real application on a port of its own (bound on port 0)
+/// against a fresh database.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
@@ -131,13 +132,17 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(configure: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
     let db = TestDatabase::new();
     let mut env = test_env(&db.url);
-    let port = free_port();
+    // Bound here, before the configuration that must name the address.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a listener on port 0");
+    let port = listener.local_addr().expect("bound").port();
     env.insert("LEPTOS_SITE_ADDR".into(), format!("127.0.0.1:{port}"));
     env.insert("APP_BASE_URL".into(), format!("http://127.0.0.1:{port}"));
     configure(&mut env);
     let config =
         Config::from_lookup(|name| env.get(name).cloned()).expect("valid test configuration");
-    let app = Application::build(config)
+    let app = Application::build_on(config, listener)
         .await
         .expect("application starts");
     let address = format!("http://{}", app.local_addr());
@@ -157,12 +162,4 @@ pub fn http_client() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("http client")
-}
-
-/// A port that was free a moment ago (the app binds it right away).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
