@@ -6,9 +6,10 @@ use sqlx::PgPool;
 use url::Url;
 
 use crate::{
+    audit::Actor,
     ids::{CheckoutSessionId, PurchaseId, UserId},
     packages::{self, PackageError},
-    purchases::{self, Actor, PurchaseError, Settlement},
+    purchases::{self, PurchaseError, Settlement},
     stripe::{CheckoutOutcome, CheckoutRedirect, CreditCheckout, StripeError, StripeGateway},
 };
 

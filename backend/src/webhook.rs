@@ -11,7 +11,8 @@
 use sqlx::PgPool;
 
 use crate::{
-    purchases::{self, Actor, PurchaseError, Settlement},
+    audit::Actor,
+    purchases::{self, PurchaseError, Settlement},
     stripe::{CheckoutOutcome, CreditsEvent, CreditsEventKind, StripeError, StripeGateway},
 };
 

@@ -3,9 +3,10 @@
 
 use crate::support::TestDatabase;
 use backend::{
+    audit::Actor,
     ids::{CheckoutSessionId, UserId},
     packages,
-    purchases::{self, Actor, PaymentStatus, SessionPayment, Settlement},
+    purchases::{self, PaymentStatus, SessionPayment, Settlement},
 };
 use domain::{Cents, PurchaseStatus};
 use sqlx::PgPool;

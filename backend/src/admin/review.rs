@@ -14,8 +14,9 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use crate::{
+    audit::Actor,
     ids::{PurchaseId, UserId},
-    purchases::{self, Actor, Held, PurchaseError},
+    purchases::{self, Held, PurchaseError},
     stripe::{StripeError, StripeGateway},
 };
 
