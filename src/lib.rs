@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod catch_panic;
+pub mod demo;
 pub mod detach;
 pub mod error;
 pub mod extract;

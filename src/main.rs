@@ -38,7 +38,7 @@ async fn main() -> ExitCode {
     if command.as_deref() == Some("seed-demo") {
         let confirmed = std::env::args()
             .skip(2)
-            .any(|arg| arg == backend::demo::CONFIRM_FLAG);
+            .any(|arg| arg == ops_center_credits::demo::CONFIRM_FLAG);
         return seed_demo(config, confirmed).await;
     }
     let app = match Application::build(config).await {
@@ -85,7 +85,7 @@ async fn sync_catalogue(config: Config) -> ExitCode {
 }
 
 async fn seed_demo(config: Config, confirmed: bool) -> ExitCode {
-    if let Err(refusal) = backend::demo::refuse_unless_dev(&config, confirmed) {
+    if let Err(refusal) = ops_center_credits::demo::refuse_unless_dev(&config, confirmed) {
         eprintln!("seed-demo refused: {refusal}");
         return ExitCode::from(2);
     }
@@ -96,7 +96,7 @@ async fn seed_demo(config: Config, confirmed: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match backend::demo::seed(&state.pool, chrono::Utc::now()).await {
+    match ops_center_credits::demo::seed(&state.pool, chrono::Utc::now()).await {
         Ok(report) if report.seeded => {
             println!(
                 "seeded {} users, {} purchases and {} ledger entries",

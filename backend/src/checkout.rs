@@ -6,9 +6,10 @@ use sqlx::PgPool;
 use url::Url;
 
 use crate::{
+    audit::Actor,
     ids::{CheckoutSessionId, CustomerId, PurchaseId, UserId},
     packages::{self, PackageError},
-    purchases::{self, Actor, PurchaseError, Settlement},
+    purchases::{self, PurchaseError, Settlement},
     stripe::{CheckoutOutcome, CheckoutRedirect, CreditCheckout, StripeError, StripeGateway},
 };
 
@@ -217,11 +218,7 @@ pub async fn abandon(
     if record.status != domain::PurchaseStatus::Pending {
         return Ok(Some(record));
     }
-    let Some(session) = record
-        .stripe_session_id
-        .as_deref()
-        .and_then(|id| CheckoutSessionId::parse(id).ok())
-    else {
+    let Some(session) = record.stripe_session_id.clone() else {
         return Ok(Some(record));
     };
     if let Err(error) = stripe.expire_checkout(&session).await {

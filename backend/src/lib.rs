@@ -2,12 +2,12 @@
 //! and (in later modules) Stripe and identity. Never built for the browser.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod catalogue;
 pub mod checkout;
 pub mod config;
 pub mod db;
-pub mod demo;
 pub mod detach;
 pub mod ids;
 pub mod ledger;

@@ -117,7 +117,7 @@ impl CheckoutOutcome {
     pub fn payment(&self) -> SessionPayment<'_> {
         SessionPayment {
             status: self.payment_status,
-            payment_intent_id: self.payment_intent_id.as_ref().map(PaymentIntentId::as_str),
+            payment_intent_id: self.payment_intent_id.as_ref(),
             amount_total: self.amount_total,
             currency: self.currency.as_deref(),
             livemode: self.livemode,

@@ -11,8 +11,9 @@
 use sqlx::PgPool;
 
 use crate::{
+    audit::Actor,
     ids::PaymentIntentId,
-    purchases::{self, Actor, PurchaseError, Settlement},
+    purchases::{self, PurchaseError, Settlement},
     stripe::{CheckoutOutcome, CreditsEvent, CreditsEventKind, StripeError, StripeGateway},
 };
 
@@ -93,13 +94,9 @@ pub async fn handle(
             payment_intent_id,
             amount_refunded,
         } => {
-            let settlement = purchases::record_refund_on(
-                conn,
-                payment_intent_id.as_str(),
-                *amount_refunded,
-                actor,
-            )
-            .await?;
+            let settlement =
+                purchases::record_refund_on(conn, payment_intent_id, *amount_refunded, actor)
+                    .await?;
             if completed_first(
                 conn,
                 &settlement,
@@ -110,13 +107,8 @@ pub async fn handle(
             )
             .await?
             {
-                purchases::record_refund_on(
-                    conn,
-                    payment_intent_id.as_str(),
-                    *amount_refunded,
-                    actor,
-                )
-                .await?
+                purchases::record_refund_on(conn, payment_intent_id, *amount_refunded, actor)
+                    .await?
             } else {
                 settlement
             }
@@ -126,26 +118,14 @@ pub async fn handle(
             payment_intent_id,
             amount,
         } => {
-            purchases::reverse_refund_on(
-                conn,
-                payment_intent_id.as_str(),
-                refund_id.as_str(),
-                *amount,
-                actor,
-            )
-            .await?
+            purchases::reverse_refund_on(conn, payment_intent_id, refund_id, *amount, actor).await?
         }
         CreditsEventKind::DisputeOpened {
             dispute_id,
             payment_intent_id,
         } => {
-            let settlement = purchases::open_dispute_on(
-                conn,
-                payment_intent_id.as_str(),
-                dispute_id.as_str(),
-                actor,
-            )
-            .await?;
+            let settlement =
+                purchases::open_dispute_on(conn, payment_intent_id, dispute_id, actor).await?;
             if completed_first(
                 conn,
                 &settlement,
@@ -156,13 +136,7 @@ pub async fn handle(
             )
             .await?
             {
-                purchases::open_dispute_on(
-                    conn,
-                    payment_intent_id.as_str(),
-                    dispute_id.as_str(),
-                    actor,
-                )
-                .await?
+                purchases::open_dispute_on(conn, payment_intent_id, dispute_id, actor).await?
             } else {
                 settlement
             }
@@ -171,16 +145,7 @@ pub async fn handle(
             dispute_id,
             payment_intent_id,
             won,
-        } => {
-            purchases::close_dispute_on(
-                conn,
-                payment_intent_id.as_str(),
-                dispute_id.as_str(),
-                *won,
-                actor,
-            )
-            .await?
-        }
+        } => purchases::close_dispute_on(conn, payment_intent_id, dispute_id, *won, actor).await?,
         CreditsEventKind::Ignored => Settlement::UnknownSession,
     };
     tx.commit().await?;
@@ -210,7 +175,7 @@ async fn checkout_of_unsettled_payment(
         } => payment_intent_id,
         _ => return Ok(None),
     };
-    if !purchases::awaits_completion(pool, payment_intent_id.as_str()).await? {
+    if !purchases::awaits_completion(pool, payment_intent_id).await? {
         return Ok(None);
     }
     Ok(stripe.checkout_for_payment(payment_intent_id).await?)
@@ -238,9 +203,7 @@ async fn completed_first(
         return Ok(false);
     };
     let mut payment = checkout.payment();
-    payment.payment_intent_id = payment
-        .payment_intent_id
-        .or(Some(payment_intent_id.as_str()));
+    payment.payment_intent_id = payment.payment_intent_id.or(Some(payment_intent_id));
     let fulfilled =
         purchases::fulfil_on(conn, &checkout.session_id, &payment, our_livemode, actor).await?;
     Ok(!matches!(

@@ -11,4 +11,6 @@ mod purchase;
 
 pub use money::{Cents, Credits, MoneyError};
 pub use package::{PackageCode, PackageCodeError};
-pub use purchase::{InvalidTransition, PurchaseStatus, UnknownStatus};
+pub use purchase::{
+    InvalidTransition, Purchase, PurchaseStatus, Refund, RefundReversal, UnknownStatus,
+};

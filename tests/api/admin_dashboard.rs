@@ -857,10 +857,10 @@ async fn demo_seeding_is_idempotent_and_keeps_balances_equal_to_the_ledger() {
     let db = TestDatabase::new();
     let pool = db.migrated_pool().await;
     let now = Utc::now();
-    let first = backend::demo::seed(&pool, now).await.unwrap();
+    let first = ops_center_credits::demo::seed(&pool, now).await.unwrap();
     assert!(first.seeded);
-    assert_eq!(first.purchases, backend::demo::PURCHASES);
-    let second = backend::demo::seed(&pool, now).await.unwrap();
+    assert_eq!(first.purchases, ops_center_credits::demo::PURCHASES);
+    let second = ops_center_credits::demo::seed(&pool, now).await.unwrap();
     assert!(!second.seeded, "a second run wrote again");
 
     let (purchases, users, ledger): (i64, i64, i64) = sqlx::query_as(
@@ -869,7 +869,7 @@ async fn demo_seeding_is_idempotent_and_keeps_balances_equal_to_the_ledger() {
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert_eq!(purchases, backend::demo::PURCHASES as i64);
+    assert_eq!(purchases, ops_center_credits::demo::PURCHASES as i64);
     assert_eq!(users, 9);
     assert_eq!(ledger, first.ledger_entries as i64);
     assert_ledger_invariant(&pool).await;
@@ -908,7 +908,7 @@ async fn demo_seeding_is_idempotent_and_keeps_balances_equal_to_the_ledger() {
 
 #[test]
 fn demo_seeding_refuses_anything_but_a_local_development_setup() {
-    use backend::demo::{NotDev, refuse_unless_dev};
+    use ops_center_credits::demo::{NotDev, refuse_unless_dev};
     let config = |changes: &[(&str, &str)]| {
         let mut env = crate::support::test_env("postgres://postgres@127.0.0.1:5432/x");
         for (k, v) in changes {

@@ -3,9 +3,10 @@
 
 use crate::support::TestDatabase;
 use backend::{
-    ids::{CheckoutSessionId, UserId},
+    audit::Actor,
+    ids::{CheckoutSessionId, PaymentIntentId, UserId},
     packages,
-    purchases::{self, Actor, PaymentStatus, SessionPayment, Settlement},
+    purchases::{self, PaymentStatus, SessionPayment, Settlement},
 };
 use domain::{Cents, PurchaseStatus};
 use sqlx::PgPool;
@@ -69,9 +70,10 @@ async fn fulfil_with(
     amount_total: Option<Cents>,
     actor: Actor<'_>,
 ) -> Result<Settlement, purchases::PurchaseError> {
+    let payment_intent = payment_intent.map(|id| PaymentIntentId::parse(id).unwrap());
     let payment = SessionPayment {
         status,
-        payment_intent_id: payment_intent,
+        payment_intent_id: payment_intent.as_ref(),
         amount_total,
         currency: Some("usd"),
         livemode: false,
@@ -390,7 +392,7 @@ async fn a_payment_of_another_amount_is_held_and_a_full_refund_closes_it_without
     // A partial refund in Stripe's dashboard leaves it for the admin…
     let partial = purchases::record_refund(
         &pool,
-        "pi_short",
+        &intent("pi_short"),
         Cents::new(400).unwrap(),
         Actor::StripeEvent("evt_r1"),
     )
@@ -401,7 +403,7 @@ async fn a_payment_of_another_amount_is_held_and_a_full_refund_closes_it_without
     // …all that Stripe collected closes it as refunded, and no credits move.
     purchases::record_refund(
         &pool,
-        "pi_short",
+        &intent("pi_short"),
         Cents::new(1_000).unwrap(),
         Actor::StripeEvent("evt_r2"),
     )
@@ -432,7 +434,7 @@ async fn refunds_take_back_the_refunded_share_once() {
     // $9.00 of $45.00 refunded: a fifth of the credits go back.
     purchases::record_refund(
         &pool,
-        "pi_std",
+        &intent("pi_std"),
         Cents::new(900).unwrap(),
         Actor::StripeEvent("evt_r1"),
     )
@@ -444,7 +446,7 @@ async fn refunds_take_back_the_refunded_share_once() {
     // The same cumulative refund reported again (an admin refund and Stripe's webhook) counts once.
     let again = purchases::record_refund(
         &pool,
-        "pi_std",
+        &intent("pi_std"),
         Cents::new(900).unwrap(),
         Actor::StripeEvent("evt_r1b"),
     )
@@ -456,7 +458,7 @@ async fn refunds_take_back_the_refunded_share_once() {
     // The rest: everything is taken back, exactly.
     purchases::record_refund(
         &pool,
-        "pi_std",
+        &intent("pi_std"),
         Cents::new(4_500).unwrap(),
         Actor::StripeEvent("evt_r2"),
     )
@@ -524,4 +526,8 @@ async fn the_ledger_constraint_refuses_a_second_grant_even_if_the_status_is_wron
     assert_eq!(balance(&pool, alice).await, 1_000);
     // The refused attempt rolled back whole: the status change did not stick either.
     assert_eq!(status(&pool, &session).await, "pending");
+}
+
+fn intent(id: &str) -> PaymentIntentId {
+    PaymentIntentId::parse(id).unwrap()
 }

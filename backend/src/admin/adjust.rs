@@ -9,8 +9,9 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
+    audit::{self, Actor},
     ids::UserId,
-    purchases::{self, Actor, LedgerSource, PurchaseError},
+    ledger::{self, LedgerSource},
 };
 
 /// Why the balance changes: trimmed, 3 to 500 characters.
@@ -78,8 +79,6 @@ pub enum AdjustmentError {
         Credits::signed(Credits::MAX_BALANCE)
     )]
     BalanceTooHigh { balance: Credits, amount: Credits },
-    #[error(transparent)]
-    Ledger(#[from] PurchaseError),
     #[error("database error")]
     Database(#[from] sqlx::Error),
 }
@@ -141,17 +140,16 @@ pub async fn adjust_credits(
             });
         }
     }
-    let Some(ledger_id) = purchases::append_ledger(
-        &mut tx,
-        adjustment.user,
-        adjustment.amount,
-        LedgerSource::Adjustment,
-        &reference,
-        None,
-        adjustment.reason.as_str(),
-    )
-    .await?
-    else {
+    let entry = ledger::NewEntry {
+        user: adjustment.user,
+        amount: adjustment.amount,
+        source: LedgerSource::Adjustment,
+        reference: &reference,
+        purchase: None,
+        description: adjustment.reason.as_str(),
+        created_at: None,
+    };
+    let Some(ledger_id) = ledger::append(&mut tx, &entry).await? else {
         // The same request id won a race with us: report its entry.
         drop(tx);
         let mut tx = pool.begin().await?;
@@ -159,14 +157,17 @@ pub async fn adjust_credits(
             .await?
             .ok_or(AdjustmentError::Database(sqlx::Error::RowNotFound));
     };
-    purchases::audit(
+    audit::record(
         &mut tx,
-        Actor::Admin(admin),
-        "credits.adjusted",
-        Some(adjustment.user),
-        None,
-        Some(ledger_id),
-        json!({ "amount": adjustment.amount.get(), "reason": adjustment.reason.as_str(), "request_id": adjustment.request_id }),
+        audit::NewEntry {
+            actor: Actor::Admin(admin),
+            action: "credits.adjusted",
+            user: Some(adjustment.user),
+            purchase: None,
+            ledger: Some(ledger_id),
+            details: json!({ "amount": adjustment.amount.get(), "reason": adjustment.reason.as_str(), "request_id": adjustment.request_id }),
+            occurred_at: None,
+        },
     )
     .await?;
     let balance_after: i64 =

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::AdminError;
 use crate::{
     ids::{PurchaseId, UserId},
-    purchases::LedgerSource,
+    ledger::LedgerSource,
 };
 
 /// Which purchases: every field narrows the set; `Default` is all of them.

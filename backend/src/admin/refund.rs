@@ -19,8 +19,12 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
-    ids::{PaymentIntentId, PurchaseId, RefundId, UserId},
-    purchases::{self, Actor, PurchaseError},
+    audit::{self, Actor},
+    ids::{PurchaseId, RefundId, UserId},
+    purchases::{
+        self, PurchaseError,
+        repo::{self, Key, PurchaseRow},
+    },
     stripe::{StripeError, StripeGateway},
 };
 
@@ -107,14 +111,9 @@ pub async fn refund_purchase(
             applied: false,
         });
     }
-    let (user_id, payment_intent, refunded_before): (UserId, Option<PaymentIntentId>, i64) =
-        sqlx::query_as(
-            "select user_id, stripe_payment_intent_id, refunded_cents from credit_purchases where id = $1",
-        )
-        .bind(purchase_id)
-        .fetch_one(&mut *tx)
-        .await?;
-    let payment_intent = payment_intent.ok_or(RefundError::NoPayment)?;
+    let row = existing(repo::find(&mut *tx, Key::Id(purchase_id)).await?)?;
+    let (user_id, refunded_before) = (row.user_id, row.refunded().get());
+    let payment_intent = row.stripe_payment_intent_id.ok_or(RefundError::NoPayment)?;
 
     let key = format!("admin-refund-{}", request.request_id);
     let receipt = stripe
@@ -136,31 +135,28 @@ pub async fn refund_purchase(
     .bind(&receipt.refund_id)
     .execute(&mut *tx)
     .await?;
-    purchases::audit(
+    audit::record(
         &mut tx,
-        Actor::Admin(admin),
-        "purchase.refund_requested",
-        Some(user_id),
-        Some(purchase_id),
-        None,
-        json!({
-            "refund": receipt.refund_id,
-            "payment_intent": payment_intent,
-            "amount_cents": receipt.amount.get(),
-            "refunded_total_cents": refunded_total.get(),
-            "request_id": request.request_id,
-        }),
+        audit::NewEntry {
+            actor: Actor::Admin(admin),
+            action: "purchase.refund_requested",
+            user: Some(user_id),
+            purchase: Some(purchase_id),
+            ledger: None,
+            details: json!({
+                "refund": receipt.refund_id,
+                "payment_intent": payment_intent,
+                "amount_cents": receipt.amount.get(),
+                "refunded_total_cents": refunded_total.get(),
+                "request_id": request.request_id,
+            }),
+            occurred_at: None,
+        },
     )
     .await?;
     tx.commit().await?;
 
-    purchases::record_refund(
-        pool,
-        payment_intent.as_str(),
-        refunded_total,
-        Actor::Admin(admin),
-    )
-    .await?;
+    purchases::record_refund(pool, &payment_intent, refunded_total, Actor::Admin(admin)).await?;
 
     let (status, refunded) = current(pool, purchase_id).await?;
     Ok(RefundOutcome {
@@ -179,26 +175,17 @@ async fn claim(pool: &PgPool, admin: UserId, request: &AdminRefund) -> Result<Ce
         return Ok(amount);
     }
     let purchase_id = request.purchase;
-    let row: Option<(String, Option<String>, i64, i64)> = sqlx::query_as(
-        "select status, stripe_payment_intent_id, amount_paid_cents, refunded_cents \
-         from credit_purchases where id = $1",
-    )
-    .bind(purchase_id)
-    .fetch_optional(pool)
-    .await?;
-    let Some((status, payment_intent, paid, refunded_before)) = row else {
+    let Some(row) = repo::find(pool, Key::Id(purchase_id)).await? else {
         return Err(RefundError::NotFound(purchase_id));
     };
-    let status: PurchaseStatus = status
-        .parse()
-        .map_err(|e| PurchaseError::CorruptStatus(purchase_id, e))?;
-    if status.refund(false).is_err() {
-        return Err(RefundError::NotRefundable(status));
+    let purchase = row.purchase()?;
+    if purchase.status().refund(false).is_err() {
+        return Err(RefundError::NotRefundable(purchase.status()));
     }
-    if payment_intent.is_none() {
+    if row.stripe_payment_intent_id.is_none() {
         return Err(RefundError::NoPayment);
     }
-    let refundable = Cents::new(paid - refunded_before).unwrap_or(Cents::ZERO);
+    let refundable = purchase.refundable();
     let requested = request.amount.unwrap_or(refundable);
     if requested == Cents::ZERO {
         return Err(RefundError::ZeroAmount);
@@ -253,15 +240,12 @@ async fn current(
     pool: &PgPool,
     purchase_id: PurchaseId,
 ) -> Result<(PurchaseStatus, Cents), RefundError> {
-    let (status, refunded): (String, i64) =
-        sqlx::query_as("select status, refunded_cents from credit_purchases where id = $1")
-            .bind(purchase_id)
-            .fetch_one(pool)
-            .await?;
-    Ok((
-        status
-            .parse()
-            .map_err(|e| PurchaseError::CorruptStatus(purchase_id, e))?,
-        Cents::new(refunded).unwrap_or(Cents::ZERO),
-    ))
+    let row = existing(repo::find(pool, Key::Id(purchase_id)).await?)?;
+    Ok((row.status()?, row.refunded()))
+}
+
+/// A purchase found before (purchases are never deleted): its absence is a
+/// database error, as `fetch_one` would answer.
+fn existing(row: Option<PurchaseRow>) -> Result<PurchaseRow, RefundError> {
+    row.ok_or(RefundError::Database(sqlx::Error::RowNotFound))
 }

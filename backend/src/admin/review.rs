@@ -14,8 +14,9 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use crate::{
+    audit::Actor,
     ids::{PaymentIntentId, PurchaseId, RefundId, UserId},
-    purchases::{self, Actor, Held, PurchaseError},
+    purchases::{self, Held, PurchaseError},
     stripe::{StripeError, StripeGateway},
 };
 
@@ -105,7 +106,7 @@ pub async fn review_purchase(
         ReviewAction::Refund => {
             let payment_intent: PaymentIntentId = held
                 .payment_intent_id()
-                .and_then(|id| id.parse().ok())
+                .cloned()
                 .ok_or(ReviewError::NoPayment)?;
             let receipt = stripe
                 .create_refund(

@@ -132,8 +132,8 @@ pub struct PurchaseJson {
     status: domain::PurchaseStatus,
     created_at: chrono::DateTime<chrono::Utc>,
     completed_at: Option<chrono::DateTime<chrono::Utc>>,
-    stripe_session_id: Option<String>,
-    stripe_payment_id: Option<String>,
+    stripe_session_id: Option<CheckoutSessionId>,
+    stripe_payment_id: Option<backend::ids::PaymentIntentId>,
 }
 
 impl From<PurchaseRecord> for PurchaseJson {

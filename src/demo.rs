@@ -1,4 +1,9 @@
-//! Demo data for development (`ops-center-credits seed-demo --yes-this-is-dev`):
+//! Demo data for development (`ops-center-credits seed-demo --yes-this-is-dev`),
+//! kept out of the service crate: ledger rows and audit rows go through
+//! `backend::ledger::append` and `backend::audit::record` (backdated);
+//! users and purchases, which no service writes in the past, by SQL here.
+//!
+//! What it writes:
 //! the dev IdP's users (so alice and bob see their purchases when they log
 //! in) plus six more, and a few hundred purchases over the last 90 days with
 //! a realistic mix of statuses, their ledger entries and audit rows.
@@ -9,12 +14,16 @@
 //! balances equal the sum of the ledger. Never for production: see
 //! [`refuse_unless_dev`].
 
+use backend::{
+    Config,
+    audit::{self, Actor},
+    ids::{PackageId, PurchaseId, UserId},
+    ledger::{self, LedgerSource},
+};
 use chrono::{DateTime, Duration, Utc};
+use domain::Credits;
 use serde_json::json;
 use sqlx::PgPool;
-use uuid::Uuid;
-
-use crate::{Config, purchases::LedgerSource};
 
 /// The flag `seed-demo` insists on.
 pub const CONFIRM_FLAG: &str = "--yes-this-is-dev";
@@ -144,8 +153,8 @@ enum Fate {
 
 struct LedgerEvent {
     at: DateTime<Utc>,
-    user: Uuid,
-    purchase: Uuid,
+    user: UserId,
+    purchase: PurchaseId,
     amount: i64,
     source: LedgerSource,
     reference: String,
@@ -175,7 +184,7 @@ pub async fn seed(pool: &PgPool, now: DateTime<Utc>) -> Result<SeedReport, sqlx:
 
     let mut users = Vec::new();
     for (sub, email, name, weight) in USERS {
-        let id: Uuid = sqlx::query_scalar(
+        let id: UserId = sqlx::query_scalar(
             "insert into users (keycloak_sub, email, name) values ($1, $2, $3)
              on conflict on constraint users_keycloak_sub_key do update set keycloak_sub = excluded.keycloak_sub
              returning id",
@@ -187,7 +196,7 @@ pub async fn seed(pool: &PgPool, now: DateTime<Utc>) -> Result<SeedReport, sqlx:
         .await?;
         users.push((id, weight));
     }
-    let packages: Vec<(Uuid, String, String, i64, i64, i32)> = sqlx::query_as(
+    let packages: Vec<(PackageId, String, String, i64, i64, i32)> = sqlx::query_as(
         "select id, package_code, package_name, credits, price_cents, discount_percentage
          from credit_packages where package_code = any($1)",
     )
@@ -239,7 +248,7 @@ pub async fn seed(pool: &PgPool, now: DateTime<Utc>) -> Result<SeedReport, sqlx:
         };
         let session = format!("cs_demo_{n:04}");
         let intent = paid.then(|| format!("pi_demo_{n:04}"));
-        let purchase: Uuid = sqlx::query_scalar(
+        let purchase: PurchaseId = sqlx::query_scalar(
             "insert into credit_purchases
                  (user_id, package_id, package_code, package_name, amount_credits, amount_paid_cents,
                   discount_percentage, status, refunded_cents, stripe_checkout_session_id,
@@ -310,7 +319,7 @@ pub async fn seed(pool: &PgPool, now: DateTime<Utc>) -> Result<SeedReport, sqlx:
             description: format!("Purchase of {name}"),
         });
         if refunded > 0 {
-            let take_back = credits * refunded / price;
+            let take_back = Credits::signed(*credits).share(refunded, *price);
             let at = (completed_at + Duration::hours(1 + dice.below(24 * 10) as i64)).min(now);
             audit(
                 &mut tx,
@@ -336,18 +345,19 @@ pub async fn seed(pool: &PgPool, now: DateTime<Utc>) -> Result<SeedReport, sqlx:
     // In time order, so each entry's balance_after is the balance at that moment.
     ledger.sort_by_key(|event| event.at);
     for event in &ledger {
-        sqlx::query(
-            "insert into credit_ledger (user_id, amount, source, reference, purchase_id, description, created_at)
-             values ($1, $2, $3, $4, $5, $6, $7)",
+        // No demo reference exists yet (checked above, under the lock).
+        ledger::append(
+            &mut tx,
+            &ledger::NewEntry {
+                user: event.user,
+                amount: Credits::signed(event.amount),
+                source: event.source,
+                reference: &event.reference,
+                purchase: Some(event.purchase),
+                description: &event.description,
+                created_at: Some(event.at),
+            },
         )
-        .bind(event.user)
-        .bind(event.amount)
-        .bind(event.source.as_str())
-        .bind(&event.reference)
-        .bind(event.purchase)
-        .bind(&event.description)
-        .bind(event.at)
-        .execute(&mut *tx)
         .await?;
     }
     tx.commit().await?;
@@ -359,24 +369,26 @@ pub async fn seed(pool: &PgPool, now: DateTime<Utc>) -> Result<SeedReport, sqlx:
     })
 }
 
+/// One audit row of the seeding, by `seed-demo`, backdated to `at`.
 async fn audit(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     at: DateTime<Utc>,
     action: &str,
-    user: Uuid,
-    purchase: Uuid,
+    user: UserId,
+    purchase: PurchaseId,
     details: serde_json::Value,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "insert into audit_log (occurred_at, actor, action, user_id, purchase_id, details)
-         values ($1, 'seed-demo', $2, $3, $4, $5)",
+    audit::record(
+        tx,
+        audit::NewEntry {
+            actor: Actor::Tool("seed-demo"),
+            action,
+            user: Some(user),
+            purchase: Some(purchase),
+            ledger: None,
+            details,
+            occurred_at: Some(at),
+        },
     )
-    .bind(at)
-    .bind(action)
-    .bind(user)
-    .bind(purchase)
-    .bind(details)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    .await
 }
