@@ -157,7 +157,6 @@ pub(crate) mod ssr {
         AppState,
         checkout::{self, CheckoutError},
         ids::{CheckoutSessionId, UserId},
-        rate_limit::Limited,
     };
     use domain::PurchaseStatus;
 
@@ -209,12 +208,6 @@ pub(crate) mod ssr {
         }
     }
 
-    /// Counts the request against the caller's limit for `action`; over it,
-    /// the answer is 429 with `Retry-After` and a message to wait.
-    pub fn rate_limit(state: &AppState, action: Limited, user: UserId) -> Result<(), ApiError> {
-        state.limits.check(action, user).map_err(ApiError::from)
-    }
-
     /// 404: the purchase does not exist or is someone else's (the same answer for both).
     pub fn unknown_purchase() -> ApiError {
         ApiError::new(
@@ -227,18 +220,5 @@ pub(crate) mod ssr {
     pub fn failed(what: &str, error: impl std::error::Error + 'static) -> ApiError {
         tracing::error!("{what} failed");
         crate::error::ssr::internal(ErrorCode::InternalError, &error)
-    }
-
-    /// Stripe's fault: logged with its cause chain, answered
-    /// `stripe_unavailable` (502) with `message`.
-    pub fn failed_with(
-        what: &str,
-        error: impl std::error::Error + 'static,
-        message: &str,
-    ) -> ApiError {
-        tracing::error!("{what} failed");
-        let mut refused = crate::error::ssr::internal(ErrorCode::StripeUnavailable, &error);
-        refused.detail = message.to_owned();
-        refused
     }
 }

@@ -377,6 +377,135 @@ pub mod ssr {
         }
     }
 
+    /// A service error's message as a sentence: capitalised, with a full stop.
+    fn sentence(error: &dyn std::error::Error) -> String {
+        let text = error.to_string();
+        let mut chars = text.chars();
+        let mut sentence: String = match chars.next() {
+            Some(first) => first.to_uppercase().chain(chars).collect(),
+            None => return text,
+        };
+        if !sentence.ends_with('.') {
+            sentence.push('.');
+        }
+        sentence
+    }
+
+    fn unknown_purchase() -> ApiError {
+        ApiError::new(ErrorCode::UnknownPurchase, "There is no such purchase.")
+    }
+
+    /// Stripe could not be reached for a refund: logged, 502, and said so.
+    fn refund_unreachable(error: &dyn std::error::Error) -> ApiError {
+        let mut refused = internal(ErrorCode::StripeUnavailable, error);
+        refused.detail =
+            "Stripe could not be reached; nothing was refunded. Please try again.".into();
+        refused
+    }
+
+    impl From<backend::admin::AdminError> for ApiError {
+        fn from(error: backend::admin::AdminError) -> Self {
+            use backend::admin::AdminError;
+            match error {
+                AdminError::InvalidQuery(detail) => ApiError::new(ErrorCode::InvalidQuery, detail),
+                AdminError::CursorMismatch => ApiError::new(
+                    ErrorCode::InvalidQuery,
+                    "cursor belongs to another sort order; start again from the first page.",
+                ),
+                AdminError::UnknownPurchase(_) => unknown_purchase(),
+                AdminError::Database(ref source) => database(source),
+                other => internal(ErrorCode::InternalError, &other),
+            }
+        }
+    }
+
+    impl From<backend::admin::RefundError> for ApiError {
+        fn from(error: backend::admin::RefundError) -> Self {
+            use backend::admin::RefundError;
+            let code = match error {
+                RefundError::NotFound(_) => return unknown_purchase(),
+                RefundError::NotRefundable(_) | RefundError::NoPayment => ErrorCode::NotRefundable,
+                RefundError::ZeroAmount | RefundError::TooMuch { .. } => ErrorCode::InvalidAmount,
+                RefundError::StripeRefused { .. } => ErrorCode::StripeRefused,
+                RefundError::RequestIdReused => ErrorCode::RequestIdReused,
+                RefundError::Stripe(_) => return refund_unreachable(&error),
+                RefundError::RateLimited(limited) => return limited.into(),
+                RefundError::Database(ref source) => return database(source),
+                _ => return internal(ErrorCode::InternalError, &error),
+            };
+            ApiError::new(code, sentence(&error))
+        }
+    }
+
+    impl From<backend::admin::ReviewError> for ApiError {
+        fn from(error: backend::admin::ReviewError) -> Self {
+            use backend::admin::ReviewError;
+            let code = match error {
+                ReviewError::NotFound(_) => return unknown_purchase(),
+                ReviewError::NotInReview(_) => ErrorCode::NotInReview,
+                ReviewError::NoPayment => ErrorCode::NotRefundable,
+                ReviewError::StripeRefused { .. } => ErrorCode::StripeRefused,
+                ReviewError::Stripe(_) => return refund_unreachable(&error),
+                ReviewError::Database(ref source) => return database(source),
+                _ => return internal(ErrorCode::InternalError, &error),
+            };
+            ApiError::new(code, sentence(&error))
+        }
+    }
+
+    impl From<backend::admin::AdjustmentError> for ApiError {
+        fn from(error: backend::admin::AdjustmentError) -> Self {
+            use backend::admin::AdjustmentError;
+            let code = match error {
+                AdjustmentError::UnknownUser(_) => {
+                    return ApiError::new(ErrorCode::UnknownUser, "There is no such user.");
+                }
+                AdjustmentError::ZeroAmount
+                | AdjustmentError::TooLarge
+                | AdjustmentError::BalanceTooHigh { .. }
+                | AdjustmentError::ReasonRequired
+                | AdjustmentError::ReasonTooLong => ErrorCode::InvalidAdjustment,
+                AdjustmentError::WouldGoNegative { .. } => ErrorCode::BalanceTooLow,
+                AdjustmentError::RateLimited(limited) => return limited.into(),
+                AdjustmentError::Database(ref source) => return database(source),
+            };
+            ApiError::new(code, sentence(&error))
+        }
+    }
+
+    impl From<backend::packages::CatalogueError> for ApiError {
+        fn from(error: backend::packages::CatalogueError) -> Self {
+            use backend::packages::CatalogueError;
+            let code = match error {
+                CatalogueError::Invalid(_) => ErrorCode::InvalidPackage,
+                CatalogueError::DuplicateCode(_) => ErrorCode::DuplicateCode,
+                CatalogueError::NotFound(_) => {
+                    return ApiError::new(ErrorCode::UnknownPackage, "There is no such package.");
+                }
+                CatalogueError::IncompleteOrder => ErrorCode::InvalidOrder,
+                CatalogueError::Stripe(_) => {
+                    let mut refused = internal(ErrorCode::StripeUnavailable, &error);
+                    refused.detail =
+                        "Stripe could not be updated; nothing was changed. Please try again."
+                            .into();
+                    return refused;
+                }
+                CatalogueError::Database(ref source) => return database(source),
+                _ => return internal(ErrorCode::InternalError, &error),
+            };
+            ApiError::new(code, error.to_string())
+        }
+    }
+
+    impl From<backend::packages::PackageError> for ApiError {
+        fn from(error: backend::packages::PackageError) -> Self {
+            match error {
+                backend::packages::PackageError::Database(ref source) => database(source),
+                other => internal(ErrorCode::InternalError, &other),
+            }
+        }
+    }
+
     impl From<backend::rate_limit::RateLimited> for ApiError {
         fn from(limited: backend::rate_limit::RateLimited) -> Self {
             ApiError::rate_limited(limited.retry_after_secs())

@@ -4,6 +4,7 @@
 //! and build for the browser as well as the server. Values are parsed once at
 //! the edge through fallible constructors and are valid from then on.
 
+pub mod admin;
 pub mod ids;
 mod money;
 mod package;

@@ -336,7 +336,8 @@ async fn the_catalogue_editor_validates_input_and_reorders() {
             ],
         )
         .await;
-    assert_eq!(status, 422, "{body}");
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains(r#""code":"duplicate_code""#), "{body}");
     assert!(body.contains("exists already"), "{body}");
 
     let order = || async {
@@ -449,10 +450,12 @@ async fn held_purchases_are_listed_on_the_dashboard_and_settled_from_their_page(
         .await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("Granted 1,000 credits"), "{body}");
+    // The second is refused as on the JSON API: 409 `not_in_review`.
     let (status, body) = world
         .server_fn(Some(&admin), "review_purchase", &form)
         .await;
-    assert_eq!(status, 422, "{body}");
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains(r#""code":"not_in_review""#), "{body}");
     assert_eq!(world.balance(&alice).await, 1_000);
     assert_eq!(world.grants_for(&starter.0).await, 1);
     let (_, html, _) = world.page(Some(&admin), &detail).await;
@@ -603,4 +606,167 @@ async fn server_function_refusals_carry_the_typed_error_code() {
     let error: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert!((400..500).contains(&got), "{got} {body}");
     assert!(error["code"].is_string(), "{body}");
+}
+
+/// A refusal has one code and status whichever entry point it came
+/// through: the server functions the pages call answer what the JSON API
+/// answers for the same refusal (one `From<service error> for ApiError`).
+#[tokio::test]
+async fn server_functions_refuse_with_the_json_apis_codes() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    let admin = world.token("admin").await;
+    let session = world.buy_and_pay(&alice, "starter", CARD_OK).await; // $10.00
+    world.wait_for_balance(&alice, 1_000).await;
+    let purchase = world.purchase_id(&session).await;
+    let code = |body: &str| -> (String, String) {
+        let error: serde_json::Value =
+            serde_json::from_str(body).unwrap_or_else(|e| panic!("not a JSON error ({e}): {body}"));
+        (
+            error["code"].as_str().unwrap_or_default().to_owned(),
+            error["detail"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+
+    // Too much refunded: 422 `invalid_amount` from both.
+    let (status, body) = world
+        .server_fn(
+            Some(&admin),
+            "refund_purchase",
+            &[
+                ("id", &purchase),
+                ("amount", "10.01"),
+                ("request_id", "0d4a5c2e-7b1f-4e8a-9c3d-2f6e1a0b9c87"),
+            ],
+        )
+        .await;
+    assert_eq!((status, code(&body).0.as_str()), (422, "invalid_amount"));
+    let (status, error) = world
+        .api(
+            &admin,
+            reqwest::Method::POST,
+            &format!("/credits/admin/purchases/{purchase}/refund"),
+            Some(json!({ "amount_cents": 1001 })),
+        )
+        .await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (422, Some("invalid_amount"))
+    );
+    assert_eq!(code(&body).1, error["detail"].as_str().unwrap());
+
+    // Not held for review: 409 `not_in_review`; a bad action 422 `invalid_action`.
+    for (action, status, expected) in [
+        ("grant", 409, "not_in_review"),
+        ("steal", 422, "invalid_action"),
+    ] {
+        let (got, body) = world
+            .server_fn(
+                Some(&admin),
+                "review_purchase",
+                &[("id", &purchase), ("action", action)],
+            )
+            .await;
+        assert_eq!((got, code(&body).0.as_str()), (status, expected), "{body}");
+    }
+
+    // No such purchase, user or package: 404 with the resource's code.
+    let nobody = "00000000-0000-0000-0000-000000000000";
+    for (name, form, expected) in [
+        ("admin_purchase", vec![("id", nobody)], "unknown_purchase"),
+        (
+            "adjust_credits",
+            vec![
+                ("user_id", nobody),
+                ("amount", "5"),
+                ("reason", "goodwill"),
+                ("request_id", nobody),
+            ],
+            "unknown_user",
+        ),
+        (
+            "move_package",
+            vec![("id", nobody), ("direction", "up")],
+            "unknown_package",
+        ),
+    ] {
+        let (status, body) = world.server_fn(Some(&admin), name, &form).await;
+        assert_eq!(
+            (status, code(&body).0.as_str()),
+            (404, expected),
+            "{name}: {body}"
+        );
+    }
+
+    // Taking more credits than the user has: 409 `balance_too_low`.
+    let alice_id = world.user_id(&alice).await;
+    let (status, body) = world
+        .server_fn(
+            Some(&admin),
+            "adjust_credits",
+            &[
+                ("user_id", &alice_id),
+                ("amount", "-1,001"),
+                ("reason", "clawback"),
+                ("request_id", "3e9b7d1a-6c2f-4a5e-8b0d-7f1c2e3a4b5c"),
+            ],
+        )
+        .await;
+    assert_eq!((status, code(&body).0.as_str()), (409, "balance_too_low"));
+    assert_eq!(world.balance(&alice).await, 1_000);
+}
+
+/// Server functions take typed arguments: a package code or a direction
+/// that is not one is refused as the caller's input (422 `invalid_body`)
+/// before anything runs.
+#[tokio::test]
+async fn server_functions_refuse_arguments_that_are_not_their_types() {
+    let world = world().await;
+    let admin = world.token("admin").await;
+    let (status, body) = world
+        .server_fn(
+            Some(&admin),
+            "save_package",
+            &[
+                ("id", ""),
+                ("package_code", "Team Pack"),
+                ("package_name", "Team"),
+                ("description", ""),
+                ("credits", "10"),
+                ("price", "1.00"),
+                ("discount_percentage", "0"),
+            ],
+        )
+        .await;
+    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (422, Some("invalid_body")),
+        "{body}"
+    );
+    let created: i64 =
+        sqlx::query_scalar("select count(*) from credit_packages where package_name = 'Team'")
+            .fetch_one(&world.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(created, 0);
+
+    let starter: uuid::Uuid =
+        sqlx::query_scalar("select id from credit_packages where package_code = 'starter'")
+            .fetch_one(&world.app.pool)
+            .await
+            .unwrap();
+    let (status, body) = world
+        .server_fn(
+            Some(&admin),
+            "move_package",
+            &[("id", &starter.to_string()), ("direction", "sideways")],
+        )
+        .await;
+    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (422, Some("invalid_body")),
+        "{body}"
+    );
 }

@@ -72,14 +72,13 @@ async fn admin_queries_at_a_million_purchases() {
     );
 
     let params = |status: Option<&str>, package: Option<&str>, user: Option<&str>, sort: &str| {
-        FilterParams {
+        admin::parse_filter(&FilterParams {
             status: status.map(str::to_owned),
             package: package.map(str::to_owned),
             user: user.map(str::to_owned),
             sort: Some(sort.to_owned()),
             ..FilterParams::default()
-        }
-        .parse()
+        })
         .unwrap()
     };
     let page = |filter, sort, after| PurchaseQuery {

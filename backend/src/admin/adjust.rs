@@ -9,9 +9,11 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
+    AppState,
     audit::{self, Actor},
     ids::UserId,
     ledger::{self, LedgerSource},
+    rate_limit::{Limited, RateLimited},
 };
 
 /// Why the balance changes: trimmed, 3 to 500 characters.
@@ -79,6 +81,9 @@ pub enum AdjustmentError {
         Credits::signed(Credits::MAX_BALANCE)
     )]
     BalanceTooHigh { balance: Credits, amount: Credits },
+    /// The admin adjusts too often (see [`adjust`]).
+    #[error(transparent)]
+    RateLimited(#[from] RateLimited),
     #[error("database error")]
     Database(#[from] sqlx::Error),
 }
@@ -91,6 +96,17 @@ pub struct AdjustmentOutcome {
     pub balance_after: Credits,
     /// `false` when this request id had been applied before (nothing changed now).
     pub applied: bool,
+}
+
+/// The adjustment, as the JSON API and the purchase page make it: the
+/// admin's rate limit, then [`adjust_credits`].
+pub async fn adjust(
+    state: &AppState,
+    admin: UserId,
+    adjustment: &CreditAdjustment,
+) -> Result<AdjustmentOutcome, AdjustmentError> {
+    state.limits.check(Limited::Adjustment, admin)?;
+    adjust_credits(&state.pool, admin, adjustment).await
 }
 
 /// Applies `adjustment` as `admin`. Refuses amounts beyond

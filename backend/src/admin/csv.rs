@@ -13,10 +13,8 @@ use tokio::sync::mpsc;
 
 use super::{
     AdminError,
-    purchases::{
-        AdminPurchase, AdminPurchaseRow, PurchaseFilter, PurchaseSort, ROW_COLUMNS, push_order,
-        push_where,
-    },
+    filter::{PurchaseFilter, PurchaseSort, push_order, push_where},
+    purchase::{AdminPurchase, AdminPurchaseRow, ROW_COLUMNS},
 };
 
 /// The header line's column names, in order.

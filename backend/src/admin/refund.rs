@@ -19,12 +19,14 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
+    AppState,
     audit::{self, Actor},
     ids::{PurchaseId, RefundId, UserId},
     purchases::{
         self, PurchaseError,
         repo::{self, Key, PurchaseRow},
     },
+    rate_limit::{Limited, RateLimited},
     stripe::{StripeError, StripeGateway},
 };
 
@@ -48,6 +50,9 @@ pub enum RefundError {
     RequestIdReused,
     #[error("Stripe could not be reached or failed")]
     Stripe(#[source] StripeError),
+    /// The admin refunds too often (see [`refund`]).
+    #[error(transparent)]
+    RateLimited(#[from] RateLimited),
     #[error(transparent)]
     Purchase(#[from] PurchaseError),
     #[error("database error")]
@@ -77,6 +82,17 @@ pub struct RefundOutcome {
     pub status: PurchaseStatus,
     /// `false` when this request id had refunded before (nothing moved now).
     pub applied: bool,
+}
+
+/// The admin refund, as the JSON API and the purchase page make it: the
+/// admin's rate limit, then [`refund_purchase`].
+pub async fn refund(
+    state: &AppState,
+    admin: UserId,
+    request: &AdminRefund,
+) -> Result<RefundOutcome, RefundError> {
+    state.limits.check(Limited::Refund, admin)?;
+    refund_purchase(&state.pool, &state.stripe, admin, request).await
 }
 
 /// Refunds the request's amount of the purchase (all that is left when

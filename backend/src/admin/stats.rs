@@ -19,7 +19,7 @@ use sqlx::PgPool;
 
 use super::{
     AdminError,
-    purchases::{FIRST_DAY, LAST_DAY, day_start},
+    filter::{FIRST_DAY, LAST_DAY, day_start},
 };
 
 /// Whole UTC days `from..=to`.

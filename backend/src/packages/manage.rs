@@ -345,6 +345,40 @@ pub async fn reorder_packages(
     Ok(super::list_all(pool).await?)
 }
 
+/// One place earlier or later in the display order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Move {
+    Up,
+    Down,
+}
+
+/// Moves the package one place `up` or `down` in the display order (at an
+/// end, nothing changes). Returns the catalogue in its new order.
+pub async fn move_package(
+    pool: &PgPool,
+    id: PackageId,
+    direction: Move,
+) -> Result<Vec<CreditPackage>, CatalogueError> {
+    let mut order: Vec<PackageId> = super::list_all(pool)
+        .await?
+        .into_iter()
+        .map(|p| PackageId::from_uuid(p.id))
+        .collect();
+    let at = order
+        .iter()
+        .position(|p| *p == id)
+        .ok_or(CatalogueError::NotFound(id))?;
+    let to = match direction {
+        Move::Up => at.checked_sub(1),
+        Move::Down => Some(at + 1).filter(|to| *to < order.len()),
+    };
+    let Some(to) = to else {
+        return Ok(super::list_all(pool).await?);
+    };
+    order.swap(at, to);
+    reorder_packages(pool, &order).await
+}
+
 /// The package, locked for the rest of the transaction.
 async fn locked(
     tx: &mut Transaction<'_, Postgres>,

@@ -3,8 +3,8 @@
 pub mod manage;
 
 pub use manage::{
-    CatalogueError, PackageChanges, PackageInput, PackageProblem, create_package,
-    deactivate_package, reorder_packages, update_package,
+    CatalogueError, Move, PackageChanges, PackageInput, PackageProblem, create_package,
+    deactivate_package, move_package, reorder_packages, update_package,
 };
 
 use domain::{

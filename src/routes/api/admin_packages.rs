@@ -21,12 +21,11 @@ use axum::{
 use backend::{
     AppState,
     ids::PackageId,
-    packages::{self, CatalogueError, PackageChanges, PackageInput},
+    packages::{self, PackageChanges, PackageInput},
 };
 use serde::Deserialize;
-use uuid::Uuid;
 
-use super::{admin_purchases::invalid_body, credits::PackageJson};
+use super::{credits::PackageJson, invalid_body};
 use crate::{
     auth::AdminUser,
     error::{AppError, ErrorCode},
@@ -68,16 +67,14 @@ pub struct UpdateRequest {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrderRequest {
-    ids: Vec<Uuid>,
+    ids: Vec<PackageId>,
 }
 
 pub async fn list(
     State(state): State<AppState>,
     AdminUser(_admin): AdminUser,
 ) -> Result<Json<Vec<PackageJson>>, AppError> {
-    let all = packages::list_all(&state.pool)
-        .await
-        .map_err(crate::error::internal)?;
+    let all = packages::list_all(&state.pool).await?;
     Ok(Json(all.into_iter().map(PackageJson::from).collect()))
 }
 
@@ -97,9 +94,7 @@ pub async fn create(
         is_popular: request.is_popular,
         is_active: request.is_active,
     };
-    let package = packages::create_package(&state.pool, &state.stripe, &input)
-        .await
-        .map_err(catalogue_error)?;
+    let package = packages::create_package(&state.pool, &state.stripe, &input).await?;
     tracing::info!(admin = %admin.id, code = %package.code, "package created by admin");
     Ok((StatusCode::CREATED, Json(package.into())))
 }
@@ -107,7 +102,7 @@ pub async fn create(
 pub async fn update(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
-    id: Result<Path<Uuid>, PathRejection>,
+    id: Result<Path<PackageId>, PathRejection>,
     body: Result<Json<UpdateRequest>, JsonRejection>,
 ) -> Result<Json<PackageJson>, AppError> {
     let id = package_id(id)?;
@@ -121,9 +116,7 @@ pub async fn update(
         is_popular: request.is_popular,
         is_active: request.is_active,
     };
-    let package = packages::update_package(&state.pool, &state.stripe, id, &changes)
-        .await
-        .map_err(catalogue_error)?;
+    let package = packages::update_package(&state.pool, &state.stripe, id, &changes).await?;
     tracing::info!(admin = %admin.id, code = %package.code, "package updated by admin");
     Ok(Json(package.into()))
 }
@@ -131,12 +124,10 @@ pub async fn update(
 pub async fn deactivate(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
-    id: Result<Path<Uuid>, PathRejection>,
+    id: Result<Path<PackageId>, PathRejection>,
 ) -> Result<Json<PackageJson>, AppError> {
     let id = package_id(id)?;
-    let package = packages::deactivate_package(&state.pool, &state.stripe, id)
-        .await
-        .map_err(catalogue_error)?;
+    let package = packages::deactivate_package(&state.pool, &state.stripe, id).await?;
     tracing::info!(admin = %admin.id, code = %package.code, "package deactivated by admin");
     Ok(Json(package.into()))
 }
@@ -147,30 +138,11 @@ pub async fn reorder(
     body: Result<Json<OrderRequest>, JsonRejection>,
 ) -> Result<Json<Vec<PackageJson>>, AppError> {
     let Json(request) = body.map_err(invalid_body)?;
-    let order: Vec<PackageId> = request.ids.into_iter().map(PackageId::from_uuid).collect();
-    let all = packages::reorder_packages(&state.pool, &order)
-        .await
-        .map_err(catalogue_error)?;
+    let all = packages::reorder_packages(&state.pool, &request.ids).await?;
     Ok(Json(all.into_iter().map(PackageJson::from).collect()))
 }
 
-fn package_id(id: Result<Path<Uuid>, PathRejection>) -> Result<PackageId, AppError> {
-    id.map(|Path(id)| PackageId::from_uuid(id))
-        .map_err(|_| unknown_package())
-}
-
-fn unknown_package() -> AppError {
-    AppError::new(ErrorCode::UnknownPackage, "There is no such package.")
-}
-
-fn catalogue_error(error: CatalogueError) -> AppError {
-    let detail = error.to_string();
-    match error {
-        CatalogueError::Invalid(_) => AppError::new(ErrorCode::InvalidPackage, detail),
-        CatalogueError::DuplicateCode(_) => AppError::new(ErrorCode::DuplicateCode, detail),
-        CatalogueError::NotFound(_) => unknown_package(),
-        CatalogueError::IncompleteOrder => AppError::new(ErrorCode::InvalidOrder, detail),
-        CatalogueError::Stripe(_) => crate::error::upstream(ErrorCode::StripeUnavailable, error),
-        other => crate::error::internal(other),
-    }
+fn package_id(id: Result<Path<PackageId>, PathRejection>) -> Result<PackageId, AppError> {
+    id.map(|Path(id)| id)
+        .map_err(|_| AppError::new(ErrorCode::UnknownPackage, "There is no such package."))
 }

@@ -18,64 +18,33 @@
 //!   (`?status=needs_review` lists them); 409 `not_in_review` otherwise.
 
 use axum::{
-    Json,
     body::{Body, Bytes},
-    extract::{
-        Path, Query, State,
-        rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection},
-    },
+    extract::{Path, State, rejection::BytesRejection, rejection::PathRejection},
     http::{HeaderMap, HeaderName, HeaderValue, header},
     response::{IntoResponse, Response},
 };
 use backend::{
     AppState,
     admin::{
-        self, AdminError, AdminPurchase, AdminRefund, AuditEntry, Cursor, FilterParams,
-        LedgerEntry, Page, PurchaseDetail, PurchaseFilter, PurchaseQuery, PurchaseSort,
-        RefundError, ReviewAction, ReviewError,
+        self, AdminPurchase, AdminRefund, AuditEntry, FilterParams, LedgerEntry, PageParams,
+        PurchaseDetail, ReviewAction,
     },
     ids::{PurchaseId, UserId},
-    rate_limit::Limited,
 };
 use chrono::{DateTime, Utc};
 use domain::{Cents, PurchaseStatus};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::invalid_body;
 use crate::{
     auth::AdminUser,
     error::{AppError, ErrorCode},
+    extract::{Json, Query},
 };
 
-const MAX_LIMIT: i64 = 500;
-
-/// Filters and sort shared by the list and the CSV export.
-#[derive(Deserialize)]
-pub struct FilterQuery {
-    status: Option<String>,
-    package: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    user: Option<String>,
-    sort: Option<String>,
-    order: Option<String>,
-}
-
-/// The list's parameters (not `#[serde(flatten)]`ed: query strings lose
-/// their number types through flatten).
-#[derive(Deserialize)]
-pub struct ListQuery {
-    limit: Option<i64>,
-    offset: Option<i64>,
-    cursor: Option<String>,
-    status: Option<String>,
-    package: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    user: Option<String>,
-    sort: Option<String>,
-    order: Option<String>,
-}
+/// Rows per page when the query gives no `limit`.
+const DEFAULT_LIMIT: i64 = 100;
 
 #[derive(Serialize)]
 pub struct AdminPurchaseView {
@@ -105,9 +74,7 @@ pub struct AdminPurchaseView {
 impl AdminPurchaseView {
     fn new(p: AdminPurchase, dashboard: Option<&str>) -> Self {
         AdminPurchaseView {
-            stripe_payment_url: dashboard
-                .zip(p.stripe_payment_id.as_deref())
-                .map(|(base, id)| format!("{base}/payments/{id}")),
+            stripe_payment_url: p.payment_url(dashboard),
             id: p.id,
             user_id: p.user_id,
             user_email: p.user_email,
@@ -128,71 +95,29 @@ impl AdminPurchaseView {
     }
 }
 
+/// `GET /credits/admin/purchases`: the filters and the page are two reads
+/// of the same query string.
 pub async fn list(
     State(state): State<AppState>,
     AdminUser(_admin): AdminUser,
-    query: Result<Query<ListQuery>, QueryRejection>,
+    Query(filter): Query<FilterParams>,
+    Query(page): Query<PageParams>,
 ) -> Result<(HeaderMap, Json<Vec<AdminPurchaseView>>), AppError> {
-    let Query(query) = query.map_err(|e| invalid(format!("Bad query parameters: {e}")))?;
-    let limit = match query.limit {
-        None => 100,
-        Some(limit) if (1..=MAX_LIMIT).contains(&limit) => limit,
-        Some(_) => return Err(invalid(format!("limit must be between 1 and {MAX_LIMIT}."))),
-    };
-    let page = match (query.cursor.as_deref().map(str::trim), query.offset) {
-        (Some(cursor), offset) if !cursor.is_empty() => {
-            if offset.is_some_and(|o| o != 0) {
-                return Err(invalid("Use either cursor or offset, not both.".into()));
-            }
-            let after = cursor
-                .parse::<Cursor>()
-                .map_err(|_| invalid("cursor is not a page cursor from this list.".into()))?;
-            Page::Keyset {
-                limit,
-                after: Some(after),
-            }
-        }
-        (_, offset) => {
-            let offset = offset.unwrap_or(0);
-            if offset < 0 {
-                return Err(invalid("offset must not be negative.".into()));
-            }
-            Page::Offset { limit, offset }
-        }
-    };
-    let (filter, sort) = parse_filter(FilterQuery {
-        status: query.status,
-        package: query.package,
-        from: query.from,
-        to: query.to,
-        user: query.user,
-        sort: query.sort,
-        order: query.order,
-    })?;
-    let total = admin::count_purchases(&state.pool, &filter)
-        .await
-        .map_err(admin_error)?;
-    let result = admin::list_purchases(&state.pool, &PurchaseQuery { filter, sort, page })
-        .await
-        .map_err(admin_error)?;
+    let table = admin::purchase_table(&state.pool, &filter, &page, DEFAULT_LIMIT).await?;
     let mut headers = HeaderMap::new();
-    headers.insert(X_TOTAL_COUNT, HeaderValue::from(total));
-    if let Some(next) = result.next_cursor
+    headers.insert(X_TOTAL_COUNT, HeaderValue::from(table.total));
+    if let Some(next) = table.next_cursor
         && let Ok(value) = HeaderValue::from_str(&next.to_string())
     {
         headers.insert(X_NEXT_CURSOR, value);
     }
     let dashboard = state.config.stripe.dashboard_base();
-    Ok((
-        headers,
-        Json(
-            result
-                .rows
-                .into_iter()
-                .map(|p| AdminPurchaseView::new(p, dashboard))
-                .collect(),
-        ),
-    ))
+    let rows = table
+        .rows
+        .into_iter()
+        .map(|p| AdminPurchaseView::new(p, dashboard))
+        .collect();
+    Ok((headers, Json(rows)))
 }
 
 const X_TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
@@ -202,10 +127,9 @@ const X_NEXT_CURSOR: HeaderName = HeaderName::from_static("x-next-cursor");
 pub async fn export(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
-    query: Result<Query<FilterQuery>, QueryRejection>,
+    Query(filter): Query<FilterParams>,
 ) -> Result<Response, AppError> {
-    let Query(query) = query.map_err(|e| invalid(format!("Bad query parameters: {e}")))?;
-    let (filter, sort) = parse_filter(query)?;
+    let (filter, sort) = admin::parse_filter(&filter)?;
     tracing::info!(admin = %admin.id, "purchases exported as CSV");
     let filename = format!(
         "attachment; filename=\"purchases-{}.csv\"",
@@ -227,21 +151,6 @@ pub async fn export(
         body,
     )
         .into_response())
-}
-
-/// Query parameters → filter and sort (422 `invalid_query` with the reason).
-pub fn parse_filter(query: FilterQuery) -> Result<(PurchaseFilter, PurchaseSort), AppError> {
-    FilterParams {
-        status: query.status,
-        package: query.package,
-        from: query.from,
-        to: query.to,
-        user: query.user,
-        sort: query.sort,
-        order: query.order,
-    }
-    .parse()
-    .map_err(invalid)
 }
 
 #[derive(Serialize)]
@@ -312,7 +221,7 @@ impl From<LedgerEntry> for LedgerView {
 pub async fn detail(
     State(state): State<AppState>,
     AdminUser(_admin): AdminUser,
-    id: Result<Path<Uuid>, PathRejection>,
+    id: Result<Path<PurchaseId>, PathRejection>,
 ) -> Result<Json<PurchaseDetailView>, AppError> {
     let id = purchase_id(id)?;
     let PurchaseDetail {
@@ -322,10 +231,8 @@ pub async fn detail(
         stripe_customer_id,
         audit,
         ledger,
-    } = admin::purchase_detail(&state.pool, id)
-        .await
-        .map_err(admin_error)?
-        .ok_or_else(unknown_purchase)?;
+        ..
+    } = admin::purchase_detail(&state.pool, id).await?;
     Ok(Json(PurchaseDetailView {
         purchase: AdminPurchaseView::new(purchase, state.config.stripe.dashboard_base()),
         discount_percentage,
@@ -363,7 +270,7 @@ pub struct RefundView {
 pub async fn refund(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
-    id: Result<Path<Uuid>, PathRejection>,
+    id: Result<Path<PurchaseId>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<RefundView>, AppError> {
@@ -387,19 +294,12 @@ pub async fn refund(
         })
         .transpose()?;
     let request_id = request.request_id.unwrap_or_else(Uuid::new_v4);
-    state.limits.check(Limited::Refund, admin.id)?;
-    let outcome = admin::refund_purchase(
-        &state.pool,
-        &state.stripe,
-        admin.id,
-        &AdminRefund {
-            purchase: id,
-            amount,
-            request_id,
-        },
-    )
-    .await
-    .map_err(refund_error)?;
+    let request = AdminRefund {
+        purchase: id,
+        amount,
+        request_id,
+    };
+    let outcome = admin::refund(&state, admin.id, &request).await?;
     Ok(Json(RefundView {
         refund_id: outcome.refund_id,
         amount_cents: outcome.amount.get(),
@@ -430,20 +330,18 @@ pub struct ReviewView {
 pub async fn review(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
-    id: Result<Path<Uuid>, PathRejection>,
-    body: Result<Json<ReviewRequest>, JsonRejection>,
+    id: Result<Path<PurchaseId>, PathRejection>,
+    body: Result<axum::Json<ReviewRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<ReviewView>, AppError> {
     let id = purchase_id(id)?;
-    let Json(request) = body.map_err(invalid_body)?;
+    let axum::Json(request) = body.map_err(invalid_body)?;
     let action = ReviewAction::parse(&request.action).ok_or_else(|| {
         AppError::new(
             ErrorCode::InvalidAction,
             "action must be \"grant\" or \"refund\".",
         )
     })?;
-    let outcome = admin::review_purchase(&state.pool, &state.stripe, admin.id, id, action)
-        .await
-        .map_err(review_error)?;
+    let outcome = admin::review_purchase(&state.pool, &state.stripe, admin.id, id, action).await?;
     Ok(Json(ReviewView {
         id,
         action: outcome.action.as_str(),
@@ -451,18 +349,6 @@ pub async fn review(
         credits_granted: outcome.credits_granted,
         refund_id: outcome.refund_id,
     }))
-}
-
-fn review_error(error: ReviewError) -> AppError {
-    let detail = error.to_string();
-    match error {
-        ReviewError::NotFound(_) => unknown_purchase(),
-        ReviewError::NotInReview(_) => AppError::new(ErrorCode::NotInReview, detail),
-        ReviewError::NoPayment => AppError::new(ErrorCode::NotRefundable, detail),
-        ReviewError::StripeRefused { .. } => AppError::new(ErrorCode::StripeRefused, detail),
-        ReviewError::Stripe(_) => crate::error::upstream(ErrorCode::StripeUnavailable, error),
-        other => crate::error::internal(other),
-    }
 }
 
 /// The refund body: empty means "everything left"; otherwise JSON, sent as JSON.
@@ -476,8 +362,8 @@ fn refund_request(headers: &HeaderMap, body: &[u8]) -> Result<RefundRequest, App
             "Send the refund as JSON (Content-Type: application/json), or an empty body to refund everything left.",
         ));
     }
-    Json::<RefundRequest>::from_bytes(body)
-        .map(|Json(request)| request)
+    axum::Json::<RefundRequest>::from_bytes(body)
+        .map(|axum::Json(request)| request)
         .map_err(invalid_body)
 }
 
@@ -497,48 +383,10 @@ fn is_json(headers: &HeaderMap) -> bool {
         && (subtype.eq_ignore_ascii_case("json") || subtype.to_ascii_lowercase().ends_with("+json"))
 }
 
-fn refund_error(error: RefundError) -> AppError {
-    let detail = error.to_string();
-    match error {
-        RefundError::NotFound(_) => unknown_purchase(),
-        RefundError::NotRefundable(_) | RefundError::NoPayment => {
-            AppError::new(ErrorCode::NotRefundable, detail)
-        }
-        RefundError::ZeroAmount | RefundError::TooMuch { .. } => {
-            AppError::new(ErrorCode::InvalidAmount, detail)
-        }
-        RefundError::StripeRefused { .. } => AppError::new(ErrorCode::StripeRefused, detail),
-        RefundError::RequestIdReused => AppError::new(ErrorCode::RequestIdReused, detail),
-        RefundError::Stripe(_) => crate::error::upstream(ErrorCode::StripeUnavailable, error),
-        other => crate::error::internal(other),
-    }
-}
-
-fn purchase_id(id: Result<Path<Uuid>, PathRejection>) -> Result<PurchaseId, AppError> {
-    id.map(|Path(id)| PurchaseId::from_uuid(id))
-        .map_err(|_| unknown_purchase())
+fn purchase_id(id: Result<Path<PurchaseId>, PathRejection>) -> Result<PurchaseId, AppError> {
+    id.map(|Path(id)| id).map_err(|_| unknown_purchase())
 }
 
 fn unknown_purchase() -> AppError {
     AppError::new(ErrorCode::UnknownPurchase, "There is no such purchase.")
-}
-
-pub(super) fn admin_error(error: AdminError) -> AppError {
-    match error {
-        AdminError::CursorMismatch => {
-            invalid("cursor belongs to another sort order; start again from the first page.".into())
-        }
-        other => crate::error::internal(other),
-    }
-}
-
-pub(super) fn invalid(detail: String) -> AppError {
-    AppError::new(ErrorCode::InvalidQuery, detail)
-}
-
-pub(super) fn invalid_body(rejection: JsonRejection) -> AppError {
-    AppError::new(
-        ErrorCode::InvalidBody,
-        format!("The request body is not valid: {}", rejection.body_text()),
-    )
 }

@@ -4,10 +4,7 @@
 //! day, zeros included) and sales by package. Money is in integer cents;
 //! how purchases are counted is documented in `backend::admin::stats`.
 
-use axum::{
-    Json,
-    extract::{Query, State, rejection::QueryRejection},
-};
+use axum::{Json, extract::State};
 use backend::{
     AppState,
     admin::{self, DailyRevenue, DashboardStats, Figures, PackageSales, StatsPeriod},
@@ -15,8 +12,11 @@ use backend::{
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::admin_purchases::{admin_error, invalid};
-use crate::{auth::AdminUser, error::AppError};
+use crate::{
+    auth::AdminUser,
+    error::{AppError, ErrorCode},
+    extract::Query,
+};
 
 #[derive(Deserialize)]
 pub struct StatsQuery {
@@ -126,9 +126,8 @@ impl From<PackageSales> for PackageView {
 pub async fn stats(
     State(state): State<AppState>,
     AdminUser(_admin): AdminUser,
-    query: Result<Query<StatsQuery>, QueryRejection>,
+    Query(query): Query<StatsQuery>,
 ) -> Result<Json<StatsView>, AppError> {
-    let Query(query) = query.map_err(|e| invalid(format!("Bad query parameters: {e}")))?;
     let period = parse_period(query)?;
     let DashboardStats {
         period,
@@ -136,9 +135,7 @@ pub async fn stats(
         previous,
         daily,
         by_package,
-    } = admin::stats(&state.pool, period)
-        .await
-        .map_err(admin_error)?;
+    } = admin::stats(&state.pool, period).await?;
     Ok(Json(StatsView {
         period: period.into(),
         previous_period: period.previous().into(),
@@ -166,4 +163,8 @@ fn parse_period(query: StatsQuery) -> Result<StatsPeriod, AppError> {
             .max(admin::FIRST_DAY),
     };
     StatsPeriod::new(from, to).map_err(|e| invalid(format!("{e}.")))
+}
+
+fn invalid(detail: String) -> AppError {
+    AppError::new(ErrorCode::InvalidQuery, detail)
 }

@@ -14,15 +14,14 @@ use axum::{
 };
 use backend::{
     AppState,
-    admin::{self, AdjustmentError, AdjustmentReason, CreditAdjustment},
+    admin::{self, AdjustmentReason, CreditAdjustment},
     ids::UserId,
-    rate_limit::Limited,
 };
 use domain::Credits;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::admin_purchases::invalid_body;
+use super::invalid_body;
 use crate::{
     auth::AdminUser,
     error::{AppError, ErrorCode},
@@ -46,24 +45,19 @@ pub struct AdjustmentView {
 pub async fn adjust(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
-    user: Result<Path<Uuid>, PathRejection>,
+    user: Result<Path<UserId>, PathRejection>,
     body: Result<Json<AdjustmentRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<AdjustmentView>), AppError> {
-    let user = user
-        .map(|Path(id)| UserId::from_uuid(id))
-        .map_err(|_| unknown_user())?;
+    let Path(user) =
+        user.map_err(|_| AppError::new(ErrorCode::UnknownUser, "There is no such user."))?;
     let Json(request) = body.map_err(invalid_body)?;
-    let reason = AdjustmentReason::parse(&request.reason).map_err(adjustment_error)?;
     let adjustment = CreditAdjustment {
         user,
         amount: Credits::signed(request.amount),
-        reason,
+        reason: AdjustmentReason::parse(&request.reason)?,
         request_id: request.request_id.unwrap_or_else(Uuid::new_v4),
     };
-    state.limits.check(Limited::Adjustment, admin.id)?;
-    let outcome = admin::adjust_credits(&state.pool, admin.id, &adjustment)
-        .await
-        .map_err(adjustment_error)?;
+    let outcome = admin::adjust(&state, admin.id, &adjustment).await?;
     let status = if outcome.applied {
         StatusCode::CREATED
     } else {
@@ -77,22 +71,4 @@ pub async fn adjust(
             applied: outcome.applied,
         }),
     ))
-}
-
-fn unknown_user() -> AppError {
-    AppError::new(ErrorCode::UnknownUser, "There is no such user.")
-}
-
-fn adjustment_error(error: AdjustmentError) -> AppError {
-    let detail = error.to_string();
-    match error {
-        AdjustmentError::UnknownUser(_) => unknown_user(),
-        AdjustmentError::ZeroAmount
-        | AdjustmentError::TooLarge
-        | AdjustmentError::BalanceTooHigh { .. }
-        | AdjustmentError::ReasonRequired
-        | AdjustmentError::ReasonTooLong => AppError::new(ErrorCode::InvalidAdjustment, detail),
-        AdjustmentError::WouldGoNegative { .. } => AppError::new(ErrorCode::BalanceTooLow, detail),
-        other => crate::error::internal(other),
-    }
 }

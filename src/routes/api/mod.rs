@@ -87,3 +87,14 @@ async fn method_not_allowed() -> AppError {
 async fn not_found() -> AppError {
     AppError::new(ErrorCode::NotFound, "There is no such API endpoint.")
 }
+
+/// The admin routes' reading of a body that does not fit: 422
+/// `invalid_body` with axum's reason, whatever the rejection (the admin
+/// API's documented answer, kept apart from `crate::extract::Json`'s finer
+/// 400/415 split).
+pub(super) fn invalid_body(rejection: axum::extract::rejection::JsonRejection) -> AppError {
+    AppError::new(
+        ErrorCode::InvalidBody,
+        format!("The request body is not valid: {}", rejection.body_text()),
+    )
+}

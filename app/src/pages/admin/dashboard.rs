@@ -3,7 +3,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::{AdminNav, refusal};
 use crate::{
-    admin::{AdminRow, DashboardView, PERIODS, TableParams, admin_dashboard},
+    admin::{AdminRow, DashboardView, FilterParams, PERIODS, PageParams, admin_dashboard},
     components::{revenue_chart::RevenueChart, status_chip::StatusChip},
 };
 
@@ -15,7 +15,7 @@ pub fn AdminDashboardPage() -> impl IntoView {
             let get = |key: &str| q.get(key).filter(|v| !v.is_empty());
             (
                 get("days").and_then(|d| d.parse::<u32>().ok()),
-                TableParams {
+                FilterParams {
                     status: get("status"),
                     package: get("package"),
                     from: get("from"),
@@ -23,12 +23,17 @@ pub fn AdminDashboardPage() -> impl IntoView {
                     user: get("user"),
                     sort: get("sort"),
                     order: get("order"),
+                },
+                PageParams {
                     cursor: get("cursor"),
+                    ..PageParams::default()
                 },
             )
         })
     };
-    let dashboard = Resource::new(request, |(days, params)| admin_dashboard(days, params));
+    let dashboard = Resource::new(request, |(days, params, page)| {
+        admin_dashboard(days, params, page)
+    });
     view! {
         <Suspense fallback=|| view! { <p class="text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -226,7 +231,7 @@ fn NeedsReview(rows: Vec<AdminRow>, total: i64) -> impl IntoView {
 }
 
 #[component]
-fn Filters(params: TableParams, packages: Vec<(String, String)>) -> impl IntoView {
+fn Filters(params: FilterParams, packages: Vec<(String, String)>) -> impl IntoView {
     let status = params.status.clone().unwrap_or_default();
     let package = params.package.clone().unwrap_or_default();
     let input = "mt-1 block w-full rounded-lg border border-slate-300 px-2 py-1.5 text-sm";
