@@ -599,13 +599,31 @@ async fn server_function_refusals_carry_the_typed_error_code() {
         );
         assert!(error["detail"].as_str().is_some_and(|d| !d.is_empty()));
     }
-    // Arguments that do not decode are the caller's fault, in the same shape.
-    let (got, body) = world
-        .server_fn(Some(&admin), "refund_purchase", &[("id", "not-a-uuid")])
-        .await;
-    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert!((400..500).contains(&got), "{got} {body}");
-    assert!(error["code"].is_string(), "{body}");
+    // Arguments that do not decode into their types (ids are typed, not
+    // strings) are the caller's fault, in the same shape, before anything runs.
+    for (name, form) in [
+        (
+            "refund_purchase",
+            vec![("id", "not-a-uuid"), ("amount", ""), ("request_id", "")],
+        ),
+        (
+            "review_purchase",
+            vec![("id", "not-a-uuid"), ("action", "grant")],
+        ),
+        ("admin_purchase", vec![("id", "not-a-uuid")]),
+        (
+            "move_package",
+            vec![("id", "not-a-uuid"), ("direction", "up")],
+        ),
+    ] {
+        let (got, body) = world.server_fn(Some(&admin), name, &form).await;
+        let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            (got, error["code"].as_str()),
+            (422, Some("invalid_body")),
+            "{name}: {body}"
+        );
+    }
 }
 
 /// A refusal has one code and status whichever entry point it came

@@ -2,6 +2,7 @@
 //! sign remove) credits for a user, with a reason. The form sends the
 //! `request_id` it was rendered with, so a resubmission counts once.
 
+use domain::ids::UserId;
 use leptos::prelude::*;
 
 use crate::error::ApiError;
@@ -10,15 +11,12 @@ use crate::error::ApiError;
 /// `1,000`) and says what happened.
 #[server(endpoint = "adjust_credits")]
 pub async fn adjust_credits(
-    user_id: String,
+    user_id: UserId,
     amount: String,
     reason: String,
     request_id: String,
 ) -> Result<String, ApiError> {
-    use backend::{
-        admin::{self, AdjustmentReason, CreditAdjustment},
-        ids::UserId,
-    };
+    use backend::admin::{self, AdjustmentReason, CreditAdjustment};
     use domain::Credits;
     use uuid::Uuid;
 
@@ -27,11 +25,7 @@ pub async fn adjust_credits(
 
     let admin = require_admin().await?;
     let state = state();
-    let user = user_id
-        .trim()
-        .parse::<Uuid>()
-        .map(UserId::from_uuid)
-        .map_err(|_| ApiError::new(ErrorCode::UnknownUser, "There is no such user."))?;
+    let user = user_id;
     let amount: i64 = amount.trim().replace(',', "").parse().map_err(|_| {
         bad_input(
             ErrorCode::InvalidAdjustment,

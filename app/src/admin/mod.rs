@@ -60,12 +60,7 @@ pub struct AdminRow {
 mod ssr {
     //! What the admin server functions share on the server.
 
-    use backend::{
-        AppState,
-        admin::AdminPurchase,
-        auth::AuthUser,
-        ids::{PackageId, PurchaseId},
-    };
+    use backend::{AppState, admin::AdminPurchase, auth::AuthUser, ids::PackageId};
     use domain::Cents;
     use leptos::prelude::expect_context;
     use uuid::Uuid;
@@ -88,15 +83,6 @@ mod ssr {
     /// 422 `code`: the admin's input does not fit; `message` says how.
     pub fn bad_input(code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError::new(code, message)
-    }
-
-    /// A purchase id as a form sends it; 404 when it cannot be one (there
-    /// is no such purchase), as on the JSON API.
-    pub fn purchase_id(id: &str) -> Result<PurchaseId, ApiError> {
-        id.trim()
-            .parse::<Uuid>()
-            .map(PurchaseId::from_uuid)
-            .map_err(|_| ApiError::new(ErrorCode::UnknownPurchase, "There is no such purchase."))
     }
 
     /// A package id as a form sends it; 404 when it cannot be one.

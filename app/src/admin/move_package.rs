@@ -1,5 +1,6 @@
 //! Moving a package one place up or down in the display order.
 
+use domain::ids::PackageId;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -17,16 +18,16 @@ pub enum MoveDirection {
 /// Moves a package one place `up` or `down` (at an end, nothing changes);
 /// 404 `unknown_package` when there is no such package.
 #[server(endpoint = "move_package")]
-pub async fn move_package(id: String, direction: MoveDirection) -> Result<(), ApiError> {
+pub async fn move_package(id: PackageId, direction: MoveDirection) -> Result<(), ApiError> {
     use backend::packages::{self, Move};
 
-    use super::ssr::{package_id, require_admin, state};
+    use super::ssr::{require_admin, state};
 
     require_admin().await?;
     let direction = match direction {
         MoveDirection::Up => Move::Up,
         MoveDirection::Down => Move::Down,
     };
-    packages::move_package(&state().pool, package_id(&id)?, direction).await?;
+    packages::move_package(&state().pool, id, direction).await?;
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! entries, what is left to refund and the buyer's balance, with fresh
 //! request ids for the refund and adjustment forms.
 
-use domain::{Cents, Credits};
+use domain::{Cents, Credits, ids::PurchaseId};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -44,12 +44,12 @@ pub struct PurchaseDetailView {
 /// One purchase with its audit trail and ledger entries; 404
 /// `unknown_purchase` when there is none.
 #[server(endpoint = "admin_purchase")]
-pub async fn admin_purchase(id: String) -> Result<PurchaseDetailView, ApiError> {
-    use super::ssr::{purchase_id, require_admin, row, state, timestamp};
+pub async fn admin_purchase(id: PurchaseId) -> Result<PurchaseDetailView, ApiError> {
+    use super::ssr::{require_admin, row, state, timestamp};
 
     require_admin().await?;
     let state = state();
-    let detail = backend::admin::purchase_detail(&state.pool, purchase_id(&id)?).await?;
+    let detail = backend::admin::purchase_detail(&state.pool, id).await?;
     Ok(PurchaseDetailView {
         discount_percentage: detail.discount_percentage,
         stripe_customer_id: detail.stripe_customer_id,

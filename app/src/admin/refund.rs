@@ -3,6 +3,7 @@
 //! path. The form sends the `request_id` it was rendered with, so a
 //! resubmission refunds once.
 
+use domain::ids::PurchaseId;
 use leptos::prelude::*;
 
 use crate::error::ApiError;
@@ -11,17 +12,17 @@ use crate::error::ApiError;
 /// and says what happened.
 #[server(endpoint = "refund_purchase")]
 pub async fn refund_purchase(
-    id: String,
+    id: PurchaseId,
     amount: String,
     request_id: String,
 ) -> Result<String, ApiError> {
-    use super::ssr::{bad_input, dollars, purchase_id, require_admin, state};
+    use super::ssr::{bad_input, dollars, require_admin, state};
     use crate::error::ErrorCode;
 
     let admin = require_admin().await?;
     let state = state();
     let request = backend::admin::AdminRefund {
-        purchase: purchase_id(&id)?,
+        purchase: id,
         amount: dollars(&amount, "The refund amount")?,
         request_id: request_id.trim().parse().map_err(|_| {
             bad_input(

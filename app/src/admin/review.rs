@@ -1,6 +1,7 @@
 //! Settling a purchase held for review from its page: grant its credits
 //! once, or refund the whole payment through Stripe.
 
+use domain::ids::PurchaseId;
 use leptos::prelude::*;
 
 use crate::error::ApiError;
@@ -8,15 +9,14 @@ use crate::error::ApiError;
 /// `action` is `grant` (the purchase's credits, once) or `refund` (the
 /// whole payment through Stripe, no credits); says what happened.
 #[server(endpoint = "review_purchase")]
-pub async fn review_purchase(id: String, action: String) -> Result<String, ApiError> {
+pub async fn review_purchase(id: PurchaseId, action: String) -> Result<String, ApiError> {
     use backend::admin::{self, ReviewAction};
 
-    use super::ssr::{bad_input, purchase_id, require_admin, state};
+    use super::ssr::{bad_input, require_admin, state};
     use crate::error::ErrorCode;
 
     let admin = require_admin().await?;
     let state = state();
-    let id = purchase_id(&id)?;
     let action = ReviewAction::parse(&action).ok_or_else(|| {
         bad_input(
             ErrorCode::InvalidAction,

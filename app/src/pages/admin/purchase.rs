@@ -1,5 +1,6 @@
 #[allow(unused_imports)]
 use crate::error::{ApiError, ErrorCode};
+use domain::ids::PurchaseId;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -28,7 +29,16 @@ pub fn AdminPurchasePage() -> impl IntoView {
                 review.version().get(),
             )
         },
-        |(id, _, _, _)| admin_purchase(id),
+        |(id, _, _, _)| async move {
+            // Not an id at all: there is no such purchase, without asking.
+            match id.parse::<PurchaseId>() {
+                Ok(id) => admin_purchase(id).await,
+                Err(_) => Err(ApiError::new(
+                    ErrorCode::UnknownPurchase,
+                    "There is no such purchase.",
+                )),
+            }
+        },
     );
     view! {
         <AdminNav active="dashboard" />
