@@ -70,9 +70,9 @@ async fn sync_catalogue(config: Config) -> ExitCode {
         Ok(report) => {
             for line in report {
                 match (line.archived, line.price_id) {
-                    (true, _) => println!("{:<12} archived", line.code),
-                    (false, Some(price)) => println!("{:<12} {price}", line.code),
-                    (false, None) => println!("{:<12} unchanged", line.code),
+                    (true, _) => println!("{:<28} archived", line.code),
+                    (false, Some(price)) => println!("{:<28} {price}", line.code),
+                    (false, None) => println!("{:<28} unchanged", line.code),
                 }
             }
             ExitCode::SUCCESS

@@ -41,6 +41,8 @@ pub enum ErrorCode {
     UnknownSession,
     UnknownPurchase,
     UnknownUser,
+    UnknownSubscription,
+    NoSubscription,
     // 405
     MethodNotAllowed,
     // 409: the request is fine, the state does not allow it.
@@ -49,6 +51,12 @@ pub enum ErrorCode {
     NotInReview,
     RequestIdReused,
     BalanceTooLow,
+    AlreadySubscribed,
+    SamePlan,
+    NotCanceling,
+    AlreadyCanceling,
+    SubscriptionEnded,
+    PlanNotChangeable,
     // 413
     PayloadTooLarge,
     // 415
@@ -63,6 +71,8 @@ pub enum ErrorCode {
     InvalidOrder,
     InvalidAdjustment,
     InvalidAction,
+    InvalidPlan,
+    InvalidAllowance,
     // 429
     RateLimited,
     // 500
@@ -86,13 +96,17 @@ impl ErrorCode {
             NotAuthenticated | InvalidToken => 401,
             InsufficientCredits => 402,
             Forbidden | CrossSiteRequest => 403,
-            NotFound | UnknownPackage | UnknownSession | UnknownPurchase | UnknownUser => 404,
+            NotFound | UnknownPackage | UnknownSession | UnknownPurchase | UnknownUser
+            | UnknownSubscription | NoSubscription => 404,
             MethodNotAllowed => 405,
-            NotRefundable | DuplicateCode | NotInReview | RequestIdReused | BalanceTooLow => 409,
+            NotRefundable | DuplicateCode | NotInReview | RequestIdReused | BalanceTooLow
+            | AlreadySubscribed | SamePlan | NotCanceling | AlreadyCanceling
+            | SubscriptionEnded | PlanNotChangeable => 409,
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
             InvalidBody | InvalidQuery | InvalidPath | InvalidRedirect | InvalidAmount
-            | InvalidPackage | InvalidOrder | InvalidAdjustment | InvalidAction => 422,
+            | InvalidPackage | InvalidOrder | InvalidAdjustment | InvalidAction | InvalidPlan
+            | InvalidAllowance => 422,
             RateLimited => 429,
             InternalError => 500,
             StripeUnavailable | StripeRefused => 502,
@@ -119,6 +133,8 @@ impl ErrorCode {
             UnknownSession => "unknown_session",
             UnknownPurchase => "unknown_purchase",
             UnknownUser => "unknown_user",
+            UnknownSubscription => "unknown_subscription",
+            NoSubscription => "no_subscription",
             MethodNotAllowed => "method_not_allowed",
             NotRefundable => "not_refundable",
             DuplicateCode => "duplicate_code",
@@ -136,6 +152,14 @@ impl ErrorCode {
             InvalidAdjustment => "invalid_adjustment",
             InvalidAction => "invalid_action",
             BalanceTooLow => "balance_too_low",
+            AlreadySubscribed => "already_subscribed",
+            SamePlan => "same_plan",
+            NotCanceling => "not_canceling",
+            AlreadyCanceling => "already_canceling",
+            SubscriptionEnded => "subscription_ended",
+            PlanNotChangeable => "plan_not_changeable",
+            InvalidPlan => "invalid_plan",
+            InvalidAllowance => "invalid_allowance",
             RateLimited => "rate_limited",
             InternalError => "internal_error",
             StripeUnavailable => "stripe_unavailable",
@@ -374,6 +398,42 @@ pub mod ssr {
                 CheckoutError::Stripe(_) => internal(ErrorCode::StripeUnavailable, &error),
                 other => internal(ErrorCode::InternalError, &other),
             }
+        }
+    }
+
+    impl From<backend::subscriptions::SubscriptionError> for ApiError {
+        fn from(error: backend::subscriptions::SubscriptionError) -> Self {
+            use backend::subscriptions::SubscriptionError as E;
+            let code = match error {
+                E::UnknownTier(_) | E::UnknownCycle { .. } => ErrorCode::InvalidPlan,
+                E::AlreadySubscribed => ErrorCode::AlreadySubscribed,
+                E::NoSubscription => ErrorCode::NoSubscription,
+                E::UnknownSubscription => ErrorCode::UnknownSubscription,
+                E::Ended => ErrorCode::SubscriptionEnded,
+                E::NotCanceling => ErrorCode::NotCanceling,
+                E::AlreadyCanceling => ErrorCode::AlreadyCanceling,
+                E::SamePlan => ErrorCode::SamePlan,
+                E::NotChangeable => ErrorCode::PlanNotChangeable,
+                E::BadProrationDate => ErrorCode::InvalidBody,
+                E::InvalidAllowance => ErrorCode::InvalidAllowance,
+                E::RateLimited(limited) => return limited.into(),
+                E::Checkout(inner) => return inner.into(),
+                E::Database(ref source) => return database(source),
+                E::Stripe(backend::stripe::StripeError::Rejected { ref message, .. }) => {
+                    tracing::warn!(%message, "Stripe refused a subscription request");
+                    return ApiError::new(
+                        ErrorCode::StripeRefused,
+                        format!("Stripe refused the request: {message}"),
+                    );
+                }
+                E::Stripe(_) | E::Sync { .. } => {
+                    return internal(ErrorCode::StripeUnavailable, &error);
+                }
+                E::NotInStripe(_) | E::Corrupt(_) => {
+                    return internal(ErrorCode::InternalError, &error);
+                }
+            };
+            ApiError::new(code, sentence(&error))
         }
     }
 

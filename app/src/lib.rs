@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod billing;
 pub mod components;
 pub mod credits;
 pub mod error;
@@ -23,6 +24,7 @@ use crate::{
         admin::{
             dashboard::AdminDashboardPage, packages::AdminPackagesPage, purchase::AdminPurchasePage,
         },
+        billing::{BillingPage, PlansPage},
         credits::CreditsPage,
     },
 };
@@ -77,6 +79,8 @@ pub fn App() -> impl IntoView {
                         view=|| view! { <CreditsPage require_login=true /> }
                         ssr=SsrMode::Async
                     />
+                    <Route path=path!("/billing") view=BillingPage ssr=SsrMode::Async />
+                    <Route path=path!("/billing/plans") view=PlansPage ssr=SsrMode::Async />
                     <Route
                         path=path!("/admin/credits")
                         view=AdminDashboardPage

@@ -1,5 +1,6 @@
-//! Keeping Stripe's products and prices in step with `credit_packages`
-//! (the `sync-stripe-catalogue` command). Idempotent: run it as often as you like.
+//! Keeping Stripe's products and prices in step with `credit_packages` and
+//! `subscription_tiers` (the `sync-stripe-catalogue` command). Idempotent:
+//! run it as often as you like.
 
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -13,6 +14,8 @@ use crate::{
 pub enum SyncError {
     #[error(transparent)]
     Package(#[from] PackageError),
+    #[error(transparent)]
+    Tier(#[from] crate::subscriptions::SubscriptionError),
     #[error("Stripe sync of package {code:?} failed")]
     Stripe {
         code: String,
@@ -31,7 +34,9 @@ pub struct Synced {
 
 /// Active packages get a product and a current one-time price (found by
 /// lookup key; a changed amount makes a new price and archives the old one);
-/// inactive packages have their price archived.
+/// inactive packages have their price archived. Then every active tier gets
+/// a product and a recurring price per cycle (`subscriptions::tiers::sync`);
+/// their lines are named `tier:<code>:<cycle>`.
 ///
 /// Each package is synced with its row locked (`select … for update`), the
 /// way admin catalogue changes are: a price changed while the sync runs
@@ -43,6 +48,17 @@ pub async fn sync(pool: &PgPool, stripe: &StripeGateway) -> Result<Vec<Synced>, 
     for listed in packages::list_all(pool).await? {
         if let Some(line) = sync_one(pool, stripe, listed.id).await? {
             report.push(line);
+        }
+    }
+    for tier in crate::subscriptions::tiers::sync(pool, stripe).await? {
+        for (cycle, price_id) in [("monthly", tier.monthly), ("yearly", tier.yearly)] {
+            if price_id.is_some() {
+                report.push(Synced {
+                    code: format!("tier:{}:{cycle}", tier.code),
+                    price_id,
+                    archived: false,
+                });
+            }
         }
     }
     Ok(report)

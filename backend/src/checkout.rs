@@ -235,7 +235,7 @@ pub async fn abandon(
 }
 
 /// The user's Stripe customer, created (once) when they first buy.
-async fn customer_for(
+pub(crate) async fn customer_for(
     pool: &PgPool,
     stripe: &StripeGateway,
     buyer: Buyer<'_>,
@@ -271,7 +271,11 @@ fn success_url(base: &Url, requested: Option<&str>) -> Result<String, CheckoutEr
 
 /// `candidate` as an absolute URL on `base`'s origin (a path is joined to it);
 /// anything else is refused, so Checkout can never send a buyer elsewhere.
-fn same_origin(base: &Url, field: &'static str, candidate: &str) -> Result<String, CheckoutError> {
+pub(crate) fn same_origin(
+    base: &Url,
+    field: &'static str,
+    candidate: &str,
+) -> Result<String, CheckoutError> {
     let refuse = || CheckoutError::ForeignRedirect(field, base.origin().ascii_serialization());
     // Keep the placeholder out of URL parsing, which would percent-encode its braces.
     let probe = candidate.replace(SESSION_PLACEHOLDER, "cs_placeholder");

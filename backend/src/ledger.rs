@@ -25,15 +25,18 @@ pub enum LedgerSource {
     Usage,
     /// A dispute took the purchase's credits back, or a won one restored them.
     Dispute,
+    /// A paid subscription invoice granted its tier's allowance.
+    SubscriptionAllowance,
 }
 
 impl LedgerSource {
-    pub const ALL: [LedgerSource; 5] = [
+    pub const ALL: [LedgerSource; 6] = [
         LedgerSource::Purchase,
         LedgerSource::Refund,
         LedgerSource::Adjustment,
         LedgerSource::Usage,
         LedgerSource::Dispute,
+        LedgerSource::SubscriptionAllowance,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +46,7 @@ impl LedgerSource {
             LedgerSource::Adjustment => "adjustment",
             LedgerSource::Usage => "usage",
             LedgerSource::Dispute => "dispute",
+            LedgerSource::SubscriptionAllowance => "subscription_allowance",
         }
     }
 

@@ -16,6 +16,7 @@ pub mod purchases;
 pub mod rate_limit;
 mod secret;
 pub mod stripe;
+pub mod subscriptions;
 pub mod users;
 pub mod webhook;
 

@@ -59,7 +59,7 @@ pub async fn handle(
     // Concurrent deliveries of one id wait here on the first one's row.
     let fresh = sqlx::query(
         "insert into stripe_webhook_events (event_id, event_type, endpoint) values ($1, $2, $3) \
-         on conflict (event_id) do nothing",
+         on conflict (event_id, endpoint) do nothing",
     )
     .bind(&event.id)
     .bind(&event.event_type)

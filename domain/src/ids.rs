@@ -179,6 +179,18 @@ stripe_id!(
     /// A Price (`price_…`).
     PriceId, "price", ["price_"]
 );
+stripe_id!(
+    /// A Subscription (`sub_…`).
+    SubscriptionId, "subscription", ["sub_"]
+);
+stripe_id!(
+    /// A Subscription Item (`si_…`): the price line a plan change swaps.
+    SubscriptionItemId, "subscription item", ["si_"]
+);
+stripe_id!(
+    /// An Invoice (`in_…`).
+    InvoiceId, "invoice", ["in_"]
+);
 
 #[cfg(test)]
 mod tests {

@@ -9,9 +9,11 @@ pub mod ids;
 mod money;
 mod package;
 mod purchase;
+pub mod subscription;
 
 pub use money::{Cents, Credits, MoneyError};
 pub use package::{PackageCode, PackageCodeError};
 pub use purchase::{
     InvalidTransition, Purchase, PurchaseStatus, Refund, RefundReversal, UnknownStatus,
 };
+pub use subscription::{BillingCycle, PlanChange, PlanRank, SubscriptionStatus};

@@ -17,4 +17,5 @@ mod credits_webhook;
 mod migrations;
 mod purchases;
 mod server;
+mod subscriptions;
 mod users;

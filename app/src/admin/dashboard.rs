@@ -36,8 +36,40 @@ pub struct PackageSalesView {
     pub revenue: Cents,
 }
 
+/// Live plans of one tier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TierCountView {
+    pub tier: String,
+    pub name: String,
+    pub live: i64,
+}
+
+/// A subscriber whose last payment failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PastDueView {
+    pub email: String,
+    pub subscription_id: String,
+    pub tier: String,
+    pub amount: String,
+    pub since: String,
+}
+
+/// The dashboard's subscriptions section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionsView {
+    pub by_tier: Vec<TierCountView>,
+    /// Monthly recurring revenue, yearly plans counted as a twelfth (`$1,234.56`).
+    pub mrr: String,
+    pub new_current: i64,
+    pub new_previous: i64,
+    pub churned_current: i64,
+    pub churned_previous: i64,
+    pub past_due: Vec<PastDueView>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DashboardView {
+    pub subscriptions: SubscriptionsView,
     pub days: u32,
     pub period: String,
     pub figures: Vec<Figure>,
@@ -105,6 +137,8 @@ mod ssr {
                 Err(other) => return Err(other.into()),
             };
         let needs_review = admin::needs_review(pool, super::REVIEW_LIST_SIZE).await?;
+        let subscriptions =
+            subscriptions(backend::subscriptions::stats::stats(pool, period).await?);
         let packages = backend::packages::list_all(pool)
             .await?
             .into_iter()
@@ -123,6 +157,7 @@ mod ssr {
         let dashboard = state.config.stripe.dashboard_base();
         let paged = page.cursor.as_deref().is_some_and(|c| !c.trim().is_empty());
         Ok(DashboardView {
+            subscriptions,
             days,
             period: format!("{} – {}", period.from(), period.to()),
             figures: figures(&stats),
@@ -165,6 +200,45 @@ mod ssr {
             sort_amount_href: links.toggle(sort, SortKey::Amount),
             params,
         })
+    }
+
+    fn subscriptions(stats: backend::subscriptions::stats::SubscriptionStats) -> SubscriptionsView {
+        // To the cent, half away from zero, then shown as money.
+        let rounded = stats
+            .mrr
+            .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+        let mrr =
+            Cents::from_dollars(rounded).map_or_else(|_| format!("${rounded}"), |c| c.to_string());
+        SubscriptionsView {
+            by_tier: stats
+                .by_tier
+                .into_iter()
+                .map(|t| TierCountView {
+                    tier: t.tier_code,
+                    name: t.tier_name,
+                    live: t.live,
+                })
+                .collect(),
+            mrr,
+            new_current: stats.new_current,
+            new_previous: stats.new_previous,
+            churned_current: stats.churned_current,
+            churned_previous: stats.churned_previous,
+            past_due: stats
+                .past_due
+                .into_iter()
+                .map(|p| PastDueView {
+                    email: p.email.unwrap_or_else(|| p.user_id.to_string()),
+                    subscription_id: p.subscription_id,
+                    tier: p.tier_name.unwrap_or_default(),
+                    amount: p.amount.map(|a| a.to_string()).unwrap_or_default(),
+                    since: p
+                        .since
+                        .map(|s| s.format("%Y-%m-%d").to_string())
+                        .unwrap_or_default(),
+                })
+                .collect(),
+        }
     }
 
     async fn unfiltered(pool: &sqlx::PgPool) -> Result<PurchaseTable, AdminError> {

@@ -21,7 +21,7 @@ mod save_package;
 pub use adjust::{AdjustCredits, adjust_credits};
 pub use dashboard::{
     AdminDashboard, DashboardView, Figure, PERIODS, PackageSalesView, REVIEW_LIST_SIZE,
-    TABLE_PAGE_SIZE, admin_dashboard,
+    SubscriptionsView, TABLE_PAGE_SIZE, admin_dashboard,
 };
 pub use domain::admin::{FilterParams, PageParams};
 pub use move_package::{MoveDirection, MovePackage, move_package};
@@ -57,7 +57,7 @@ pub struct AdminRow {
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     //! What the admin server functions share on the server.
 
     use backend::{AppState, admin::AdminPurchase, auth::AuthUser, ids::PackageId};

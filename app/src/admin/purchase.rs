@@ -33,6 +33,8 @@ pub struct PurchaseDetailView {
     pub stripe_customer_id: Option<String>,
     pub refundable: Cents,
     pub user_balance: Credits,
+    /// The buyer's plan: "Professional (monthly), active, renews 2027-01-02" or "No active plan".
+    pub user_plan: String,
     pub audit: Vec<AuditView>,
     pub ledger: Vec<LedgerView>,
     /// A fresh id for the adjustment form, so a resubmitted form counts once.
@@ -50,7 +52,11 @@ pub async fn admin_purchase(id: PurchaseId) -> Result<PurchaseDetailView, ApiErr
     require_admin().await?;
     let state = state();
     let detail = backend::admin::purchase_detail(&state.pool, id).await?;
+    let plan = crate::billing::PlanStatus::from(
+        backend::subscriptions::manage::status(&state.pool, detail.purchase.user_id).await?,
+    );
     Ok(PurchaseDetailView {
+        user_plan: crate::billing::plan_summary(&plan),
         discount_percentage: detail.discount_percentage,
         stripe_customer_id: detail.stripe_customer_id,
         refundable: detail.purchase.refundable(),

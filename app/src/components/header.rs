@@ -1,6 +1,9 @@
 use leptos::prelude::*;
 
-use crate::auth::{UserView, current_user};
+use crate::{
+    auth::{UserView, current_user},
+    billing::account_summary,
+};
 
 #[component]
 pub fn Header() -> impl IntoView {
@@ -29,7 +32,30 @@ pub fn Header() -> impl IntoView {
 
 #[component]
 fn Account(user: UserView) -> impl IntoView {
+    let summary = Resource::new(|| (), |_| account_summary());
     view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                summary
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|summary| {
+                        view! {
+                            <a
+                                id="header-plan"
+                                href="/billing"
+                                class="rounded-full bg-indigo-50 px-2.5 py-0.5 text-xs font-semibold text-indigo-700 hover:bg-indigo-100"
+                            >
+                                {summary.tier_name}
+                            </a>
+                            <span id="header-balance" class="text-slate-600">
+                                {format!("{} credits", summary.balance)}
+                            </span>
+                        }
+                    })
+            })}
+        </Suspense>
         {user
             .is_admin
             .then(|| {

@@ -101,6 +101,12 @@ fn Signed(
             </div>
             <HowCreditsWork />
         </div>
+        <p class="mt-4 text-sm">
+            <a id="billing-link" href="/billing" class="font-medium text-indigo-600 hover:underline">
+                "Plans & billing →"
+            </a>
+            <span class="text-slate-600">" Subscribe for a monthly credit allowance."</span>
+        </p>
         <section aria-labelledby="packs-heading" class="mt-12">
             <h2 id="packs-heading" class="text-xl font-semibold tracking-tight">
                 "Buy credits"
@@ -158,7 +164,7 @@ fn HowCreditsWork() -> impl IntoView {
             </h2>
             <ul class="mt-3 list-disc space-y-1.5 pl-5">
                 <li>"Each AI request or service call spends credits from your balance."</li>
-                <li>"Buy a pack once; there is no subscription and credits never expire."</li>
+                <li>"Packs are one-time purchases, and their credits never expire."</li>
                 <li>"Credits are added the moment Stripe confirms your payment."</li>
                 <li>"Refunded payments take the matching credits back."</li>
             </ul>

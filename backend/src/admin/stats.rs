@@ -95,7 +95,8 @@ impl StatsPeriod {
         }
     }
 
-    fn bounds(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+    /// `[start of the first day, start of the day after the last)`.
+    pub fn bounds(&self) -> (DateTime<Utc>, DateTime<Utc>) {
         (day_start(self.from), day_start(self.to + Days::new(1)))
     }
 }

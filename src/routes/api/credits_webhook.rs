@@ -48,17 +48,7 @@ where
     type Rejection = AppError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let signature = request
-            .headers()
-            .get("stripe-signature")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = Bytes::from_request(request, state).await.map_err(|_| {
-            AppError::new(
-                ErrorCode::InvalidPayload,
-                "The request body could not be read.",
-            )
-        })?;
+        let (body, signature) = read_signed(request, state).await?;
         let state = AppState::from_ref(state);
         verify_credits_event(
             &body,
@@ -66,15 +56,37 @@ where
             &state.config.stripe.webhook_secrets_credits,
         )
         .map(VerifiedEvent)
-        .map_err(|error| {
-            tracing::warn!(error = %error, "credits webhook refused");
-            let code = match error {
-                SignatureError::Missing => ErrorCode::MissingSignature,
-                SignatureError::BadSignature => ErrorCode::InvalidSignature,
-                SignatureError::Stale => ErrorCode::StaleSignature,
-                SignatureError::BadPayload(_) => ErrorCode::InvalidPayload,
-            };
-            AppError::new(code, error.to_string())
-        })
+        .map_err(|error| refusal("credits", error))
     }
+}
+
+/// The raw body and the `Stripe-Signature` header of a webhook request.
+pub(super) async fn read_signed<S: Send + Sync>(
+    request: Request,
+    state: &S,
+) -> Result<(Bytes, Option<String>), AppError> {
+    let signature = request
+        .headers()
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = Bytes::from_request(request, state).await.map_err(|_| {
+        AppError::new(
+            ErrorCode::InvalidPayload,
+            "The request body could not be read.",
+        )
+    })?;
+    Ok((body, signature))
+}
+
+/// A webhook request refused before anything ran: always a 400.
+pub(super) fn refusal(endpoint: &str, error: SignatureError) -> AppError {
+    tracing::warn!(error = %error, endpoint, "webhook refused");
+    let code = match error {
+        SignatureError::Missing => ErrorCode::MissingSignature,
+        SignatureError::BadSignature => ErrorCode::InvalidSignature,
+        SignatureError::Stale => ErrorCode::StaleSignature,
+        SignatureError::BadPayload(_) => ErrorCode::InvalidPayload,
+    };
+    AppError::new(code, error.to_string())
 }

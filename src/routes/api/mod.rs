@@ -7,9 +7,11 @@ mod admin_purchases;
 mod admin_stats;
 mod admin_users;
 mod balance;
+mod billing;
 mod credits;
 mod credits_webhook;
 mod money;
+mod subscriptions_webhook;
 
 use axum::{
     Router,
@@ -65,7 +67,24 @@ pub fn router() -> Router<ServerState> {
             "/credits/admin/packages/{id}/deactivate",
             post(admin_packages::deactivate),
         )
+        .route("/credits/admin/tiers", get(billing::admin_tiers))
+        .route("/credits/admin/tiers/{tier}", patch(billing::set_allowance))
         .route("/credits/webhook", post(credits_webhook::receive))
+        .route("/webhooks/stripe", post(subscriptions_webhook::receive))
+        .route(
+            "/webhooks/stripe/checkout",
+            post(subscriptions_webhook::receive),
+        )
+        .route("/checkout/create", post(billing::checkout))
+        .route("/portal/create", post(billing::portal))
+        .route("/payment-methods", get(billing::payment_methods))
+        .route("/subscription-status", get(billing::subscription_status))
+        .route("/subscription/cancel", post(billing::cancel))
+        .route("/subscription/resume", post(billing::resume))
+        .route("/subscription/upgrade", post(billing::change))
+        .route("/subscription/preview", post(billing::preview))
+        .route("/invoices", get(billing::invoices))
+        .route("/plans", get(billing::plans))
         .route("/credits/packages", get(credits::list_packages))
         .route("/credits/purchase", post(credits::purchase))
         .route("/credits/history", get(credits::history))

@@ -49,6 +49,7 @@ pub fn AdminDashboardPage() -> impl IntoView {
 #[component]
 fn Dashboard(view: DashboardView) -> impl IntoView {
     let DashboardView {
+        subscriptions,
         days,
         period,
         figures,
@@ -142,6 +143,8 @@ fn Dashboard(view: DashboardView) -> impl IntoView {
                 </ul>
             </section>
         </div>
+
+        <Subscriptions view=subscriptions />
 
         <section class="mt-10">
             <div class="flex flex-wrap items-end justify-between gap-2">
@@ -309,5 +312,73 @@ fn Row(row: AdminRow) -> impl IntoView {
                 </div>
             </td>
         </tr>
+    }
+}
+
+#[component]
+fn Subscriptions(view: crate::admin::SubscriptionsView) -> impl IntoView {
+    let past_due = view.past_due;
+    let past_due_count = past_due.len();
+    view! {
+        <section id="subscriptions" aria-labelledby="subscriptions-heading" class="mt-10">
+            <h2 id="subscriptions-heading" class="text-xl font-semibold tracking-tight">"Subscriptions"</h2>
+            <dl class="mt-4 grid grid-cols-2 gap-4 md:grid-cols-4">
+                <div data-figure="mrr" class="rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200">
+                    <dt class="text-xs font-medium uppercase tracking-wide text-slate-500">"MRR"</dt>
+                    <dd class="mt-1 text-2xl font-bold tabular-nums" data-role="current">{view.mrr}</dd>
+                    <dd class="text-xs text-slate-500">"yearly plans as a twelfth"</dd>
+                </div>
+                <div data-figure="new-subscriptions" class="rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200">
+                    <dt class="text-xs font-medium uppercase tracking-wide text-slate-500">"New"</dt>
+                    <dd class="mt-1 text-2xl font-bold tabular-nums" data-role="current">{view.new_current}</dd>
+                    <dd class="text-xs text-slate-500" data-role="previous">{format!("previous: {}", view.new_previous)}</dd>
+                </div>
+                <div data-figure="churned-subscriptions" class="rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200">
+                    <dt class="text-xs font-medium uppercase tracking-wide text-slate-500">"Churned"</dt>
+                    <dd class="mt-1 text-2xl font-bold tabular-nums" data-role="current">{view.churned_current}</dd>
+                    <dd class="text-xs text-slate-500" data-role="previous">{format!("previous: {}", view.churned_previous)}</dd>
+                </div>
+                <div class="rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200">
+                    <dt class="text-xs font-medium uppercase tracking-wide text-slate-500">"Active by tier"</dt>
+                    <dd>
+                        <ul id="active-by-tier" class="mt-1 space-y-0.5 text-sm">
+                            {view
+                                .by_tier
+                                .into_iter()
+                                .map(|t| view! {
+                                    <li data-tier=t.tier class="flex justify-between">
+                                        <span>{t.name}</span>
+                                        <span class="tabular-nums font-semibold" data-role="live">{t.live}</span>
+                                    </li>
+                                })
+                                .collect_view()}
+                        </ul>
+                    </dd>
+                </div>
+            </dl>
+            <div id="past-due-list" data-count=past_due_count.to_string() class="mt-4 rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200">
+                <h3 class="text-sm font-semibold">{format!("Past due ({past_due_count})")}</h3>
+                {if past_due.is_empty() {
+                    view! { <p class="mt-1 text-sm text-slate-600">"Every subscriber is paid up."</p> }.into_any()
+                } else {
+                    view! {
+                        <ul class="mt-2 divide-y divide-slate-100 text-sm">
+                            {past_due
+                                .into_iter()
+                                .map(|p| view! {
+                                    <li class="flex flex-wrap justify-between gap-2 py-1.5" data-subscription=p.subscription_id>
+                                        <span class="font-medium">{p.email}</span>
+                                        <span>{p.tier}</span>
+                                        <span class="tabular-nums">{p.amount}</span>
+                                        <span class="text-slate-600">{format!("since {}", p.since)}</span>
+                                    </li>
+                                })
+                                .collect_view()}
+                        </ul>
+                    }
+                        .into_any()
+                }}
+            </div>
+        </section>
     }
 }

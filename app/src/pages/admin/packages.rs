@@ -3,6 +3,7 @@ use leptos::prelude::*;
 use super::{AdminNav, refusal};
 use crate::{
     admin::{AdminPackageView, MovePackage, SavePackage, admin_packages},
+    billing::{SetTierAllowance, TierView, admin_tiers, money},
     credits::error_message,
 };
 
@@ -52,6 +53,78 @@ fn Catalogue(
             <h2 class="font-semibold">"New package"</h2>
             <PackageForm action=create package=None form_id="new-package" />
         </section>
+        <Tiers />
+    }
+}
+
+/// The subscription tiers' monthly allowances.
+#[component]
+fn Tiers() -> impl IntoView {
+    let save = ServerAction::<SetTierAllowance>::new();
+    let tiers = Resource::new(move || save.version().get(), |_| admin_tiers());
+    let error = move || match save.value().get() {
+        Some(Err(error)) => Some(error_message(&error)),
+        _ => None,
+    };
+    view! {
+        <section id="tiers" aria-labelledby="tiers-heading" class="mt-10 rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200">
+            <h2 id="tiers-heading" class="font-semibold">"Subscription tiers"</h2>
+            <p class="mt-1 text-sm text-slate-600">
+                "Each paid period grants the tier's monthly allowance (twelve months' worth for a yearly plan). A change applies from the next paid invoice."
+            </p>
+            {move || error().map(|m| view! { <p class="mt-3 text-sm text-red-700" role="alert">{m}</p> })}
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    tiers
+                        .await
+                        .map(|list| {
+                            list.into_iter()
+                                .map(|tier| view! { <TierRow tier save /> })
+                                .collect_view()
+                        })
+                        .ok()
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn TierRow(tier: TierView, save: ServerAction<SetTierAllowance>) -> impl IntoView {
+    let prices = match tier.price_yearly_cents {
+        Some(yearly) => format!(
+            "{} / month, {} / year",
+            money(tier.price_monthly_cents),
+            money(yearly)
+        ),
+        None => format!("{} / month", money(tier.price_monthly_cents)),
+    };
+    let input_id = format!("allowance-{}", tier.tier);
+    let label_for = input_id.clone();
+    let code = tier.tier.clone();
+    view! {
+        <ActionForm action=save attr:class="mt-3 flex flex-wrap items-end gap-3 border-t border-slate-100 pt-3" attr:data-tier=code>
+            <input type="hidden" name="tier" value=tier.tier />
+            <div class="min-w-40">
+                <p class="font-medium">{tier.name.clone()}</p>
+                <p class="text-xs text-slate-500">{prices}</p>
+            </div>
+            <label for=label_for class="text-sm">
+                "Credits a month"
+                <input
+                    id=input_id
+                    name="monthly_allowance"
+                    type="number"
+                    min="0"
+                    max="100000000"
+                    value=tier.monthly_allowance.to_string()
+                    class="mt-1 block w-36 rounded-lg border border-slate-300 px-2 py-1.5 text-sm"
+                />
+            </label>
+            <button type="submit" class="rounded-lg bg-slate-900 px-3 py-1.5 text-sm font-semibold text-white hover:bg-slate-700">
+                "Save"
+            </button>
+        </ActionForm>
     }
 }
 

@@ -67,6 +67,7 @@ fn Detail(
         stripe_customer_id,
         refundable,
         user_balance,
+        user_plan,
         audit,
         ledger,
         adjustment_request_id,
@@ -97,6 +98,7 @@ fn Detail(
             {field("Created", row.created_at.clone())}
             {field("Completed", row.completed_at.clone().unwrap_or_else(|| "–".into()))}
             {field("User's balance", format!("{user_balance} credits"))}
+            {field("User's plan", user_plan)}
             {field("Checkout session", row.session_id.clone().unwrap_or_else(|| "–".into()))}
             {field("Payment", row.payment_id.clone().unwrap_or_else(|| "–".into()))}
             {field("Stripe customer", stripe_customer_id.unwrap_or_else(|| "–".into()))}

@@ -16,11 +16,18 @@ use stripe_checkout::checkout_session::{
     ExpireCheckoutSession, ListCheckoutSession, RetrieveCheckoutSession,
 };
 use stripe_core::{customer::CreateCustomer, refund::CreateRefund};
-use stripe_product::{
-    price::{CreatePrice, ListPrice, UpdatePrice},
-    product::{CreateProduct, UpdateProduct},
-};
+use stripe_product::price::UpdatePrice;
 use stripe_shared::{CheckoutSession, CheckoutSessionMode, CheckoutSessionPaymentStatus};
+
+mod billing;
+mod subscription_events;
+
+pub use billing::{
+    Card, InvoiceSummary, PlanPreview, PriceSpec, SubscriptionCheckout, SubscriptionSnapshot,
+};
+pub use subscription_events::{
+    PaidInvoice, SubscriptionEvent, SubscriptionEventKind, verify_subscription_event,
+};
 
 use crate::{
     Secret,
@@ -263,66 +270,21 @@ impl StripeGateway {
     }
 
     /// Makes sure Stripe has a product and a one-time price matching the
-    /// package, found again by lookup key; archives a price that no longer
-    /// matches. Returns `(product_id, price_id)`.
+    /// package (see [`StripeGateway::sync_price`]). Returns
+    /// `(product_id, price_id)`.
     pub async fn sync_package(
         &self,
         package: &CreditPackage,
     ) -> Result<(ProductId, PriceId), StripeError> {
-        let lookup_key = format!("credits_{}", package.code);
-        let existing = ListPrice::new()
-            .lookup_keys(vec![lookup_key.clone()])
-            .send(&self.client)
-            .await?;
-        if let Some(price) = existing.data.iter().find(|p| p.active) {
-            let product_id = match &price.product {
-                stripe_types::Expandable::Id(id) => id.to_string(),
-                stripe_types::Expandable::Object(product) => product.id.to_string(),
-            };
-            if price.unit_amount == Some(package.price.get())
-                && price.currency == stripe_types::Currency::USD
-            {
-                UpdateProduct::new(product_id.as_str())
-                    .name(&package.name)
-                    .send(&self.client)
-                    .await?;
-                return Ok((returned_id(&product_id)?, returned_id(price.id.as_str())?));
-            }
-            // Prices are immutable: a new amount is a new price under the same key.
-            let new_price = CreatePrice::new(stripe_types::Currency::USD)
-                .product(product_id.as_str())
-                .unit_amount(package.price.get())
-                .lookup_key(&lookup_key)
-                .transfer_lookup_key(true)
-                .send(&self.client)
-                .await?;
-            UpdatePrice::new(price.id.clone())
-                .active(false)
-                .send(&self.client)
-                .await?;
-            return Ok((
-                returned_id(&product_id)?,
-                returned_id(new_price.id.as_str())?,
-            ));
-        }
-        let product = CreateProduct::new(&package.name)
-            .metadata(HashMap::from([(
-                "package_code".to_owned(),
-                package.code.to_string(),
-            )]))
-            .send(&self.client)
-            .await?;
-        let price = CreatePrice::new(stripe_types::Currency::USD)
-            .product(product.id.as_str())
-            .unit_amount(package.price.get())
-            .lookup_key(&lookup_key)
-            .transfer_lookup_key(true)
-            .send(&self.client)
-            .await?;
-        Ok((
-            returned_id(product.id.as_str())?,
-            returned_id(price.id.as_str())?,
-        ))
+        self.sync_price(&billing::PriceSpec {
+            lookup_key: &format!("credits_{}", package.code),
+            product_name: &package.name,
+            product_tag: ("package_code", package.code.as_str()),
+            amount: package.price,
+            cycle: None,
+            product: None,
+        })
+        .await
     }
 }
 
