@@ -721,6 +721,21 @@ fn preview_invoice(s: &Store, p: &Params) -> ApiResult<Value> {
     let at = subscriptions::proration_moment(details.int("proration_date")?, start, end);
     let ItemChanges { items, prorations } =
         subscriptions::apply_item_changes(s, &sub, &changes, "subscription_details[items]", at)?;
+    if let Some((reset_lines, _)) =
+        subscriptions::cycle_reset(s, &sub, &items, at, proration != "none")
+    {
+        let mut lines = pending_lines(s, &sub_id);
+        lines.extend(reset_lines);
+        return Ok(invoice_object(
+            s,
+            &sub,
+            "subscription_update",
+            &lines,
+            (at, at),
+            at,
+            true,
+        ));
+    }
     let prorations = if proration == "none" {
         Vec::new()
     } else {

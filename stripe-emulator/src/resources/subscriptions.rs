@@ -438,13 +438,60 @@ pub(crate) fn apply_item_changes(
     Ok(ItemChanges { items, prorations })
 }
 
+/// The billing interval of a list of items (their first price's).
+fn interval_of(items: &[Value]) -> (Value, Value) {
+    let price = items.first().map(|i| &i["price"]).unwrap_or(&Value::Null);
+    (
+        price["recurring"]["interval"].clone(),
+        price["recurring"]["interval_count"].clone(),
+    )
+}
+
+/// When a change moves the subscription to another billing interval (monthly → yearly),
+/// Stripe resets the billing cycle to the moment of the change and invoices at once, whatever
+/// `proration_behavior` says: a credit for the unused time of every old item (unless `none`)
+/// and the new items for a full new period [at, new end). `None` when the interval stays.
+pub(crate) fn cycle_reset(
+    s: &Store,
+    before: &Value,
+    items: &[Value],
+    at: i64,
+    prorate: bool,
+) -> Option<(Vec<Line>, i64)> {
+    let old_items = before["items"]["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if items.is_empty() || interval_of(&old_items) == interval_of(items) {
+        return None;
+    }
+    let start = before["current_period_start"].as_i64().unwrap_or(at);
+    let end = before["current_period_end"].as_i64().unwrap_or(at);
+    let new_end = next_period_end(at, items);
+    let mut lines = Vec::new();
+    if prorate {
+        for old in &old_items {
+            lines.extend(proration_lines(
+                s,
+                &id_of(&old["id"]),
+                Some((&old["price"], old["quantity"].as_i64().unwrap_or(1))),
+                None,
+                (start, end, at),
+            ));
+        }
+    }
+    lines.extend(items.iter().map(|item| item_line(s, item, at, new_end)));
+    Some((lines, new_end))
+}
+
 /// `POST /v1/subscriptions/{id}`: `cancel_at_period_end`, `items[N][id|price|quantity|deleted]`,
 /// `proration_behavior`, `proration_date`, `metadata`.
 ///
 /// Prorations (unless `proration_behavior=none`) become pending invoice items. With
 /// `always_invoice` they are invoiced at once (`billing_reason=subscription_update`): a positive
 /// total is charged to the default card, a negative one becomes credit on the customer's
-/// balance. With `create_prorations` they wait for the next renewal invoice.
+/// balance. With `create_prorations` they wait for the next renewal invoice. A change to another
+/// billing interval resets the cycle and invoices at once (see [`cycle_reset`]).
 pub fn update_subscription(s: &mut Store, id: &str, p: &Params) -> ApiResult<Value> {
     let before = s.get("subscription", id)?;
     if before["status"] == "canceled" {
@@ -483,18 +530,40 @@ pub fn update_subscription(s: &mut Store, id: &str, p: &Params) -> ApiResult<Val
     let start = before["current_period_start"].as_i64().unwrap_or_else(now);
     let end = before["current_period_end"].as_i64().unwrap_or_else(now);
     let at = proration_moment(p.int("proration_date")?, start, end);
-    let ItemChanges { items, prorations } =
-        apply_item_changes(s, &before, &p.items("items"), "items", at)?;
+    let ItemChanges {
+        mut items,
+        prorations,
+    } = apply_item_changes(s, &before, &p.items("items"), "items", at)?;
+    let reset = cycle_reset(s, &before, &items, at, proration != "none");
+    if let Some((_, new_end)) = &reset {
+        for item in &mut items {
+            item["current_period_start"] = json!(at);
+            item["current_period_end"] = json!(new_end);
+        }
+        after["current_period_start"] = json!(at);
+        after["current_period_end"] = json!(new_end);
+        after["billing_cycle_anchor"] = json!(at);
+        if after["cancel_at_period_end"] == true {
+            after["cancel_at"] = json!(new_end);
+        }
+    }
     after["items"]["data"] = json!(items);
     let after = s.update(id, |sub| *sub = after);
     let previous = previous_attributes(&before, &after, &[]);
     s.emit("customer.subscription.updated", &after, Some(previous));
-    if proration == "none" || prorations.is_empty() {
-        return Ok(after);
-    }
-    add_pending_items(s, &after, &prorations);
-    if proration == "always_invoice" {
-        let lines = pending_lines(s, id);
+    let immediate = match reset {
+        Some((lines, _)) => {
+            let mut all = pending_lines(s, id);
+            all.extend(lines);
+            Some(all)
+        }
+        None if proration == "none" || prorations.is_empty() => None,
+        None => {
+            add_pending_items(s, &after, &prorations);
+            (proration == "always_invoice").then(|| pending_lines(s, id))
+        }
+    };
+    if let Some(lines) = immediate {
         let invoice = bill_subscription(s, id, "subscription_update", &lines, (at, at), false);
         let paid = invoice["status"] == "paid";
         s.update(id, |sub| {

@@ -576,3 +576,33 @@ async fn portal_switch_cancel_and_renew_emit_subscription_updated() {
     assert!(previous.iter().any(|p| p["cancel_at_period_end"] == true));
     verify_all(&h);
 }
+
+#[tokio::test]
+async fn switching_to_a_yearly_price_resets_the_cycle_and_invoices_at_once() {
+    let h = Harness::start().await;
+    let sub = subscribe(&h, STARTER).await;
+    let at = sub.items.data[0].current_period_start + 10 * DAY;
+    let yearly = "price_seed_tier_starter_yearly"; // $190
+    // Even with the default create_prorations, the preview is the immediate invoice.
+    let preview = preview_switch(&sub, yearly, PreviewProration::CreateProrations, at)
+        .send(&h.client)
+        .await
+        .unwrap();
+    assert_eq!(preview.total, 19_000 - 1267);
+    let updated = UpdateSubscription::new(sub.id.clone())
+        .items(vec![switch_to(&sub, yearly)])
+        .proration_date(at)
+        .send(&h.client)
+        .await
+        .unwrap();
+    assert_eq!(updated.items.data[0].current_period_start, at);
+    assert_eq!(updated.items.data[0].current_period_end, at + 365 * DAY);
+    let invoice = latest_invoice(&h, &sub.id).await;
+    assert_eq!(
+        invoice.billing_reason.as_ref().unwrap().as_str(),
+        "subscription_update"
+    );
+    assert_eq!(invoice.total, preview.total);
+    assert_eq!(invoice.amount_paid, preview.amount_due);
+    verify_all(&h);
+}
