@@ -70,7 +70,9 @@ pub fn router(state: AppState) -> Router<AppState> {
                 .delete(subscriptions::cancel),
         )
         .route("/invoices", get(invoices::list))
+        .route("/invoices/create_preview", post(invoices::create_preview))
         .route("/invoices/{id}", get(invoices::retrieve))
+        .route("/invoices/{id}/pay", post(invoices::pay))
         .route("/invoices/{id}/lines", get(invoices::lines))
         .route("/billing_portal/sessions", post(billing_portal::create))
         .route("/events", get(events::list))

@@ -21,6 +21,8 @@ pub enum CardBehavior {
     /// Checkout completes with `payment_status=unpaid`; the payment settles later.
     AsyncSucceeds,
     AsyncFails,
+    /// Attaches to a customer, but every charge on it is declined (`4000 0000 0000 0341`).
+    ChargeFails,
 }
 
 pub const CARD_SUCCEEDS: &str = "4242424242424242";
@@ -29,6 +31,7 @@ pub const CARD_INSUFFICIENT_FUNDS: &str = "4000000000009995";
 pub const CARD_REQUIRES_AUTH: &str = "4000002500003155";
 pub const CARD_ASYNC_SUCCEEDS: &str = "4000000000000077";
 pub const CARD_ASYNC_FAILS: &str = "4000000000000085";
+pub const CARD_CHARGE_FAILS: &str = "4000000000000341";
 
 pub fn card_behavior(number: &str) -> Result<CardBehavior, &'static str> {
     match number {
@@ -37,6 +40,7 @@ pub fn card_behavior(number: &str) -> Result<CardBehavior, &'static str> {
         CARD_REQUIRES_AUTH => Ok(CardBehavior::RequiresAuthentication),
         CARD_ASYNC_SUCCEEDS => Ok(CardBehavior::AsyncSucceeds),
         CARD_ASYNC_FAILS => Ok(CardBehavior::AsyncFails),
+        CARD_CHARGE_FAILS => Ok(CardBehavior::ChargeFails),
         n if n.len() >= 12 && n.len() <= 19 && n.bytes().all(|b| b.is_ascii_digit()) && luhn(n) => {
             Ok(CardBehavior::Succeeds)
         }
@@ -91,6 +95,7 @@ mod tests {
             CARD_DECLINED,
             CARD_INSUFFICIENT_FUNDS,
             CARD_REQUIRES_AUTH,
+            CARD_CHARGE_FAILS,
             "5555555555554444",
         ] {
             assert!(luhn(n), "{n}");

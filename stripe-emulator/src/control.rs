@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use crate::cards::{self, CardInput};
 use crate::error::ApiError;
 use crate::params::{Params, list_of};
-use crate::resources::{checkout_sessions, disputes, refunds, subscriptions};
+use crate::resources::{checkout_sessions, customers, disputes, refunds, subscriptions};
 use crate::webhooks::{self, Job};
 use crate::{AppState, EndpointConfig, with_store};
 
@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/events/{id}/deliver", post(deliver))
         .route("/subscriptions/{id}/advance", post(advance))
         .route("/subscriptions/{id}/fail_renewal", post(fail_renewal))
+        .route("/customers/{id}/payment_method", post(attach_card))
         .route("/checkout/sessions/{id}/pay", post(pay))
         .route("/checkout/sessions/{id}/settle", post(settle))
         .route("/checkout/sessions/{id}/amend", post(amend))
@@ -251,6 +252,28 @@ async fn advance(State(state): State<AppState>, Path(id): Path<String>, body: By
 async fn fail_renewal(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     reply(with_store(&state, |s| {
         subscriptions::advance_subscription(s, &id, false)
+    }))
+}
+
+/// The customer saves a new card (`{"card": "4000000000000341"}`, default `4242…`): it becomes
+/// the customer's default and that of its live subscriptions, so the next renewal charges it.
+async fn attach_card(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let p = match body_params(&body) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let number: String = p
+        .str("card")
+        .unwrap_or_else(|| cards::CARD_SUCCEEDS.into())
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .collect();
+    reply(with_store(&state, |s| {
+        customers::attach_default_card(s, &id, &number)
     }))
 }
 

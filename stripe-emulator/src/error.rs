@@ -34,6 +34,16 @@ impl ApiError {
         self
     }
 
+    pub fn with_param(mut self, param: &str) -> Self {
+        self.param = Some(param.to_owned());
+        self
+    }
+
+    pub fn with_param_none(mut self) -> Self {
+        self.param = None;
+        self
+    }
+
     pub fn missing_param(param: &str) -> Self {
         Self::invalid(format!("Missing required param: {param}."), Some(param))
             .with_code("parameter_missing")

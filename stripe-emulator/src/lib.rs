@@ -11,9 +11,11 @@
 //! - `resources/`: one file per Stripe resource (`products`, `prices`, `customers`,
 //!   `checkout_sessions`, `payment_methods`, `payment_intents`, `charges`, `refunds`, `disputes`,
 //!   `subscriptions`, `invoices`, `billing_portal`, `events`) with its `/v1` handlers and what
-//!   Stripe does to it, e.g. how a charge is refunded is in `resources/refunds.rs`;
+//!   Stripe does to it, e.g. how a charge is refunded is in `resources/refunds.rs`, how a
+//!   subscription is invoiced (prorations, pending items, previews, paying) in
+//!   `resources/invoices.rs`;
 //! - `cards`: the test cards and how each behaves;
-//! - `pages`: the hosted Checkout pay page and billing portal;
+//! - `pages`: the hosted Checkout pay page, billing portal and hosted invoice page;
 //! - `control`: the `/_emulator/` test controls;
 //! - `webhooks`: signing and delivering events;
 //! - `store`: the in-memory objects, events and endpoints; `seed`: the `--seed` catalogue;
@@ -187,6 +189,7 @@ impl Emulator {
             base: Duration::from_secs_f64(config.retry_base_secs.max(0.0)),
             max_attempts: config.max_attempts.max(1),
         });
+        store.public_url = public_url.clone();
         for endpoint in &config.webhooks {
             store.add_endpoint(endpoint.clone());
         }

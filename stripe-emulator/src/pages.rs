@@ -1,5 +1,6 @@
-//! The hosted pages: Checkout's pay page (`/c/pay/{session}`) and the billing portal
-//! (`/p/session/{portal session}`). Plain HTML forms with stable element ids (see README).
+//! The hosted pages: Checkout's pay page (`/c/pay/{session}`), the billing portal
+//! (`/p/session/{portal session}`) and the hosted invoice page (`/i/{invoice}`, the invoice's
+//! `hosted_invoice_url`). Plain HTML forms with stable element ids (see README).
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -18,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .route("/c/pay/{id}", get(pay_page).post(pay_submit))
         .route("/c/pay/{id}/confirm", axum::routing::post(pay_confirm))
         .route("/p/session/{id}", get(portal_page).post(portal_action))
+        .route("/i/{id}", get(invoice_page))
 }
 
 fn esc(text: &str) -> String {
@@ -301,6 +303,71 @@ pub fn pay_programmatically(
     input: &CardInput,
 ) -> Result<Value, String> {
     with_store(state, |s| checkout_sessions::pay_session(s, id, input)).map_err(|e| e.message)
+}
+
+// ------------------------------------------------------------------ hosted invoice page
+
+async fn invoice_page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let s = state.lock();
+    let Ok(invoice) = s.get("invoice", &id) else {
+        return not_found("This invoice does not exist.");
+    };
+    let currency = invoice["currency"].as_str().unwrap_or("usd");
+    let amount = |field: &str| money(invoice[field].as_i64().unwrap_or(0), currency);
+    let status = invoice["status"].as_str().unwrap_or("");
+    let mut rows = String::new();
+    for line in invoice["lines"]["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
+        rows.push_str(&format!(
+            "<tr class=\"line\" data-proration=\"{}\"><td>{}</td><td style=\"text-align:right\">{}</td></tr>",
+            line["parent"]["subscription_item_details"]["proration"] == true,
+            esc(line["description"].as_str().unwrap_or("")),
+            money_signed(line["amount"].as_i64().unwrap_or(0), currency),
+        ));
+    }
+    let customer = invoice["customer_email"]
+        .as_str()
+        .or(invoice["customer_name"].as_str())
+        .unwrap_or("");
+    let body = format!(
+        r#"<h1>Invoice <span id="invoice-number">{number}</span></h1>
+<p id="customer">{customer}</p>
+<p id="invoice-status" data-status="{status}">{status_text}</p>
+<table id="lines">{rows}</table>
+<table>
+<tr><td>Total</td><td id="total" style="text-align:right">{total}</td></tr>
+<tr><td>Amount due</td><td id="amount-due" style="text-align:right">{due}</td></tr>
+<tr><td>Amount paid</td><td id="amount-paid" style="text-align:right">{paid}</td></tr>
+<tr><td>Amount remaining</td><td id="amount-remaining" style="text-align:right">{remaining}</td></tr>
+</table>"#,
+        number = esc(invoice["number"].as_str().unwrap_or("")),
+        customer = esc(customer),
+        status = esc(status),
+        status_text = match status {
+            "paid" => "Paid",
+            "open" => "Open — payment due",
+            "void" => "Void",
+            "uncollectible" => "Uncollectible",
+            _ => "Draft",
+        },
+        total = money_signed(invoice["total"].as_i64().unwrap_or(0), currency),
+        due = amount("amount_due"),
+        paid = amount("amount_paid"),
+        remaining = amount("amount_remaining"),
+    );
+    (StatusCode::OK, page("Invoice", &body)).into_response()
+}
+
+/// `money` for amounts that may be negative (credits).
+fn money_signed(cents: i64, currency: &str) -> String {
+    if cents < 0 {
+        format!("-{}", money(-cents, currency))
+    } else {
+        money(cents, currency)
+    }
 }
 
 // ------------------------------------------------------------------ billing portal

@@ -1,6 +1,6 @@
 //! In-memory state: every Stripe object as JSON, the events, the webhook endpoints and deliveries.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rand::Rng;
 use rand::distr::Alphanumeric;
@@ -34,6 +34,10 @@ pub struct Store {
     pub retry: RetryPolicy,
     /// Checkout sessions paid with a delayed-notification card: session id → planned outcome.
     pub async_payments: HashMap<String, bool>,
+    /// Payment methods that attach but whose every charge fails (test card `4000 0000 0000 0341`).
+    pub failing_cards: HashSet<String>,
+    /// The origin of the hosted pages (`hosted_invoice_url`).
+    pub public_url: String,
 }
 
 impl Store {
@@ -51,6 +55,8 @@ impl Store {
             held: Vec::new(),
             retry,
             async_payments: HashMap::new(),
+            failing_cards: HashSet::new(),
+            public_url: String::new(),
         }
     }
 
@@ -58,8 +64,10 @@ impl Store {
     pub fn reset(&mut self) {
         let endpoints = std::mem::take(&mut self.endpoints);
         let retry = self.retry;
+        let public_url = std::mem::take(&mut self.public_url);
         *self = Self::new(retry);
         self.endpoints = endpoints;
+        self.public_url = public_url;
     }
 
     /// A fresh id such as `cus_T3kq…` (24 random characters after the prefix).

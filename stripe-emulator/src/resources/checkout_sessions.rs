@@ -341,9 +341,10 @@ pub fn pay_session(s: &mut Store, id: &str, card: &CardInput) -> Result<Value, P
     // The customer: given, or created when the session asks for one.
     let mut customer = session["customer"].as_str().map(str::to_owned);
     let needs_customer = customer.is_none() && session["customer_creation"] == "always";
+    // A card that attaches but fails every charge is declined when Checkout charges it.
     let declined = matches!(
         behavior,
-        CardBehavior::Declined | CardBehavior::InsufficientFunds
+        CardBehavior::Declined | CardBehavior::InsufficientFunds | CardBehavior::ChargeFails
     );
     if needs_customer && !declined {
         let params = Params::from_value(json!({ "email": email, "name": card.name }));

@@ -3,8 +3,10 @@
 use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
+use super::payment_methods::new_payment_method;
 use super::subscriptions::cancel_subscription_now;
 use super::{Reply, expanded, filter_created, filter_eq, id_of, ok, previous_attributes};
+use crate::cards::{CardBehavior, CardInput, card_behavior, decline_reason};
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
 use crate::store::Store;
@@ -168,6 +170,60 @@ pub fn new_customer(s: &mut Store, p: &Params) -> ApiResult<Value> {
     }));
     s.emit("customer.created", &customer, None);
     Ok(customer)
+}
+
+/// The customer saves a test card as its default payment method (and that of its live
+/// subscriptions), as the portal or an app's "update card" page would: `payment_method.attached`,
+/// `customer.updated`, `customer.subscription.updated`. Cards that are declined outright do not
+/// attach (402); `4000 0000 0000 0341` attaches, and every later charge on it fails.
+pub fn attach_default_card(s: &mut Store, customer_id: &str, number: &str) -> ApiResult<Value> {
+    let before = s.get("customer", customer_id)?;
+    if before["deleted"] == true {
+        return Err(ApiError::no_such("customer", customer_id));
+    }
+    let behavior = card_behavior(number)
+        .map_err(|m| ApiError::card("incorrect_number", None, m).with_param("card"))?;
+    match behavior {
+        CardBehavior::Declined | CardBehavior::InsufficientFunds => {
+            let (code, message) = decline_reason(behavior);
+            return Err(ApiError::card("card_declined", Some(code), message));
+        }
+        CardBehavior::AsyncSucceeds | CardBehavior::AsyncFails => {
+            return Err(ApiError::invalid_param(
+                "card",
+                "Delayed-notification test cards work only in Checkout payment mode.",
+            ));
+        }
+        _ => {}
+    }
+    let input = CardInput {
+        email: before["email"].as_str().unwrap_or("").to_owned(),
+        name: before["name"].as_str().unwrap_or("").to_owned(),
+        number: number.to_owned(),
+        exp_month: 12,
+        exp_year: 2040,
+    };
+    let email = input.email.clone();
+    let pm = new_payment_method(s, &input, &email, Some(customer_id));
+    let pm_id = id_of(&pm["id"]);
+    if behavior == CardBehavior::ChargeFails {
+        s.failing_cards.insert(pm_id.clone());
+    }
+    let after = s.update(customer_id, |c| {
+        c["invoice_settings"]["default_payment_method"] = json!(pm_id)
+    });
+    let previous = previous_attributes(&before, &after, &[]);
+    s.emit("customer.updated", &after, Some(previous));
+    for sub in s.all("subscription") {
+        if sub["customer"] == customer_id && sub["status"] != "canceled" {
+            let updated = s.update(&id_of(&sub["id"]), |x| {
+                x["default_payment_method"] = json!(pm_id)
+            });
+            let previous = previous_attributes(&sub, &updated, &[]);
+            s.emit("customer.subscription.updated", &updated, Some(previous));
+        }
+    }
+    Ok(pm)
 }
 
 /// A parsed search query: clauses joined by AND (all) or OR (any).

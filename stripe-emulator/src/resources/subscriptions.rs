@@ -5,7 +5,10 @@ use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
 use super::checkout_sessions::PayError;
-use super::invoices::{bill_subscription, emit_invoice_events};
+use super::invoices::{
+    Line, add_pending_items, bill_subscription, emit_invoice_events, item_line, pending_lines,
+    proration_lines,
+};
 use super::{DAY, Reply, expanded, filter_created, filter_eq, id_of, ok, previous_attributes};
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
@@ -110,7 +113,7 @@ fn plan_of(price: &Value) -> Value {
 }
 
 fn subscription_item(
-    s: &mut Store,
+    s: &Store,
     sub_id: &str,
     price: &Value,
     quantity: i64,
@@ -162,6 +165,10 @@ pub(crate) fn create_subscription_from_session(
                 end,
             )
         })
+        .collect();
+    let lines: Vec<Line> = items
+        .iter()
+        .map(|item| item_line(s, item, start, end))
         .collect();
     let sub = json!({
         "id": sub_id,
@@ -218,15 +225,23 @@ pub(crate) fn create_subscription_from_session(
         "trial_start": null,
     });
     s.insert(sub);
-    let invoice = bill_subscription(s, &sub_id, "subscription_create", start, end, true, None);
+    let invoice = bill_subscription(
+        s,
+        &sub_id,
+        "subscription_create",
+        &lines,
+        (start, start),
+        false,
+    );
     let sub = s.update(&sub_id, |sub| sub["latest_invoice"] = invoice["id"].clone());
     s.emit("customer.subscription.created", &sub, None);
     emit_invoice_events(s, &invoice);
     Ok(sub)
 }
 
-/// Moves the subscription to its next period and bills it (`subscription_cycle`). When
-/// `succeed` is false the renewal fails and the subscription goes `past_due`. A subscription
+/// Moves the subscription to its next period and bills it (`subscription_cycle`, with the
+/// pending prorations). When `succeed` is false, or the default card fails every charge
+/// (`4000 0000 0000 0341`), the renewal fails and the subscription goes `past_due`. A subscription
 /// set to cancel at period end is canceled instead.
 pub fn advance_subscription(s: &mut Store, id: &str, succeed: bool) -> ApiResult<Value> {
     let before = s.get("subscription", id)?;
@@ -240,12 +255,11 @@ pub fn advance_subscription(s: &mut Store, id: &str, succeed: bool) -> ApiResult
         return Ok(cancel_subscription_now(s, id, "cancellation_requested"));
     }
     let start = before["current_period_end"].as_i64().unwrap_or_else(now);
-    let first = &before["items"]["data"][0]["price"];
-    let end = period_end(
-        start,
-        first["recurring"]["interval"].as_str().unwrap_or("month"),
-        first["recurring"]["interval_count"].as_i64().unwrap_or(1),
-    );
+    let items = before["items"]["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let end = next_period_end(start, &items);
     s.update(id, |sub| {
         sub["current_period_start"] = json!(start);
         sub["current_period_end"] = json!(end);
@@ -256,10 +270,21 @@ pub fn advance_subscription(s: &mut Store, id: &str, succeed: bool) -> ApiResult
             }
         }
     });
-    let invoice = bill_subscription(s, id, "subscription_cycle", start, end, succeed, None);
+    // Pending prorations first, then the new period of every item.
+    let mut lines = pending_lines(s, id);
+    lines.extend(items.iter().map(|item| item_line(s, item, start, end)));
+    let invoice = bill_subscription(
+        s,
+        id,
+        "subscription_cycle",
+        &lines,
+        (start, start),
+        !succeed,
+    );
+    let paid = invoice["status"] == "paid";
     let after = s.update(id, |sub| {
         sub["latest_invoice"] = invoice["id"].clone();
-        sub["status"] = json!(if succeed { "active" } else { "past_due" });
+        sub["status"] = json!(if paid { "active" } else { "past_due" });
     });
     emit_invoice_events(s, &invoice);
     let previous = previous_attributes(&before, &after, &[]);
@@ -280,8 +305,193 @@ pub fn cancel_subscription_now(s: &mut Store, id: &str, reason: &str) -> Value {
     sub
 }
 
+/// The new items of a subscription after `items[N][…]` changes, and the proration lines the
+/// changes make as of a moment (before `proration_behavior` decides what happens to them).
+pub(crate) struct ItemChanges {
+    pub items: Vec<Value>,
+    pub prorations: Vec<Line>,
+}
+
+/// The moment a change is prorated at: `proration_date` (default now), held inside the current
+/// period [start, end] (the emulator's periods may lie in the future after `advance`).
+pub(crate) fn proration_moment(proration_date: Option<i64>, start: i64, end: i64) -> i64 {
+    proration_date
+        .unwrap_or_else(now)
+        .clamp(start, end.max(start))
+}
+
+/// The end of the period starting at `start` for the (first) item's price interval.
+pub(crate) fn next_period_end(start: i64, items: &[Value]) -> i64 {
+    let price = items.first().map(|i| &i["price"]).unwrap_or(&Value::Null);
+    period_end(
+        start,
+        price["recurring"]["interval"].as_str().unwrap_or("month"),
+        price["recurring"]["interval_count"].as_i64().unwrap_or(1),
+    )
+}
+
+/// Applies `items[N][id|price|quantity|deleted]` (under `param`, e.g. `items` or
+/// `subscription_details[items]`) to the subscription's items without storing anything, and
+/// prorates each change as of `at`. `POST /v1/subscriptions/{id}` and the invoice preview both
+/// call this, so the preview shows what the update bills.
+pub(crate) fn apply_item_changes(
+    s: &Store,
+    sub: &Value,
+    changes: &[Params],
+    param: &str,
+    at: i64,
+) -> ApiResult<ItemChanges> {
+    let sub_id = id_of(&sub["id"]);
+    let start = sub["current_period_start"].as_i64().unwrap_or_else(now);
+    let end = sub["current_period_end"].as_i64().unwrap_or_else(now);
+    let mut items: Vec<Value> = sub["items"]["data"].as_array().cloned().unwrap_or_default();
+    let mut prorations = Vec::new();
+    for (n, change) in changes.iter().enumerate() {
+        let param = format!("{param}[{n}]");
+        let index = match change.str("id") {
+            Some(item_id) => Some(
+                items
+                    .iter()
+                    .position(|i| i["id"] == item_id.as_str())
+                    .ok_or_else(|| {
+                        ApiError::invalid_param(
+                            &format!("{param}[id]"),
+                            format!("No such subscription item: '{item_id}'"),
+                        )
+                    })?,
+            ),
+            None => None,
+        };
+        if change.bool("deleted")? == Some(true) {
+            if let Some(i) = index {
+                let old = items.remove(i);
+                let quantity = old["quantity"].as_i64().unwrap_or(1);
+                prorations.extend(proration_lines(
+                    s,
+                    &id_of(&old["id"]),
+                    Some((&old["price"], quantity)),
+                    None,
+                    (start, end, at),
+                ));
+            }
+            continue;
+        }
+        let price = match change.str("price") {
+            Some(price_id) => {
+                let price = s.get("price", &price_id)?;
+                if price["type"] != "recurring" {
+                    return Err(ApiError::invalid_param(
+                        &format!("{param}[price]"),
+                        "The price specified is set to `type=one_time` but this field only accepts prices with `type=recurring`.",
+                    ));
+                }
+                Some(price)
+            }
+            None => None,
+        };
+        let quantity = change.int("quantity")?;
+        if quantity.is_some_and(|q| q < 0) {
+            return Err(ApiError::invalid_param(
+                &format!("{param}[quantity]"),
+                "Quantity must be zero or more.",
+            ));
+        }
+        match index {
+            Some(i) => {
+                let old_price = items[i]["price"].clone();
+                let old_quantity = items[i]["quantity"].as_i64().unwrap_or(1);
+                let item = &mut items[i];
+                let price_changed = price.as_ref().is_some_and(|p| p["id"] != old_price["id"]);
+                if let Some(price) = price {
+                    item["plan"] = plan_of(&price);
+                    item["price"] = price;
+                }
+                // Stripe: a new price without a quantity resets the quantity to 1.
+                let new_quantity = quantity.unwrap_or(if price_changed { 1 } else { old_quantity });
+                item["quantity"] = json!(new_quantity);
+                if price_changed || new_quantity != old_quantity {
+                    prorations.extend(proration_lines(
+                        s,
+                        &id_of(&item["id"]),
+                        Some((&old_price, old_quantity)),
+                        Some((&item["price"], new_quantity)),
+                        (start, end, at),
+                    ));
+                }
+            }
+            None => {
+                let price =
+                    price.ok_or_else(|| ApiError::missing_param(&format!("{param}[price]")))?;
+                let quantity = quantity.unwrap_or(1);
+                let item = subscription_item(s, &sub_id, &price, quantity, start, end);
+                prorations.extend(proration_lines(
+                    s,
+                    &id_of(&item["id"]),
+                    None,
+                    Some((&price, quantity)),
+                    (start, end, at),
+                ));
+                items.push(item);
+            }
+        }
+    }
+    Ok(ItemChanges { items, prorations })
+}
+
+/// The billing interval of a list of items (their first price's).
+fn interval_of(items: &[Value]) -> (Value, Value) {
+    let price = items.first().map(|i| &i["price"]).unwrap_or(&Value::Null);
+    (
+        price["recurring"]["interval"].clone(),
+        price["recurring"]["interval_count"].clone(),
+    )
+}
+
+/// When a change moves the subscription to another billing interval (monthly → yearly),
+/// Stripe resets the billing cycle to the moment of the change and invoices at once, whatever
+/// `proration_behavior` says: a credit for the unused time of every old item (unless `none`)
+/// and the new items for a full new period [at, new end). `None` when the interval stays.
+pub(crate) fn cycle_reset(
+    s: &Store,
+    before: &Value,
+    items: &[Value],
+    at: i64,
+    prorate: bool,
+) -> Option<(Vec<Line>, i64)> {
+    let old_items = before["items"]["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if items.is_empty() || interval_of(&old_items) == interval_of(items) {
+        return None;
+    }
+    let start = before["current_period_start"].as_i64().unwrap_or(at);
+    let end = before["current_period_end"].as_i64().unwrap_or(at);
+    let new_end = next_period_end(at, items);
+    let mut lines = Vec::new();
+    if prorate {
+        for old in &old_items {
+            lines.extend(proration_lines(
+                s,
+                &id_of(&old["id"]),
+                Some((&old["price"], old["quantity"].as_i64().unwrap_or(1))),
+                None,
+                (start, end, at),
+            ));
+        }
+    }
+    lines.extend(items.iter().map(|item| item_line(s, item, at, new_end)));
+    Some((lines, new_end))
+}
+
 /// `POST /v1/subscriptions/{id}`: `cancel_at_period_end`, `items[N][id|price|quantity|deleted]`,
-/// `proration_behavior`, `metadata`.
+/// `proration_behavior`, `proration_date`, `metadata`.
+///
+/// Prorations (unless `proration_behavior=none`) become pending invoice items. With
+/// `always_invoice` they are invoiced at once (`billing_reason=subscription_update`): a positive
+/// total is charged to the default card, a negative one becomes credit on the customer's
+/// balance. With `create_prorations` they wait for the next renewal invoice. A change to another
+/// billing interval resets the cycle and invoices at once (see [`cycle_reset`]).
 pub fn update_subscription(s: &mut Store, id: &str, p: &Params) -> ApiResult<Value> {
     let before = s.get("subscription", id)?;
     if before["status"] == "canceled" {
@@ -317,88 +527,59 @@ pub fn update_subscription(s: &mut Store, id: &str, p: &Params) -> ApiResult<Val
         };
     }
     p.metadata_into("metadata", &mut after["metadata"])?;
-    let mut price_delta = 0i64;
     let start = before["current_period_start"].as_i64().unwrap_or_else(now);
     let end = before["current_period_end"].as_i64().unwrap_or_else(now);
-    for (n, change) in p.items("items").iter().enumerate() {
-        let param = format!("items[{n}]");
-        let existing = change.str("id");
-        let items = after["items"]["data"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        let index = match &existing {
-            Some(item_id) => Some(
-                items
-                    .iter()
-                    .position(|i| i["id"] == item_id.as_str())
-                    .ok_or_else(|| {
-                        ApiError::invalid_param(
-                            &format!("{param}[id]"),
-                            format!("No such subscription item: '{item_id}'"),
-                        )
-                    })?,
-            ),
-            None => None,
-        };
-        if change.bool("deleted")? == Some(true) {
-            if let Some(i) = index {
-                price_delta -= items[i]["price"]["unit_amount"].as_i64().unwrap_or(0);
-                if let Some(data) = after["items"]["data"].as_array_mut() {
-                    data.remove(i);
-                }
-            }
-            continue;
+    let at = proration_moment(p.int("proration_date")?, start, end);
+    let ItemChanges {
+        mut items,
+        prorations,
+    } = apply_item_changes(s, &before, &p.items("items"), "items", at)?;
+    let reset = cycle_reset(s, &before, &items, at, proration != "none");
+    if let Some((_, new_end)) = &reset {
+        for item in &mut items {
+            item["current_period_start"] = json!(at);
+            item["current_period_end"] = json!(new_end);
         }
-        let price = match change.str("price") {
-            Some(price_id) => {
-                let price = s.get("price", &price_id)?;
-                if price["type"] != "recurring" {
-                    return Err(ApiError::invalid_param(
-                        &format!("{param}[price]"),
-                        "The price specified is set to `type=one_time` but this field only accepts prices with `type=recurring`.",
-                    ));
-                }
-                Some(price)
-            }
-            None => None,
-        };
-        let quantity = change.int("quantity")?;
-        match index {
-            Some(i) => {
-                let item = &mut after["items"]["data"][i];
-                if let Some(price) = price {
-                    price_delta += price["unit_amount"].as_i64().unwrap_or(0)
-                        - item["price"]["unit_amount"].as_i64().unwrap_or(0);
-                    item["plan"] = plan_of(&price);
-                    item["price"] = price;
-                }
-                if let Some(q) = quantity {
-                    item["quantity"] = json!(q);
-                }
-            }
-            None => {
-                let price =
-                    price.ok_or_else(|| ApiError::missing_param(&format!("{param}[price]")))?;
-                price_delta += price["unit_amount"].as_i64().unwrap_or(0);
-                let item = subscription_item(s, id, &price, quantity.unwrap_or(1), start, end);
-                if let Some(d) = after["items"]["data"].as_array_mut() {
-                    d.push(item);
-                }
-            }
+        after["current_period_start"] = json!(at);
+        after["current_period_end"] = json!(new_end);
+        after["billing_cycle_anchor"] = json!(at);
+        if after["cancel_at_period_end"] == true {
+            after["cancel_at"] = json!(new_end);
         }
     }
+    after["items"]["data"] = json!(items);
     let after = s.update(id, |sub| *sub = after);
     let previous = previous_attributes(&before, &after, &[]);
     s.emit("customer.subscription.updated", &after, Some(previous));
-    if proration == "always_invoice" && price_delta > 0 {
-        let remaining = (end - now()).max(0) as f64 / (end - start).max(1) as f64;
-        let amount = (price_delta as f64 * remaining).round() as i64;
-        if amount > 0 {
-            let invoice =
-                bill_subscription(s, id, "subscription_update", start, end, true, Some(amount));
-            s.update(id, |sub| sub["latest_invoice"] = invoice["id"].clone());
-            emit_invoice_events(s, &invoice);
+    let immediate = match reset {
+        Some((lines, _)) => {
+            let mut all = pending_lines(s, id);
+            all.extend(lines);
+            Some(all)
+        }
+        None if proration == "none" || prorations.is_empty() => None,
+        None => {
+            add_pending_items(s, &after, &prorations);
+            (proration == "always_invoice").then(|| pending_lines(s, id))
+        }
+    };
+    if let Some(lines) = immediate {
+        let invoice = bill_subscription(s, id, "subscription_update", &lines, (at, at), false);
+        let paid = invoice["status"] == "paid";
+        s.update(id, |sub| {
+            sub["latest_invoice"] = invoice["id"].clone();
+            if !paid {
+                sub["status"] = json!("past_due");
+            }
+        });
+        emit_invoice_events(s, &invoice);
+        if !paid {
+            let now_sub = s.get("subscription", id)?;
+            s.emit(
+                "customer.subscription.updated",
+                &now_sub,
+                Some(json!({ "status": after["status"].clone() })),
+            );
         }
     }
     s.get("subscription", id)
