@@ -629,11 +629,93 @@ async fn webhooks_are_verified_recorded_once_and_trial_warnings_are_kept() {
     world.wait_for_balance(&alice, 100).await;
 }
 
+/// The state we store for `sub`: `(status, cancel_at_period_end, tier)`.
+async fn stored(world: &World, sub: &str) -> (String, bool, Option<String>) {
+    sqlx::query_as(
+        "select status, cancel_at_period_end, tier_code from subscriptions where stripe_subscription_id = $1",
+    )
+    .bind(sub)
+    .fetch_one(&world.app.pool)
+    .await
+    .unwrap()
+}
+
+/// Releases the held events, `first` (by type, of `sub`) before the rest.
+async fn release_first(world: &World, sub: &str, first: &[&str]) {
+    let mut order = Vec::new();
+    for event_type in first {
+        let field = if event_type.starts_with("invoice.") {
+            "subscription"
+        } else {
+            "id"
+        };
+        order.extend(world.events(event_type, field, sub).await);
+    }
+    world
+        .control("/webhooks/release", json!({ "order": order }))
+        .await;
+    settle_webhooks(world).await;
+}
+
+#[tokio::test]
+async fn updated_before_created_and_deleted_before_updated_converge() {
+    let world = sub_world().await;
+    let alice = world.token("alice").await;
+    world.control("/webhooks/hold", json!({})).await;
+    let (url, _) = start(&world, &alice, "starter", "monthly").await;
+    assert_eq!(world.pay(&url, CARD_OK).await.status(), 303);
+    let sub = world.stripe_get("/v1/subscriptions?limit=1").await["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    world
+        .stripe_post(
+            &format!("/v1/subscriptions/{sub}"),
+            &[("cancel_at_period_end", "true")],
+        )
+        .await;
+    // `updated` (set to cancel) first, then `created` (not canceling) and the rest.
+    release_first(&world, &sub, &["customer.subscription.updated"]).await;
+    assert_eq!(
+        stored(&world, &sub).await,
+        ("active".to_owned(), true, Some("starter".to_owned())),
+        "the older created did not undo the newer update"
+    );
+
+    // The period ends: `deleted` first, then the `updated` that resumed it.
+    world.control("/webhooks/hold", json!({})).await;
+    world
+        .stripe_post(
+            &format!("/v1/subscriptions/{sub}"),
+            &[("cancel_at_period_end", "false")],
+        )
+        .await;
+    world
+        .stripe_post(
+            &format!("/v1/subscriptions/{sub}"),
+            &[("cancel_at_period_end", "true")],
+        )
+        .await;
+    advance(&world, &sub, json!({})).await;
+    release_first(&world, &sub, &["customer.subscription.deleted"]).await;
+    assert_eq!(
+        stored(&world, &sub).await.0,
+        "canceled",
+        "a stale update did not revive it"
+    );
+    let plan = status(&world, &alice).await;
+    assert_eq!(
+        (plan["tier"].as_str(), plan["status"].as_str()),
+        (Some("trial"), Some("canceled"))
+    );
+    assert_eq!(world.balance(&alice).await, 2000);
+}
+
 /// The order Stripe's events of one lifecycle may reach us in: any.
 /// Whatever the order, the app ends where the emulator's subscription is.
 #[tokio::test]
 async fn shuffled_deliveries_converge_to_stripes_state() {
-    for seed in [1u64, 7, 42, 1234] {
+    for seed in [1u64, 2, 7, 12, 42, 99, 1234, 4096] {
         let world = sub_world().await;
         let alice = world.token("alice").await;
         world.control("/webhooks/hold", json!({})).await;
@@ -808,4 +890,93 @@ async fn admins_set_allowances_and_the_catalogue_syncs_tier_prices() {
         world.stripe_get(&format!("/v1/prices/{old}")).await["active"],
         false
     );
+}
+
+/// The text inside the element that follows `marker` in `html`, tags removed.
+fn text_after(html: &str, marker: &str) -> String {
+    let start = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} not in the page"));
+    let rest = &html[start + marker.len()..];
+    let rest = &rest[rest.find('>').unwrap() + 1..];
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in rest.chars() {
+        match c {
+            '<' if !text.trim().is_empty() => break,
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.trim().to_owned()
+}
+
+#[tokio::test]
+async fn the_billing_pages_and_the_admin_dashboard_show_plans() {
+    let world = sub_world().await;
+    let alice = world.token("alice").await;
+    let bob = world.token("bob").await;
+    let admin = world.token("admin").await;
+
+    let (code, _, location) = world.page(None, "/billing").await;
+    assert!(
+        (300..400).contains(&code),
+        "anonymous visitors log in first: {code}"
+    );
+    assert!(location.unwrap().contains("/auth/login"));
+    let (code, html, _) = world.page(Some(&alice), "/billing").await;
+    assert_eq!(code, 200);
+    assert!(
+        html.contains(r#"id="no-plan""#),
+        "an empty state without a plan"
+    );
+    assert_eq!(text_after(&html, r#"id="header-plan""#), "No active plan");
+    let (_, html, _) = world.page(Some(&alice), "/billing/plans").await;
+    for tier in ["trial", "starter", "professional", "enterprise"] {
+        assert!(
+            html.contains(&format!(r#"data-tier="{tier}""#)),
+            "{tier} on the picker"
+        );
+    }
+    assert!(html.contains("6,000 credits / month"));
+
+    subscribe(&world, &alice, "professional", "monthly").await;
+    subscribe(&world, &bob, "starter", "yearly").await;
+    world.wait_for_balance(&alice, 6000).await;
+    let (_, html, _) = world.page(Some(&alice), "/billing").await;
+    assert_eq!(text_after(&html, r#"id="plan-tier""#), "Professional");
+    assert!(html.contains(r#"data-status="active""#));
+    assert_eq!(text_after(&html, r#"id="plan-amount""#), "$49.00 / month");
+    assert_eq!(text_after(&html, r#"id="plan-balance""#), "6,000 credits");
+    assert!(text_after(&html, r#"id="card-on-file""#).contains("4242"));
+    assert_eq!(text_after(&html, r#"id="header-plan""#), "Professional");
+    assert!(html.contains(r#"class="invoice "#) || html.contains(r#"data-invoice="in_"#));
+    let (_, credits, _) = world.page(Some(&alice), "/credits").await;
+    assert!(credits.contains(r#"id="billing-link" href="/billing""#));
+
+    // Bob's renewal fails: past due on the dashboard.
+    let bobs = status(&world, &bob).await;
+    let bob_sub = bobs["subscription_id"].as_str().unwrap().to_owned();
+    advance(&world, &bob_sub, json!({ "fail": true })).await;
+    wait_for_status(&world, &bob, "past_due", |s| s["status"] == "past_due").await;
+
+    let (code, html, _) = world.page(Some(&admin), "/admin/credits").await;
+    assert_eq!(code, 200);
+    // $49 monthly + $190 yearly as a twelfth ($15.83) = $64.83.
+    let figure = |key: &str| {
+        let at = html.find(&format!(r#"data-figure="{key}""#)).unwrap();
+        text_after(&html[at..], r#"data-role="current""#)
+    };
+    assert_eq!(figure("mrr"), "$64.83");
+    assert!(html.contains(r#"<li data-tier="professional""#));
+    assert_eq!(figure("new-subscriptions"), "2");
+    assert!(
+        html.contains(r#"id="past-due-list" data-count="1""#),
+        "bob is past due"
+    );
+    assert!(html.contains(&format!(r#"data-subscription="{bob_sub}""#)));
+    let (code, _, _) = world.page(Some(&alice), "/admin/credits").await;
+    assert_eq!(code, 403);
 }
