@@ -57,17 +57,7 @@ pub async fn handle(
 
     let mut tx = pool.begin().await?;
     // Concurrent deliveries of one id wait here on the first one's row.
-    let fresh = sqlx::query(
-        "insert into stripe_webhook_events (event_id, event_type, endpoint) values ($1, $2, $3) \
-         on conflict (event_id, endpoint) do nothing",
-    )
-    .bind(&event.id)
-    .bind(&event.event_type)
-    .bind(ENDPOINT)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
+    let fresh = record_once(&mut tx, event.id.as_str(), &event.event_type, ENDPOINT).await?;
     if !fresh {
         return Ok(Handled::Duplicate);
     }
@@ -156,6 +146,29 @@ pub async fn handle(
         other => tracing::info!(event = %event.id, outcome = ?other, "credits webhook handled"),
     }
     Ok(Handled::Applied(settlement))
+}
+
+/// Records that `endpoint` is handling event `id`, in the caller's
+/// transaction; `false` when it was handled before (a concurrent delivery of
+/// the same id waits here on the first one's row until that commits or rolls
+/// back). Each endpoint handles an event once, on its own.
+pub async fn record_once(
+    conn: &mut sqlx::PgConnection,
+    id: &str,
+    event_type: &str,
+    endpoint: &str,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "insert into stripe_webhook_events (event_id, event_type, endpoint) values ($1, $2, $3) \
+         on conflict (event_id, endpoint) do nothing",
+    )
+    .bind(id)
+    .bind(event_type)
+    .bind(endpoint)
+    .execute(conn)
+    .await?
+    .rows_affected()
+        == 1)
 }
 
 /// For an event about a payment (refund, dispute) whose purchase has not

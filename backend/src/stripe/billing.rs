@@ -20,8 +20,7 @@ use stripe_billing::{
     },
 };
 use stripe_checkout::checkout_session::{
-    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionSubscriptionData,
-    RetrieveCheckoutSession,
+    CreateCheckoutSessionSubscriptionData, RetrieveCheckoutSession,
 };
 use stripe_core::customer::ListPaymentMethodsCustomer;
 use stripe_product::{
@@ -32,7 +31,9 @@ use stripe_product::{
 };
 use stripe_shared::{CheckoutSessionMode, Subscription};
 
-use super::{CheckoutRedirect, StripeError, StripeGateway, returned_id, session_id};
+use super::{
+    CheckoutRedirect, StripeError, StripeGateway, one_price_session, redirect, returned_id,
+};
 use crate::ids::{
     CustomerId, InvoiceId, PriceId, ProductId, SubscriptionId, SubscriptionItemId, UserId,
 };
@@ -191,32 +192,21 @@ impl StripeGateway {
             ("tier_code".to_owned(), checkout.tier_code.to_owned()),
             ("billing_cycle".to_owned(), checkout.cycle.to_string()),
         ]);
-        let session = CreateCheckoutSession::new()
-            .mode(CheckoutSessionMode::Subscription)
-            .customer(checkout.customer_id.as_str())
-            .client_reference_id(checkout.user_id.to_string())
-            .line_items(vec![CreateCheckoutSessionLineItems {
-                price: Some(checkout.price_id.to_string()),
-                quantity: Some(1),
-                ..CreateCheckoutSessionLineItems::new()
-            }])
-            .metadata(metadata.clone())
-            .subscription_data(CreateCheckoutSessionSubscriptionData {
-                metadata: Some(metadata),
-                ..CreateCheckoutSessionSubscriptionData::new()
-            })
-            .success_url(checkout.success_url)
-            .cancel_url(checkout.cancel_url)
-            .send(&self.client)
-            .await?;
-        let url = session
-            .url
-            .clone()
-            .ok_or_else(|| StripeError::Unexpected("checkout session has no url".into()))?;
-        Ok(CheckoutRedirect {
-            session_id: session_id(&session)?,
-            url,
+        let session = one_price_session(
+            CheckoutSessionMode::Subscription,
+            checkout.customer_id,
+            &checkout.user_id.to_string(),
+            checkout.price_id,
+            metadata.clone(),
+            (checkout.success_url, checkout.cancel_url),
+        )
+        .subscription_data(CreateCheckoutSessionSubscriptionData {
+            metadata: Some(metadata),
+            ..CreateCheckoutSessionSubscriptionData::new()
         })
+        .send(&self.client)
+        .await?;
+        redirect(&session)
     }
 
     /// A customer-portal session; answers its URL.

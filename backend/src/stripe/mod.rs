@@ -202,37 +202,26 @@ impl StripeGateway {
             ("credits".to_owned(), checkout.credits.get().to_string()),
             ("package_code".to_owned(), checkout.package_code.to_owned()),
         ]);
-        let session = CreateCheckoutSession::new()
-            .mode(CheckoutSessionMode::Payment)
-            .customer(checkout.customer_id.as_str())
-            .client_reference_id(checkout.purchase_id.to_string())
-            .line_items(vec![CreateCheckoutSessionLineItems {
-                price: Some(checkout.price_id.to_string()),
-                quantity: Some(1),
-                ..CreateCheckoutSessionLineItems::new()
-            }])
-            .metadata(metadata.clone())
-            .payment_intent_data(CreateCheckoutSessionPaymentIntentData {
-                metadata: Some(metadata),
-                ..CreateCheckoutSessionPaymentIntentData::new()
-            })
-            .success_url(checkout.success_url)
-            .cancel_url(checkout.cancel_url)
-            .customize()
-            .request_strategy(idempotent(&format!(
-                "credit-checkout-{}",
-                checkout.purchase_id
-            ))?)
-            .send(&self.client)
-            .await?;
-        let url = session
-            .url
-            .clone()
-            .ok_or_else(|| StripeError::Unexpected("checkout session has no url".into()))?;
-        Ok(CheckoutRedirect {
-            session_id: session_id(&session)?,
-            url,
+        let session = one_price_session(
+            CheckoutSessionMode::Payment,
+            checkout.customer_id,
+            &checkout.purchase_id.to_string(),
+            checkout.price_id,
+            metadata.clone(),
+            (checkout.success_url, checkout.cancel_url),
+        )
+        .payment_intent_data(CreateCheckoutSessionPaymentIntentData {
+            metadata: Some(metadata),
+            ..CreateCheckoutSessionPaymentIntentData::new()
         })
+        .customize()
+        .request_strategy(idempotent(&format!(
+            "credit-checkout-{}",
+            checkout.purchase_id
+        ))?)
+        .send(&self.client)
+        .await?;
+        redirect(&session)
     }
 
     /// Asks Stripe how a session stands (the success-page return uses this).
@@ -337,6 +326,42 @@ fn idempotent(key: &str) -> Result<stripe::RequestStrategy, StripeError> {
     stripe::IdempotencyKey::new(key)
         .map(stripe::RequestStrategy::Idempotent)
         .map_err(|e| StripeError::Unexpected(format!("idempotency key: {e}")))
+}
+
+/// A Checkout Session for one unit of one price, for our customer, with our
+/// reference and metadata and our return URLs `(success, cancel)`.
+fn one_price_session(
+    mode: CheckoutSessionMode,
+    customer: &CustomerId,
+    reference: &str,
+    price: &PriceId,
+    metadata: HashMap<String, String>,
+    (success_url, cancel_url): (&str, &str),
+) -> CreateCheckoutSession {
+    CreateCheckoutSession::new()
+        .mode(mode)
+        .customer(customer.as_str())
+        .client_reference_id(reference)
+        .line_items(vec![CreateCheckoutSessionLineItems {
+            price: Some(price.to_string()),
+            quantity: Some(1),
+            ..CreateCheckoutSessionLineItems::new()
+        }])
+        .metadata(metadata)
+        .success_url(success_url)
+        .cancel_url(cancel_url)
+}
+
+/// Where to send the buyer for a session we created.
+fn redirect(session: &CheckoutSession) -> Result<CheckoutRedirect, StripeError> {
+    let url = session
+        .url
+        .clone()
+        .ok_or_else(|| StripeError::Unexpected("checkout session has no url".into()))?;
+    Ok(CheckoutRedirect {
+        session_id: session_id(session)?,
+        url,
+    })
 }
 
 fn session_id(session: &CheckoutSession) -> Result<CheckoutSessionId, StripeError> {

@@ -54,17 +54,9 @@ pub async fn handle(
         return Ok(Handled::Ignored);
     };
     let mut tx = pool.begin().await?;
-    let fresh = sqlx::query(
-        "insert into stripe_webhook_events (event_id, event_type, endpoint) values ($1, $2, $3) \
-         on conflict (event_id, endpoint) do nothing",
-    )
-    .bind(event.id.as_str())
-    .bind(&event.event_type)
-    .bind(ENDPOINT)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
+    let fresh =
+        crate::webhook::record_once(&mut tx, event.id.as_str(), &event.event_type, ENDPOINT)
+            .await?;
     if !fresh {
         return Ok(Handled::Duplicate);
     }
