@@ -2,12 +2,13 @@ use leptos::prelude::*;
 
 use crate::{
     auth::{UserView, current_user},
-    billing::account_summary,
+    billing::{HeaderSummary, account_summary},
 };
 
 #[component]
 pub fn Header() -> impl IntoView {
     let user = Resource::new(|| (), |_| current_user());
+    let summary = Resource::new(|| (), |_| account_summary());
     view! {
         <header class="border-b border-slate-200 bg-white">
             <div class="mx-auto flex max-w-6xl items-center justify-between px-4 py-4 sm:px-6">
@@ -19,7 +20,10 @@ pub fn Header() -> impl IntoView {
                     <Suspense fallback=|| ()>
                         {move || Suspend::new(async move {
                             match user.await {
-                                Ok(Some(user)) => view! { <Account user /> }.into_any(),
+                                Ok(Some(user)) => {
+                                    let summary = summary.await.ok().flatten();
+                                    view! { <Account user summary /> }.into_any()
+                                }
                                 _ => view! { <LogIn /> }.into_any(),
                             }
                         })}
@@ -31,31 +35,23 @@ pub fn Header() -> impl IntoView {
 }
 
 #[component]
-fn Account(user: UserView) -> impl IntoView {
-    let summary = Resource::new(|| (), |_| account_summary());
+fn Account(user: UserView, summary: Option<HeaderSummary>) -> impl IntoView {
     view! {
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                summary
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|summary| {
-                        view! {
-                            <a
-                                id="header-plan"
-                                href="/billing"
-                                class="rounded-full bg-indigo-50 px-2.5 py-0.5 text-xs font-semibold text-indigo-700 hover:bg-indigo-100"
-                            >
-                                {summary.tier_name}
-                            </a>
-                            <span id="header-balance" class="text-slate-600">
-                                {format!("{} credits", summary.balance)}
-                            </span>
-                        }
-                    })
+        {summary
+            .map(|summary| {
+                view! {
+                    <a
+                        id="header-plan"
+                        href="/billing"
+                        class="rounded-full bg-indigo-50 px-2.5 py-0.5 text-xs font-semibold text-indigo-700 hover:bg-indigo-100"
+                    >
+                        {summary.tier_name}
+                    </a>
+                    <span id="header-balance" class="text-slate-600">
+                        {format!("{} credits", summary.balance)}
+                    </span>
+                }
             })}
-        </Suspense>
         {user
             .is_admin
             .then(|| {
