@@ -11,6 +11,7 @@ mod billing;
 mod credits;
 mod credits_webhook;
 mod money;
+mod signed;
 mod subscriptions_webhook;
 
 use axum::{

@@ -5,23 +5,20 @@
 //! a duplicate id or an ignored type is a 2xx no-op, database or Stripe
 //! trouble a 5xx so Stripe retries.
 
-use axum::{
-    Json,
-    extract::{FromRef, FromRequest, Request, State},
-};
+use axum::{Json, extract::State};
 use backend::{
     AppState,
-    stripe::{SubscriptionEvent, verify_subscription_event},
+    stripe::SubscriptionEvent,
     subscriptions::webhook::{self, Handled},
 };
 use serde_json::{Value, json};
 
-use super::credits_webhook::{read_signed, refusal};
+use super::signed::Verified;
 use crate::error::{AppError, ErrorCode};
 
 pub async fn receive(
     State(state): State<AppState>,
-    VerifiedSubscriptionEvent(event): VerifiedSubscriptionEvent,
+    Verified(event): Verified<SubscriptionEvent>,
 ) -> Result<Json<Value>, AppError> {
     let handled = webhook::handle(&state.pool, &state.stripe, &event)
         .await
@@ -42,27 +39,4 @@ pub async fn receive(
         Handled::Ignored => json!({ "received": true, "ignored": true }),
         Handled::Applied => json!({ "received": true }),
     }))
-}
-
-/// A subscription event whose signature was verified; otherwise a 400.
-pub struct VerifiedSubscriptionEvent(pub SubscriptionEvent);
-
-impl<S> FromRequest<S> for VerifiedSubscriptionEvent
-where
-    S: Send + Sync,
-    AppState: FromRef<S>,
-{
-    type Rejection = AppError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let (body, signature) = read_signed(request, state).await?;
-        let state = AppState::from_ref(state);
-        verify_subscription_event(
-            &body,
-            signature.as_deref(),
-            &state.config.stripe.webhook_secrets_subscriptions,
-        )
-        .map(VerifiedSubscriptionEvent)
-        .map_err(|error| refusal("subscriptions", error))
-    }
 }
