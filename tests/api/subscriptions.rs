@@ -216,7 +216,15 @@ async fn a_second_subscription_is_refused_and_bad_plans_are_422() {
             .await;
         assert_eq!(code, 422, "{what}: {refusal}");
     }
+    // A checkout left open in another tab can no longer be paid once a
+    // newer one is opened: one plan, one charge.
+    let (older_url, older) = start(&world, &alice, "enterprise", "monthly").await;
     subscribe(&world, &alice, "starter", "monthly").await;
+    let older = world
+        .stripe_get(&format!("/v1/checkout/sessions/{older}"))
+        .await;
+    assert_eq!(older["status"], "expired");
+    assert_ne!(world.pay(&older_url, CARD_OK).await.status(), 303);
     let (code, refusal) = world
         .api(
             &alice,

@@ -20,7 +20,8 @@ use stripe_billing::{
     },
 };
 use stripe_checkout::checkout_session::{
-    CreateCheckoutSessionSubscriptionData, RetrieveCheckoutSession,
+    CreateCheckoutSessionSubscriptionData, ExpireCheckoutSession, ListCheckoutSession,
+    RetrieveCheckoutSession,
 };
 use stripe_core::customer::ListPaymentMethodsCustomer;
 use stripe_product::{
@@ -29,7 +30,7 @@ use stripe_product::{
     },
     product::{CreateProduct, UpdateProduct},
 };
-use stripe_shared::{CheckoutSessionMode, Subscription};
+use stripe_shared::{CheckoutSessionMode, CheckoutSessionStatus, Subscription};
 
 use super::{
     CheckoutRedirect, StripeError, StripeGateway, one_price_session, redirect, returned_id,
@@ -207,6 +208,41 @@ impl StripeGateway {
         .send(&self.client)
         .await?;
         redirect(&session)
+    }
+
+    /// Closes the customer's subscription Checkout Sessions that are still
+    /// open (another tab, an earlier click), so that only the newest one can
+    /// be paid and nobody ends up paying for two plans. A session paid
+    /// meanwhile cannot be expired: that is logged and left to the webhook.
+    pub async fn expire_open_subscription_checkouts(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<usize, StripeError> {
+        let open = ListCheckoutSession::new()
+            .customer(customer.as_str())
+            .status(CheckoutSessionStatus::Open)
+            .limit(100)
+            .send(&self.client)
+            .await?;
+        let mut expired = 0;
+        for session in open
+            .data
+            .iter()
+            .filter(|s| s.mode == CheckoutSessionMode::Subscription)
+        {
+            match ExpireCheckoutSession::new(session.id.clone())
+                .send(&self.client)
+                .await
+            {
+                Ok(_) => expired += 1,
+                Err(error) => tracing::warn!(
+                    session = %session.id,
+                    error = %error,
+                    "an open subscription checkout could not be expired"
+                ),
+            }
+        }
+        Ok(expired)
     }
 
     /// A customer-portal session; answers its URL.

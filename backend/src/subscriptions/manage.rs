@@ -114,7 +114,8 @@ fn buyer(user: &AuthUser) -> Buyer<'_> {
 
 /// `POST /checkout/create`: a subscription-mode Checkout Session for a user
 /// with no plan. One who has a live plan (here, or at Stripe already while
-/// its webhook is on its way) is refused: that is a plan change.
+/// its webhook is on its way) is refused: that is a plan change. Their
+/// earlier subscription checkouts still open are expired first.
 pub async fn start_checkout(
     app: &AppState,
     user: &AuthUser,
@@ -130,6 +131,10 @@ pub async fn start_checkout(
     if !app.stripe.live_subscriptions(&customer).await?.is_empty() {
         return Err(SubscriptionError::AlreadySubscribed);
     }
+    // Only the newest checkout can be paid: one plan, one charge.
+    app.stripe
+        .expire_open_subscription_checkouts(&customer)
+        .await?;
     let base = &app.config.app_base_url;
     let success_url = checkout::same_origin(
         base,
