@@ -467,6 +467,29 @@ async fn cancel_at_period_end_ends_on_trial_and_resume_keeps_the_plan() {
 }
 
 #[tokio::test]
+async fn canceling_now_ends_the_plan_at_once() {
+    let world = sub_world().await;
+    let alice = world.token("alice").await;
+    let sub = subscribe(&world, &alice, "enterprise", "monthly").await;
+    let (code, ended) = world
+        .api(
+            &alice,
+            Method::POST,
+            "/subscription/cancel",
+            Some(json!({ "subscription_id": sub, "at_period_end": false })),
+        )
+        .await;
+    assert_eq!(code, 200, "{ended}");
+    assert_eq!(ended["has_active_plan"], false);
+    assert_eq!(ended["tier"], "trial");
+    assert_eq!(ended["status"], "canceled");
+    let truth = world.stripe_get(&format!("/v1/subscriptions/{sub}")).await;
+    assert_eq!(truth["status"], "canceled");
+    settle_webhooks(&world).await;
+    assert_eq!(status(&world, &alice).await["status"], "canceled");
+}
+
+#[tokio::test]
 async fn a_failed_renewal_is_past_due_until_the_invoice_is_paid() {
     let world = sub_world().await;
     let alice = world.token("alice").await;
