@@ -467,6 +467,36 @@ async fn cancel_at_period_end_ends_on_trial_and_resume_keeps_the_plan() {
 }
 
 #[tokio::test]
+async fn the_success_return_shows_the_plan_and_its_allowance_before_any_webhook() {
+    let world = sub_world().await;
+    let alice = world.token("alice").await;
+    world.control("/webhooks/hold", json!({})).await;
+    let (url, session) = start(&world, &alice, "professional", "monthly").await;
+    assert_eq!(world.pay(&url, CARD_OK).await.status(), 303);
+    let (code, html, _) = world
+        .page(
+            Some(&alice),
+            &format!("/billing?checkout=success&session_id={session}"),
+        )
+        .await;
+    assert_eq!(code, 200);
+    assert_eq!(text_after(&html, r#"id="plan-tier""#), "Professional");
+    assert_eq!(text_after(&html, r#"id="plan-balance""#), "6,000 credits");
+    // The webhooks, when they come, grant nothing more.
+    world.control("/webhooks/release", json!({})).await;
+    settle_webhooks(&world).await;
+    let rows = allowance_rows(&world).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let all: Vec<(String, String, i64)> =
+        sqlx::query_as("select source, reference, amount from credit_ledger order by id")
+            .fetch_all(&world.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(world.balance(&alice).await, 6000, "{all:?}");
+    world.assert_ledger_consistent().await;
+}
+
+#[tokio::test]
 async fn canceling_now_ends_the_plan_at_once() {
     let world = sub_world().await;
     let alice = world.token("alice").await;

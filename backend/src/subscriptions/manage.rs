@@ -160,8 +160,9 @@ pub async fn start_checkout(
 }
 
 /// The subscriber is back from Checkout: store the subscription the
-/// session created (the webhook may be later). Not theirs, or not paid
-/// yet: nothing happens.
+/// session created and grant its first invoice's allowance if paid (the
+/// webhooks may be later; then they change nothing). Not theirs, or not
+/// paid yet: nothing happens.
 pub async fn confirm_checkout(
     app: &AppState,
     user: UserId,
@@ -174,7 +175,24 @@ pub async fn confirm_checkout(
     if reference.as_deref() != Some(user.to_string().as_str()) {
         return Err(SubscriptionError::UnknownSubscription);
     }
-    refresh(&app.pool, &app.stripe, &subscription, user).await?;
+    let stored = refresh(&app.pool, &app.stripe, &subscription, user).await?;
+    let Some(invoice) = app.stripe.paid_latest_invoice(&subscription).await? else {
+        return Ok(());
+    };
+    if invoice.reason.grants_allowance() {
+        let mut tx = app.pool.begin().await?;
+        state::lock(&mut tx, &subscription).await?;
+        super::webhook::grant_allowance(
+            &mut tx,
+            &invoice,
+            user,
+            stored.tier_code.as_deref(),
+            stored.cycle,
+            crate::audit::Actor::SuccessReturn,
+        )
+        .await?;
+        tx.commit().await?;
+    }
     Ok(())
 }
 

@@ -137,8 +137,9 @@ async fn owner(
 }
 
 /// Grants the allowance of the plan the invoice paid for (its line's
-/// price; the subscription's plan when the price is not a tier's), once.
-async fn grant_allowance(
+/// price; the subscription's plan when the price is not a tier's), once:
+/// from `invoice.paid`, or from the success return, whichever comes first.
+pub(super) async fn grant_allowance(
     conn: &mut PgConnection,
     invoice: &PaidInvoice,
     user: UserId,
