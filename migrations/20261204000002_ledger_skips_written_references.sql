@@ -11,9 +11,10 @@ language plpgsql as $$
 declare
     current bigint;
 begin
-    insert into credit_balances (user_id, balance) values (new.user_id, 0)
-    on conflict (user_id) do nothing;
-    select balance into current from credit_balances where user_id = new.user_id for update;
+    -- One statement: creates the row if need be, and locks it either way.
+    insert into credit_balances as b (user_id, balance) values (new.user_id, 0)
+    on conflict (user_id) do update set balance = b.balance
+    returning b.balance into current;
     new.balance_after := current + new.amount;
     return new;
 end;
