@@ -159,7 +159,7 @@ def write_performance(path, latest, json_name):
         head = open(path).read().split(marker)[0]
     if not head.strip():
         head = "# Performance\n\nRun `scripts/bench.sh` (README, \"Benchmarks\").\n"
-    body = latest.replace("# Benchmark report", "## Latest report:", 1)
+    body = latest.replace("\n## ", "\n### ").replace("# Benchmark report", "## Latest report:", 1)
     open(path, "w").write(head.rstrip() + "\n\n" + marker + "\n\n" + body + f"\nJSON: `bench/results/{json_name}`.\n")
 
 
