@@ -74,6 +74,10 @@ def login(app, username, password):
         print(f"occ_session={cookie}")
 
 
+def cpu(r):
+    return f"{r['app_cpu_us_per_request']:,.0f} µs" if r and "app_cpu_us_per_request" in r else "n/a"
+
+
 def fmt(x, digits=0):
     return f"{x:,.{digits}f}" if x is not None else "n/a"
 
@@ -114,14 +118,14 @@ def report(run_dir, out_json, out_md, perf_md):
     md.append("")
     md.append("## 1. Webhook fulfilment (signed `checkout.session.completed`, one fresh purchase each)")
     md.append("")
-    md.append("| concurrency | pgbench fulfilment transaction | app webhook | app / pgbench | Python Ops-Center | app / Python | app p50 / p99 / max ms | pgbench p50 / p99 / max ms | Python p50 / p99 / max ms |")
-    md.append("|---|---|---|---|---|---|---|---|---|")
+    md.append("| concurrency | pgbench fulfilment transaction | app webhook | app / pgbench | Python Ops-Center | app / Python | app p50 / p99 / max ms | pgbench p50 / p99 / max ms | Python p50 / p99 / max ms | app CPU per delivery |")
+    md.append("|---|---|---|---|---|---|---|---|---|---|")
     for c in sorted({r["concurrency"] for r in by.get("webhook", [])}):
         app, pg, py = find("webhook", "app", c), find("webhook", "pgbench", c), find("webhook", "python-peer", c)
         lat = lambda r: f"{r['p50_ms']:.1f} / {r['p99_ms']:.1f} / {r['max_ms']:.1f}" if r else "n/a"
         rate = lambda r: f"{fmt(r['per_second'])}/s" if r else "n/a"
         ratio = lambda ref: f"{app['ratios'][ref]:.2f}×" if app and ref in app.get("ratios", {}) else "n/a"
-        md.append(f"| {c} | {rate(pg)} | {rate(app)} | {ratio('pgbench')} | {rate(py)} | {ratio('python-peer')} | {lat(app)} | {lat(pg)} | {lat(py)} |")
+        md.append(f"| {c} | {rate(pg)} | {rate(app)} | {ratio('pgbench')} | {rate(py)} | {ratio('python-peer')} | {lat(app)} | {lat(pg)} | {lat(py)} | {cpu(app)} |")
     md.append("")
     md.append("Every app and Python run is verified afterwards: each purchase completed with exactly one grant, "
               "no failed delivery, a redelivery of the first events changes nothing (app), and every user's balance "
@@ -132,10 +136,10 @@ def report(run_dir, out_json, out_md, perf_md):
         if workload not in by:
             continue
         md += ["", f"## {title}", "", f"Reference: `{meta.get('static_path', 'static')}` from the same process.", "",
-               "| concurrency | app req/s | p50 / p99 / max ms | reference req/s | reference p50 / p99 ms | ratio |", "|---|---|---|---|---|---|"]
+               "| concurrency | app req/s | p50 / p99 / max ms | app CPU per request | reference req/s | reference p50 / p99 ms | ratio |", "|---|---|---|---|---|---|---|"]
         for r in sorted(by[workload], key=lambda r: r["concurrency"]):
             ref = find("static", "static-asset", r["concurrency"])
-            md.append(f"| {r['concurrency']} | {fmt(r['per_second'])} | {r['p50_ms']:.1f} / {r['p99_ms']:.1f} / {r['max_ms']:.1f} | "
+            md.append(f"| {r['concurrency']} | {fmt(r['per_second'])} | {r['p50_ms']:.1f} / {r['p99_ms']:.1f} / {r['max_ms']:.1f} | {cpu(r)} | "
                       + (f"{fmt(ref['per_second'])} | {ref['p50_ms']:.1f} / {ref['p99_ms']:.1f} | {r['ratios'].get('static-asset', 0):.2f}×" if ref else "n/a | n/a | n/a") + " |")
     if "healthz" in by:
         md += ["", "Also `/healthz`: " + ", ".join(f"{fmt(r['per_second'])}/s at {r['concurrency']}" for r in sorted(by["healthz"], key=lambda r: r["concurrency"])) + "."]

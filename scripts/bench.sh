@@ -83,6 +83,15 @@ recreate_db() { sql postgres "drop database if exists $1 with (force)" && sql po
 record() { echo "$1" >>"$RUN/results.jsonl"; }
 with_fields() { "$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); d.update(json.loads(sys.argv[2])); print(json.dumps(d))' "$1" "$2"; }
 
+# The app's CPU time (user + system) in clock ticks, and what a run cost it
+# per request: cpu_fields TICKS_BEFORE TICKS_AFTER RUN_JSON → JSON fields.
+CLK_TCK=$(getconf CLK_TCK)
+app_ticks() { awk '{ print $14 + $15 }' "/proc/$APP_PID/stat"; }
+cpu_fields() {
+    "$PY" -c 'import json,sys; t0,t1,clk=map(int,sys.argv[1:4]); d=json.loads(sys.argv[4]); n=d.get("deliveries") or d.get("requests") or 1
+s=(t1-t0)/clk; print(json.dumps({"app_cpu_seconds": round(s,2), "app_cpu_us_per_request": round(s*1e6/n,1)}))' "$1" "$2" "$CLK_TCK" "$3"
+}
+
 check_zero() { # check_zero WHAT DB QUERY: the query must answer 0
     local got
     got=$(sql "$2" "$3")
@@ -251,7 +260,9 @@ for c in $LEVELS; do
     record "$(with_fields "$(cat "$RUN/pgbench-c$c.json")" "{\"workload\":\"webhook\",\"system\":\"pgbench\",\"concurrency\":$c}")"
 
     say "webhook, concurrency $c: the app, $N deliveries"
+    t0=$(app_ticks)
     out=$(drive "app-c$c" "$APP/api/v1/billing/credits/webhook" "$STRIPE_WEBHOOK_SECRET_CREDITS" "$RUN/app-c$c.sessions" "$c")
+    out=$(with_fields "$out" "$(cpu_fields "$t0" "$(app_ticks)" "$out")")
     verify_app "$c"
     # Redelivering the first events must change nothing.
     head -n 200 "$RUN/app-c$c.sessions" >"$RUN/app-c$c.redeliver"
@@ -307,11 +318,15 @@ for c in $HTTP_LEVELS; do
     say "HTTP, concurrency $c: static asset, /credits page, balance API, /healthz"
     out=$(wrk_run "static-c$c" "$c" "$APP$STATIC_PATH")
     record "$(with_fields "$out" "{\"workload\":\"static\",\"system\":\"static-asset\",\"concurrency\":$c,\"path\":\"$STATIC_PATH\"}")"
+    t0=$(app_ticks)
     out=$(wrk_run "page-c$c" "$c" "$APP/credits" -H "Cookie: $COOKIE" -H "Accept: text/html")
+    out=$(with_fields "$out" "$(cpu_fields "$t0" "$(app_ticks)" "$out")")
     record "$(with_fields "$out" "{\"workload\":\"credits-page\",\"system\":\"app\",\"concurrency\":$c}")"
     echo "  /credits: $out"
     TOKEN=$(token)
+    t0=$(app_ticks)
     out=$(wrk_run "balance-c$c" "$c" "$APP/api/v1/billing/credits/balance" -H "Authorization: Bearer $TOKEN")
+    out=$(with_fields "$out" "$(cpu_fields "$t0" "$(app_ticks)" "$out")")
     record "$(with_fields "$out" "{\"workload\":\"balance-api\",\"system\":\"app\",\"concurrency\":$c}")"
     echo "  balance: $out"
     out=$(wrk_run "healthz-c$c" "$c" "$APP/healthz")
