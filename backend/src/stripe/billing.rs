@@ -316,49 +316,21 @@ impl StripeGateway {
         )))
     }
 
-    /// The subscription's latest invoice, if it is paid (the success return
-    /// grants its allowance without waiting for `invoice.paid`).
-    pub async fn paid_latest_invoice(
+    /// The subscription as Stripe holds it now, with its latest invoice if
+    /// that is paid, in one call (the success return stores the plan and
+    /// grants the first allowance without waiting for the webhooks).
+    pub async fn retrieve_subscription_with_paid_invoice(
         &self,
         id: &SubscriptionId,
-    ) -> Result<Option<super::PaidInvoice>, StripeError> {
+    ) -> Result<(SubscriptionSnapshot, Option<super::PaidInvoice>), StripeError> {
         let sub = RetrieveSubscription::new(id.as_str())
             .expand(vec!["latest_invoice".to_owned()])
             .send(&self.client)
             .await?;
-        let Some(stripe_types::Expandable::Object(invoice)) = &sub.latest_invoice else {
-            return Ok(None);
-        };
-        let (Some(invoice_id), Some(stripe_shared::InvoiceStatus::Paid)) =
-            (&invoice.id, &invoice.status)
-        else {
-            return Ok(None);
-        };
-        let plan_price = invoice
-            .lines
-            .data
-            .iter()
-            .filter(|line| {
-                !line
-                    .parent
-                    .as_ref()
-                    .and_then(|p| p.subscription_item_details.as_ref())
-                    .is_some_and(|d| d.proration)
-            })
-            .find_map(|line| line.pricing.as_ref()?.price_details.as_ref())
-            .map(|details| returned_id(&expanded_id!(&details.price)))
-            .transpose()?;
-        Ok(Some(super::PaidInvoice {
-            id: returned_id(invoice_id.as_str())?,
-            subscription_id: id.clone(),
-            reason: domain::subscription::InvoiceReason::parse(
-                invoice.billing_reason.as_ref().map(|r| r.as_str()),
-            ),
-            price_id: plan_price,
-            amount_paid: Cents::new(invoice.amount_paid.max(0))
-                .map_err(|e| StripeError::Unexpected(format!("invoice amount_paid: {e}")))?,
-            user_id: sub.metadata.get("user_id").and_then(|u| u.parse().ok()),
-        }))
+        Ok((
+            SubscriptionSnapshot::try_from(&sub)?,
+            paid_invoice(&sub, id)?,
+        ))
     }
 
     /// Sets (or, `false`, clears) a cancellation at the end of the period.
@@ -582,4 +554,44 @@ impl StripeGateway {
         }
         Ok((returned_id(&product_id)?, returned_id(price.id.as_str())?))
     }
+}
+
+/// The subscription's latest invoice (expanded), if it is paid.
+fn paid_invoice(
+    sub: &Subscription,
+    id: &SubscriptionId,
+) -> Result<Option<super::PaidInvoice>, StripeError> {
+    let Some(stripe_types::Expandable::Object(invoice)) = &sub.latest_invoice else {
+        return Ok(None);
+    };
+    let (Some(invoice_id), Some(stripe_shared::InvoiceStatus::Paid)) =
+        (&invoice.id, &invoice.status)
+    else {
+        return Ok(None);
+    };
+    let plan_price = invoice
+        .lines
+        .data
+        .iter()
+        .filter(|line| {
+            !line
+                .parent
+                .as_ref()
+                .and_then(|p| p.subscription_item_details.as_ref())
+                .is_some_and(|d| d.proration)
+        })
+        .find_map(|line| line.pricing.as_ref()?.price_details.as_ref())
+        .map(|details| returned_id(&expanded_id!(&details.price)))
+        .transpose()?;
+    Ok(Some(super::PaidInvoice {
+        id: returned_id(invoice_id.as_str())?,
+        subscription_id: id.clone(),
+        reason: domain::subscription::InvoiceReason::parse(
+            invoice.billing_reason.as_ref().map(|r| r.as_str()),
+        ),
+        price_id: plan_price,
+        amount_paid: Cents::new(invoice.amount_paid.max(0))
+            .map_err(|e| StripeError::Unexpected(format!("invoice amount_paid: {e}")))?,
+        user_id: sub.metadata.get("user_id").and_then(|u| u.parse().ok()),
+    }))
 }

@@ -175,24 +175,14 @@ pub async fn confirm_checkout(
     if reference.as_deref() != Some(user.to_string().as_str()) {
         return Err(SubscriptionError::UnknownSubscription);
     }
-    let stored = refresh(&app.pool, &app.stripe, &subscription, user).await?;
-    let Some(invoice) = app.stripe.paid_latest_invoice(&subscription).await? else {
-        return Ok(());
-    };
-    if invoice.reason.grants_allowance() {
-        let mut tx = app.pool.begin().await?;
-        state::lock(&mut tx, &subscription).await?;
-        super::webhook::grant_allowance(
-            &mut tx,
-            &invoice,
-            user,
-            stored.tier_code.as_deref(),
-            stored.cycle,
-            crate::audit::Actor::SuccessReturn,
-        )
-        .await?;
-        tx.commit().await?;
-    }
+    sync(
+        &app.pool,
+        &app.stripe,
+        &subscription,
+        user,
+        Some(crate::audit::Actor::SuccessReturn),
+    )
+    .await?;
     Ok(())
 }
 
@@ -406,13 +396,41 @@ pub async fn refresh(
     id: &SubscriptionId,
     user: UserId,
 ) -> Result<StoredSubscription, SubscriptionError> {
+    sync(pool, stripe, id, user, None).await
+}
+
+/// [`refresh`], and with `grant` (who asks) also the allowance of the
+/// latest invoice if it is a paid period invoice: once, whether this or
+/// `invoice.paid` comes first. One Stripe call, one transaction.
+async fn sync(
+    pool: &PgPool,
+    stripe: &StripeGateway,
+    id: &SubscriptionId,
+    user: UserId,
+    grant: Option<crate::audit::Actor<'_>>,
+) -> Result<StoredSubscription, SubscriptionError> {
     let mut tx = pool.begin().await?;
     state::lock(&mut tx, id).await?;
-    let snapshot = stripe
-        .retrieve_subscription(id)
-        .await?
-        .ok_or(SubscriptionError::UnknownSubscription)?;
+    let (snapshot, invoice) = match stripe.retrieve_subscription_with_paid_invoice(id).await {
+        Err(crate::stripe::StripeError::Rejected { status: 404, .. }) => {
+            return Err(SubscriptionError::UnknownSubscription);
+        }
+        other => other?,
+    };
     let stored = state::store(&mut tx, &snapshot, user, Utc::now() + state::FETCH_MARGIN).await?;
+    if let (Some(actor), Some(invoice)) = (grant, invoice)
+        && invoice.reason.grants_allowance()
+    {
+        super::webhook::grant_allowance(
+            &mut tx,
+            &invoice,
+            user,
+            stored.tier_code.as_deref(),
+            stored.cycle,
+            actor,
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(stored)
 }
