@@ -380,9 +380,14 @@ pub mod ssr {
     impl From<SubscriptionView> for PlanStatus {
         fn from(view: SubscriptionView) -> Self {
             let live = view.is_live();
-            let sub = view.subscription;
             let tier = view.tier;
-            let cycle = sub.as_ref().filter(|_| live).and_then(|s| s.cycle);
+            let cycle = view
+                .subscription
+                .as_ref()
+                .filter(|_| live)
+                .and_then(|s| s.cycle);
+            // What Stripe said of it.
+            let sub = view.subscription.map(|s| s.stripe);
             let monthly = tier.as_ref().map_or(0, |t| t.monthly_allowance.get());
             let period = tier
                 .as_ref()

@@ -38,7 +38,7 @@ impl SubscriptionView {
     pub fn is_live(&self) -> bool {
         self.subscription
             .as_ref()
-            .is_some_and(|s| s.status.is_live())
+            .is_some_and(|s| s.stripe.status.is_live())
     }
 }
 
@@ -74,7 +74,7 @@ pub async fn status(pool: &PgPool, user: UserId) -> Result<SubscriptionView, Sub
     let mut conn = pool.acquire().await?;
     let code = subscription
         .as_ref()
-        .filter(|s| s.status.is_live())
+        .filter(|s| s.stripe.status.is_live())
         .and_then(|s| s.tier_code.clone())
         .unwrap_or_else(|| TRIAL.to_owned());
     let tier = tiers::by_code(&mut conn, &code).await?;
@@ -222,7 +222,7 @@ pub async fn payment_methods(
     let cards = app.stripe.list_cards(&customer).await?;
     let plan = state::current_for_user(&app.pool, user).await?;
     let default = plan
-        .and_then(|s| s.default_payment_method)
+        .and_then(|s| s.stripe.default_payment_method)
         .filter(|pm| cards.iter().any(|c| &c.id == pm))
         .or_else(|| cards.first().map(|c| c.id.clone()));
     Ok(PaymentMethods { cards, default })
@@ -253,7 +253,7 @@ async fn own_live(
             .await?
             .ok_or(SubscriptionError::NoSubscription)?,
     };
-    if !found.status.is_live() {
+    if !found.stripe.status.is_live() {
         return Err(match id {
             Some(_) => SubscriptionError::Ended,
             None => SubscriptionError::NoSubscription,
@@ -271,16 +271,18 @@ pub async fn cancel(
 ) -> Result<StoredSubscription, SubscriptionError> {
     app.limits.check(Limited::Checkout, user)?;
     let sub = own_live(&app.pool, user, Some(id)).await?;
-    if at_period_end && sub.cancel_at_period_end {
+    if at_period_end && sub.stripe.cancel_at_period_end {
         return Err(SubscriptionError::AlreadyCanceling);
     }
     if at_period_end {
-        app.stripe.set_cancel_at_period_end(&sub.id, true).await?;
+        app.stripe
+            .set_cancel_at_period_end(&sub.stripe.id, true)
+            .await?;
     } else {
-        app.stripe.cancel_subscription_now(&sub.id).await?;
+        app.stripe.cancel_subscription_now(&sub.stripe.id).await?;
     }
-    tracing::info!(%user, subscription = %sub.id, at_period_end, "subscription canceled");
-    refresh(&app.pool, &app.stripe, &sub.id, user).await
+    tracing::info!(%user, subscription = %sub.stripe.id, at_period_end, "subscription canceled");
+    refresh(&app.pool, &app.stripe, &sub.stripe.id, user).await
 }
 
 /// `POST /subscription/resume`: undoes a pending cancel at period end.
@@ -291,12 +293,14 @@ pub async fn resume(
 ) -> Result<StoredSubscription, SubscriptionError> {
     app.limits.check(Limited::Checkout, user)?;
     let sub = own_live(&app.pool, user, id).await?;
-    if !sub.cancel_at_period_end {
+    if !sub.stripe.cancel_at_period_end {
         return Err(SubscriptionError::NotCanceling);
     }
-    app.stripe.set_cancel_at_period_end(&sub.id, false).await?;
-    tracing::info!(%user, subscription = %sub.id, "subscription resumed");
-    refresh(&app.pool, &app.stripe, &sub.id, user).await
+    app.stripe
+        .set_cancel_at_period_end(&sub.stripe.id, false)
+        .await?;
+    tracing::info!(%user, subscription = %sub.stripe.id, "subscription resumed");
+    refresh(&app.pool, &app.stripe, &sub.stripe.id, user).await
 }
 
 /// How a plan change would go, with what Stripe would bill.
@@ -308,7 +312,8 @@ async fn change_of(
 ) -> Result<(StoredSubscription, Tier, crate::ids::PriceId, PlanChange), SubscriptionError> {
     let sub = own_live(&app.pool, user, None).await?;
     let (tier, price) = plan(&app.pool, tier_ref, cycle).await?;
-    let (Some(code), Some(current_cycle), Some(_)) = (&sub.tier_code, sub.cycle, &sub.item_id)
+    let (Some(code), Some(current_cycle), Some(_)) =
+        (&sub.tier_code, sub.cycle, &sub.stripe.item_id)
     else {
         return Err(SubscriptionError::NotChangeable);
     };
@@ -317,7 +322,7 @@ async fn change_of(
         .await?
         .ok_or(SubscriptionError::NotChangeable)?;
     let change = PlanChange::between(current.rank(current_cycle), tier.rank(cycle));
-    if change == PlanChange::Same || sub.price_id.as_ref() == Some(&price) {
+    if change == PlanChange::Same || sub.stripe.price_id.as_ref() == Some(&price) {
         return Err(SubscriptionError::SamePlan);
     }
     Ok((sub, tier, price, change))
@@ -333,14 +338,15 @@ pub async fn preview_change(
     let (sub, tier, price, change) = change_of(app, user, tier_ref, cycle).await?;
     let proration_date = Utc::now().timestamp();
     let item = sub
+        .stripe
         .item_id
         .as_ref()
         .ok_or(SubscriptionError::NotChangeable)?;
     let preview = app
         .stripe
         .preview_plan_change(
-            &sub.customer_id,
-            &sub.id,
+            &sub.stripe.customer_id,
+            &sub.stripe.id,
             item,
             &price,
             change,
@@ -378,14 +384,15 @@ pub async fn change_plan(
         None => now,
     };
     let item = sub
+        .stripe
         .item_id
         .as_ref()
         .ok_or(SubscriptionError::NotChangeable)?;
     app.stripe
-        .change_plan(&sub.id, item, &price, change, proration_date)
+        .change_plan(&sub.stripe.id, item, &price, change, proration_date)
         .await?;
-    tracing::info!(%user, subscription = %sub.id, tier = %tier.code, %cycle, ?change, "plan changed");
-    let stored = refresh(&app.pool, &app.stripe, &sub.id, user).await?;
+    tracing::info!(%user, subscription = %sub.stripe.id, tier = %tier.code, %cycle, ?change, "plan changed");
+    let stored = refresh(&app.pool, &app.stripe, &sub.stripe.id, user).await?;
     Ok((stored, change))
 }
 

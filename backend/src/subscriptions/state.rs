@@ -2,12 +2,12 @@
 //! only under that subscription's lock ([`lock`]) with what Stripe said.
 
 use chrono::{DateTime, Duration, Utc};
-use domain::{BillingCycle, Cents, SubscriptionStatus};
+use domain::{BillingCycle, Cents};
 use sqlx::{PgConnection, PgPool};
 
 use super::{SubscriptionError, tiers};
 use crate::{
-    ids::{CustomerId, PriceId, SubscriptionId, SubscriptionItemId, UserId},
+    ids::{SubscriptionId, UserId},
     stripe::SubscriptionSnapshot,
 };
 
@@ -18,27 +18,17 @@ use crate::{
 /// ask Stripe again instead of trusting their possibly older object.
 pub const FETCH_MARGIN: Duration = Duration::seconds(60);
 
-/// A subscription as we last stored it.
+/// A subscription as we last stored it: what Stripe said, and ours.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredSubscription {
-    pub id: SubscriptionId,
+    /// Stripe's state as of [`StoredSubscription::state_as_of`].
+    pub stripe: SubscriptionSnapshot,
+    /// Whose plan it is (`stripe.user_id` is what its metadata says).
     pub user_id: UserId,
-    pub customer_id: CustomerId,
     /// `None` when its price is not one of our tiers'.
     pub tier_code: Option<String>,
     pub cycle: Option<BillingCycle>,
-    pub price_id: Option<PriceId>,
-    pub item_id: Option<SubscriptionItemId>,
-    pub status: SubscriptionStatus,
-    pub amount: Option<Cents>,
-    pub current_period_start: Option<DateTime<Utc>>,
-    pub current_period_end: Option<DateTime<Utc>>,
-    pub cancel_at_period_end: bool,
-    pub canceled_at: Option<DateTime<Utc>>,
-    pub ended_at: Option<DateTime<Utc>>,
-    pub started_at: DateTime<Utc>,
     pub state_as_of: DateTime<Utc>,
-    pub default_payment_method: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -77,38 +67,41 @@ impl TryFrom<Row> for StoredSubscription {
             ))
         };
         Ok(StoredSubscription {
-            id: row
-                .stripe_subscription_id
-                .parse()
-                .map_err(|e| corrupt(format!("{e}")))?,
-            customer_id: row
-                .stripe_customer_id
-                .parse()
-                .map_err(|e| corrupt(format!("{e}")))?,
+            stripe: SubscriptionSnapshot {
+                id: row
+                    .stripe_subscription_id
+                    .parse()
+                    .map_err(|e| corrupt(format!("{e}")))?,
+                customer_id: row
+                    .stripe_customer_id
+                    .parse()
+                    .map_err(|e| corrupt(format!("{e}")))?,
+                price_id: row.stripe_price_id.as_deref().and_then(|p| p.parse().ok()),
+                item_id: row.stripe_item_id.as_deref().and_then(|p| p.parse().ok()),
+                status: row.status.parse().map_err(|e| corrupt(format!("{e}")))?,
+                amount: row
+                    .amount_cents
+                    .map(Cents::new)
+                    .transpose()
+                    .map_err(|e| corrupt(e.to_string()))?,
+                current_period_start: row.current_period_start,
+                current_period_end: row.current_period_end,
+                cancel_at_period_end: row.cancel_at_period_end,
+                canceled_at: row.canceled_at,
+                ended_at: row.ended_at,
+                created: row.started_at,
+                user_id: Some(row.user_id),
+                default_payment_method: row.default_payment_method,
+            },
             cycle: row
                 .billing_cycle
                 .as_deref()
                 .map(str::parse)
                 .transpose()
                 .map_err(|e| corrupt(format!("{e}")))?,
-            price_id: row.stripe_price_id.as_deref().and_then(|p| p.parse().ok()),
-            item_id: row.stripe_item_id.as_deref().and_then(|p| p.parse().ok()),
-            status: row.status.parse().map_err(|e| corrupt(format!("{e}")))?,
-            amount: row
-                .amount_cents
-                .map(Cents::new)
-                .transpose()
-                .map_err(|e| corrupt(e.to_string()))?,
             user_id: row.user_id,
             tier_code: row.tier_code,
-            current_period_start: row.current_period_start,
-            current_period_end: row.current_period_end,
-            cancel_at_period_end: row.cancel_at_period_end,
-            canceled_at: row.canceled_at,
-            ended_at: row.ended_at,
-            started_at: row.started_at,
             state_as_of: row.state_as_of,
-            default_payment_method: row.default_payment_method,
         })
     }
 }

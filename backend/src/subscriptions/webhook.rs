@@ -110,7 +110,7 @@ pub async fn handle(
         _ => {}
     }
     tx.commit().await?;
-    tracing::info!(event = %event.id, event_type = %event.event_type, subscription = %subscription_id, status = %current.status, tier = ?current.tier_code, "subscription webhook handled");
+    tracing::info!(event = %event.id, event_type = %event.event_type, subscription = %subscription_id, status = %current.stripe.status, tier = ?current.tier_code, "subscription webhook handled");
     Ok(Handled::Applied)
 }
 
