@@ -7,6 +7,8 @@ import { createPublicKey, randomUUID } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify, SignJWT, importJWK } from 'jose';
 
 import { loadRealm } from './realm.mjs';
+import { createAdminApi, userRepresentation } from './admin.mjs';
+import { usersPage } from './pages.mjs';
 import { KeyStoreFile, publicJwk, generateSigningKey } from './keys.mjs';
 import {
   buildProvider, loginHandler, keycloakAccessTokenClaims, userClaims, KC,
@@ -76,6 +78,8 @@ export async function startIdp({
     if (payload.typ !== 'Bearer') throw new Error('not an access token');
     return payload;
   };
+
+  const adminApi = createAdminApi({ realm, verifyAccessToken });
 
   const {
     provider, setKeys, loginPath, realmPath, stop,
@@ -161,6 +165,20 @@ export async function startIdp({
   const jwksControl = { delayMs: 0, requests: 0 };
 
   async function devControls(req, res, path, url) {
+    if (path.startsWith('/_dev/admin-api/')) {
+      const raw = req.method === 'POST' ? await readBody(req) : '';
+      let body = {};
+      try {
+        if (raw.trim()) body = JSON.parse(raw);
+      } catch {
+        json(res, 400, { error: 'invalid_request', error_description: 'body must be JSON' });
+        return;
+      }
+      const answer = adminApi.control(req.method, path, body && typeof body === 'object' ? body : {});
+      if (answer) json(res, answer.status, answer.body);
+      else json(res, 404, { error: 'not_found' });
+      return;
+    }
     if (req.method !== 'POST') {
       json(res, 405, { error: 'method_not_allowed' }, { allow: 'POST' });
       return;
@@ -265,6 +283,29 @@ export async function startIdp({
 
     if (path === realmPath || path === `${realmPath}/`) {
       realmInfo(res);
+      return;
+    }
+
+    if (path.startsWith('/admin/')) {
+      const body = req.method === 'GET' || req.method === 'HEAD' ? '' : await readBody(req);
+      const answer = await adminApi.handle(req, url, body);
+      if (answer.status === 204 || answer.status === 304) {
+        res.writeHead(answer.status, { 'cache-control': 'no-cache' });
+        res.end();
+      } else {
+        json(res, answer.status, answer.body, answer.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
+      }
+      return;
+    }
+
+    // A look at the users and their attributes (dev tool only, no login).
+    if (path === `${realmPath}/dev/users`) {
+      const users = realm.users.map((u) => userRepresentation(u, realm));
+      if (url.searchParams.get('format') === 'json') json(res, 200, users);
+      else {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+        res.end(usersPage({ realm: realm.displayName, users }));
+      }
       return;
     }
 

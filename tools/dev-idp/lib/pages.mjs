@@ -81,3 +81,31 @@ export function messagePage({ realm, title, message, status = 'error' }) {
 </div></div>`,
   });
 }
+
+// GET /realms/REALM/dev/users: the users and their attributes, to see what
+// the app's sync wrote. Not a Keycloak page.
+export function usersPage({ realm, users }) {
+  const rows = users.map((u) => {
+    const attributes = Object.entries(u.attributes || {})
+      .map(([name, values]) => `<li><code>${escapeHtml(name)}</code>: ${values.map(escapeHtml).join(', ')}</li>`)
+      .join('');
+    return `<tr id="user-${escapeHtml(u.id)}">
+<td>${escapeHtml(u.username)}${u.enabled ? '' : ' (disabled)'}<br><small><code>${escapeHtml(u.id)}</code></small></td>
+<td>${escapeHtml([u.firstName, u.lastName].filter(Boolean).join(' '))}<br>${escapeHtml(u.email)}</td>
+<td>${attributes ? `<ul>${attributes}</ul>` : '—'}</td>
+</tr>`;
+  }).join('\n');
+  return layout({
+    title: `Users of ${realm}`,
+    realm,
+    body: `<h1 id="kc-page-title">Users</h1>
+<style>.card-pf{max-width:960px}table{width:100%;border-collapse:collapse;font-size:14px}td,th{text-align:left;vertical-align:top;padding:6px;border-bottom:1px solid #ddd}ul{margin:0;padding-left:16px}</style>
+<table id="dev-users">
+<thead><tr><th>username / id</th><th>name / e-mail</th><th>attributes</th></tr></thead>
+<tbody>
+${rows}
+</tbody>
+</table>
+<p><a href="?format=json">JSON</a></p>`,
+  });
+}

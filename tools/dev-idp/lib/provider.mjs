@@ -50,14 +50,19 @@ export function userClaims(user) {
 
 // The claims Keycloak (default client scopes) puts into an access token, in
 // Keycloak's order.
+// resource_access: the user's client roles (composites expanded), plus the
+// account client's roles that Keycloak's default roles give everyone.
+function resourceAccessOf(user) {
+  const resourceAccess = {};
+  for (const [clientId, roles] of Object.entries(user.clientRoles)) resourceAccess[clientId] = { roles: [...roles] };
+  if (!resourceAccess.account) resourceAccess.account = { roles: ACCOUNT_CLIENT_ROLES };
+  return resourceAccess;
+}
+
 export function keycloakAccessTokenClaims({
   issuer, user, client, scope, sid, jti, iat, exp, authTime,
 }) {
-  const resourceAccess = { ...user.clientRoles };
-  if (!resourceAccess.account) resourceAccess.account = { roles: ACCOUNT_CLIENT_ROLES };
-  for (const [k, v] of Object.entries(resourceAccess)) {
-    if (Array.isArray(v)) resourceAccess[k] = { roles: v };
-  }
+  const resourceAccess = resourceAccessOf(user);
   const { sub, ...profile } = userClaims(user);
   return {
     exp,
@@ -246,22 +251,28 @@ export function buildProvider({
           if (!client) return;
           jwt.header = { typ: 'JWT' };
           if (!token.accountId) {
-            // client credentials: Keycloak's service-account token
+            // client credentials: Keycloak's service-account token, for the
+            // client's service-account user and with its roles
             const p = jwt.payload;
+            const user = realm.findServiceAccountUser(client.clientId);
+            const resourceAccess = resourceAccessOf(user);
             jwt.payload = {
               exp: p.exp,
               iat: p.iat,
               jti: p.jti,
               iss: issuer,
-              aud: 'account',
-              sub: p.sub,
+              // Keycloak's audience mapper: every client whose roles are in the token
+              aud: Object.keys(resourceAccess).length > 1 ? Object.keys(resourceAccess) : 'account',
+              sub: user.id,
               typ: 'Bearer',
               azp: client.clientId,
               acr: '1',
               'allowed-origins': allowedOrigins(client),
-              realm_access: { roles: [...realm.serviceAccountRoles] },
+              realm_access: { roles: [...user.realmRoles] },
+              resource_access: resourceAccess,
               scope: p.scope || DEFAULT_SCOPES.join(' '),
-              preferred_username: `service-account-${client.clientId}`,
+              email_verified: false,
+              preferred_username: user.username,
               client_id: client.clientId,
             };
             return;

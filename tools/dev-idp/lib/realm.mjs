@@ -6,6 +6,60 @@ import { readFileSync } from 'node:fs';
 import { timingSafeEqual, createHash } from 'node:crypto';
 
 const LOGOUT_URIS_ATTRIBUTE = 'post.logout.redirect.uris';
+const USER_PROFILE_PROVIDER = 'org.keycloak.userprofile.UserProfileProvider';
+const USER_PROFILE_CONFIG = 'kc.user.profile.config';
+// Keycloak's user profile keeps these on the user itself, not among the
+// custom attributes; every realm declares them.
+export const ROOT_ATTRIBUTES = ['username', 'email', 'firstName', 'lastName'];
+
+// The realm's declarative user profile (Keycloak 24+), as a realm export
+// carries it: a JSON string in the UserProfileProvider component's config.
+// Without one, Keycloak's default profile declares only the root attributes.
+function userProfileOf(raw) {
+  const component = (raw.components?.[USER_PROFILE_PROVIDER] || [])[0];
+  let text = component?.config?.[USER_PROFILE_CONFIG];
+  if (Array.isArray(text)) [text] = text;
+  let config = { attributes: ROOT_ATTRIBUTES.map((name) => ({ name })) };
+  if (typeof text === 'string') {
+    try {
+      config = JSON.parse(text);
+    } catch (err) {
+      throw new Error(`realm file: ${USER_PROFILE_CONFIG} is not JSON: ${err.message}`);
+    }
+  }
+  const declared = new Set((config.attributes || []).map((a) => a.name));
+  // ENABLED / ADMIN_EDIT let the admin API write undeclared attributes; by
+  // default (no policy) Keycloak drops them silently.
+  const adminWritesUnmanaged = ['ENABLED', 'ADMIN_EDIT'].includes(config.unmanagedAttributePolicy);
+  return {
+    config,
+    declared,
+    // Custom attributes the admin API shows and stores.
+    adminManaged: (name) => !ROOT_ATTRIBUTES.includes(name) && (declared.has(name) || adminWritesUnmanaged),
+  };
+}
+
+function attributesOf(value) {
+  const out = {};
+  for (const [name, values] of Object.entries(value || {})) {
+    const list = (Array.isArray(values) ? values : [values]).filter((v) => v !== null && v !== undefined).map(String);
+    if (list.length > 0) out[name] = list;
+  }
+  return out;
+}
+
+// Keycloak makes a service-account user for every client with service
+// accounts; an export lists it with serviceAccountClientId. For such clients
+// missing one, make it here with a stable id.
+function serviceAccountUser(clientId) {
+  const h = createHash('sha256').update(`service-account:${clientId}`).digest('hex');
+  return {
+    id: `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`,
+    username: `service-account-${clientId}`,
+    serviceAccountClientId: clientId,
+    enabled: true,
+  };
+}
 
 function asArray(value) {
   if (value === undefined || value === null) return [];
@@ -104,8 +158,15 @@ export function parseRealm(raw) {
 
   const defaultRoleName = raw.defaultRole?.name;
 
+  const rawUsers = [...(raw.users || [])];
+  for (const c of raw.clients || []) {
+    if (c?.serviceAccountsEnabled && !rawUsers.some((u) => u?.serviceAccountClientId === c.clientId)) {
+      rawUsers.push(serviceAccountUser(c.clientId));
+    }
+  }
+
   const users = [];
-  for (const u of raw.users || []) {
+  for (const u of rawUsers) {
     if (!u || typeof u.username !== 'string' || typeof u.id !== 'string') {
       throw new Error('realm file: every user needs "id" and "username"');
     }
@@ -126,6 +187,9 @@ export function parseRealm(raw) {
       password: passwordOf(u),
       realmRoles: roles.realmRoles,
       clientRoles: roles.clientRoles,
+      createdTimestamp: Number.isInteger(u.createdTimestamp) ? u.createdTimestamp : Date.now(),
+      serviceAccountClientId: typeof u.serviceAccountClientId === 'string' ? u.serviceAccountClientId : undefined,
+      attributes: attributesOf(u.attributes),
     });
   }
   const byId = new Map(users.map((u) => [u.id, u]));
@@ -162,11 +226,9 @@ export function parseRealm(raw) {
     });
   }
 
-  const serviceAccountRoles = defaultRoleName ? expand([defaultRoleName], {}).realmRoles : [];
-
   return {
     name: raw.realm,
-    serviceAccountRoles,
+    userProfile: userProfileOf(raw),
     displayName: typeof raw.displayName === 'string' && raw.displayName ? raw.displayName : raw.realm,
     users,
     clients,
@@ -176,7 +238,11 @@ export function parseRealm(raw) {
     findUserByLogin(login) {
       if (typeof login !== 'string') return undefined;
       const l = login.toLowerCase();
-      return users.find((u) => u.username === l) || users.find((u) => u.email && u.email === l);
+      const people = users.filter((u) => !u.serviceAccountClientId);
+      return people.find((u) => u.username === l) || people.find((u) => u.email && u.email === l);
+    },
+    findServiceAccountUser(clientId) {
+      return users.find((u) => u.serviceAccountClientId === clientId);
     },
     // Keycloak accepts the username or the e-mail address on its login form.
     authenticate(login, password) {

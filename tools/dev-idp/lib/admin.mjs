@@ -1,0 +1,345 @@
+// The part of Keycloak's Admin REST API the app uses to keep subscription
+// attributes on users (contracts/keycloak-admin-users-subset.json):
+// GET /admin/realms/REALM/users, /users/count, /users/profile,
+// GET and PUT /admin/realms/REALM/users/ID. Users live in memory (the realm
+// file's users, changed in place), so changes last until a restart.
+
+const DEFAULT_MAX_RESULTS = 100; // Keycloak's Constants.DEFAULT_MAX_RESULTS
+const LOG_LIMIT = 1000;
+const REALM_MANAGEMENT = 'realm-management';
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
+
+// What the caller's token allows, from its realm-management client roles
+// (Keycloak: manage-users implies view; realm-admin is both).
+function permissions(claims) {
+  const roles = new Set(claims.resource_access?.[REALM_MANAGEMENT]?.roles || []);
+  const manage = roles.has('manage-users') || roles.has('realm-admin');
+  return { view: manage || roles.has('view-users'), manage };
+}
+
+// UserRepresentation as Keycloak 26 returns it. Null fields are left out;
+// `attributes` only holds the custom attributes the user profile lets an
+// admin see, and is left out when there are none.
+export function userRepresentation(user, realm, { brief = false, manage = true } = {}) {
+  const access = {
+    manageGroupMembership: manage, view: true, mapRoles: manage, impersonate: false, manage,
+  };
+  const names = {
+    id: user.id,
+    username: user.username,
+    firstName: user.firstName || undefined,
+    lastName: user.lastName || undefined,
+    email: user.email || undefined,
+    emailVerified: user.emailVerified,
+  };
+  if (brief) {
+    return {
+      ...names, createdTimestamp: user.createdTimestamp, enabled: user.enabled, access,
+    };
+  }
+  const attributes = Object.fromEntries(Object.entries(user.attributes)
+    .filter(([name, values]) => realm.userProfile.adminManaged(name) && values.length > 0)
+    .map(([name, values]) => [name, [...values]]));
+  return {
+    ...names,
+    ...(Object.keys(attributes).length ? { attributes } : {}),
+    createdTimestamp: user.createdTimestamp,
+    enabled: user.enabled,
+    totp: false,
+    ...(user.serviceAccountClientId ? { serviceAccountClientId: user.serviceAccountClientId } : {}),
+    disableableCredentialTypes: [],
+    requiredActions: [],
+    notBefore: 0,
+    access,
+  };
+}
+
+// Keycloak's `search`: whitespace-separated terms that must all match the
+// username, e-mail, first or last name; "term" in quotes is an exact match,
+// otherwise a prefix match where * is a wildcard.
+function searchMatcher(search) {
+  const tests = search.trim().toLowerCase().split(/\s+/).filter(Boolean).map((term) => {
+    if (term.length >= 2 && term.startsWith('"') && term.endsWith('"')) {
+      const exact = term.slice(1, -1);
+      return (value) => value === exact;
+    }
+    const pattern = term.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*');
+    const re = new RegExp(`^${pattern}`, 's');
+    return (value) => re.test(value);
+  });
+  return (user) => tests.every((t) => [user.username, user.email, user.firstName, user.lastName]
+    .some((v) => typeof v === 'string' && t(v.toLowerCase())));
+}
+
+// Keycloak's `q`: "name:value name2:value2" over custom attributes.
+function attributeQuery(q) {
+  const pairs = [];
+  for (const part of q.trim().split(/\s+/).filter(Boolean)) {
+    const i = part.indexOf(':');
+    if (i > 0) pairs.push([part.slice(0, i), part.slice(i + 1)]);
+  }
+  return pairs;
+}
+
+function intParam(params, name, fallback) {
+  const raw = params.get(name);
+  if (raw === null || !/^-?\d+$/.test(raw)) return fallback;
+  return Number(raw);
+}
+
+// GET /users and /users/count. As in Keycloak, service-account users only
+// turn up in field searches (username=, email=, ...), not in `search` or the
+// plain listing.
+function findUsers(realm, params) {
+  const exact = params.get('exact') === 'true';
+  const matches = (value, wanted) => {
+    if (typeof value !== 'string') return false;
+    const v = value.toLowerCase();
+    const w = wanted.toLowerCase();
+    return exact ? v === w : v.includes(w);
+  };
+  const people = realm.users.filter((u) => !u.serviceAccountClientId);
+  const bool = (name) => (params.has(name) ? params.get(name) === 'true' : undefined);
+  const enabled = bool('enabled');
+  const emailVerified = bool('emailVerified');
+  const flags = (u) => (enabled === undefined || u.enabled === enabled)
+    && (emailVerified === undefined || u.emailVerified === emailVerified);
+
+  let found;
+  if (params.has('search')) {
+    const search = params.get('search').trim();
+    if (search.startsWith('id:')) {
+      found = search.slice(3).trim().split(/\s+/).map((id) => realm.findUserById(id)).filter(Boolean);
+    } else {
+      found = people.filter(searchMatcher(search)).filter(flags);
+    }
+  } else {
+    const fields = [['username', 'username'], ['email', 'email'], ['firstName', 'firstName'], ['lastName', 'lastName']]
+      .filter(([param]) => params.has(param))
+      .map(([param, field]) => [field, params.get(param)]);
+    const query = params.has('q') ? attributeQuery(params.get('q')) : [];
+    const fieldSearch = fields.length || query.length || params.has('exact')
+      || enabled !== undefined || emailVerified !== undefined;
+    found = (fieldSearch ? realm.users : people).filter((u) => flags(u)
+      && fields.every(([field, wanted]) => matches(u[field], wanted))
+      && query.every(([name, wanted]) => realm.userProfile.adminManaged(name)
+        && (u.attributes[name] || []).some((v) => matches(v, wanted))));
+  }
+  return [...found].sort((a, b) => a.username.localeCompare(b.username));
+}
+
+class HttpError extends Error {
+  constructor(status, body) {
+    super(JSON.stringify(body));
+    this.status = status;
+    this.body = body;
+  }
+}
+
+const badRequest = (body = { error: 'unknown_error' }) => new HttpError(400, body);
+
+function optionalString(body, name) {
+  const value = body[name];
+  if (value !== undefined && value !== null && typeof value !== 'string') throw badRequest();
+  return value ?? undefined;
+}
+
+// PUT /users/ID with Keycloak's semantics (UserResource.updateUser, 24+):
+// with an `attributes` member the body replaces the user's attributes and
+// names: custom attributes, email, firstName and lastName left out are
+// removed. Without one (or with null) Keycloak fills in the stored values, so
+// only what the body names changes. Attributes the user profile does not
+// declare are dropped silently. id and username cannot change.
+function updateUser(realm, user, body) {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest();
+  const replace = body.attributes !== undefined && body.attributes !== null;
+  let attributes = user.attributes;
+  if (replace) {
+    if (typeof body.attributes !== 'object' || Array.isArray(body.attributes)) throw badRequest();
+    attributes = {};
+    for (const [name, values] of Object.entries(body.attributes)) {
+      if (values === null) continue;
+      if (!Array.isArray(values) || values.some((v) => typeof v !== 'string')) throw badRequest();
+      if (realm.userProfile.adminManaged(name) && values.length > 0) attributes[name] = [...values];
+    }
+  }
+  const username = optionalString(body, 'username');
+  if (username !== undefined && username.toLowerCase() !== user.username) {
+    throw badRequest({ field: 'username', errorMessage: 'error-user-attribute-read-only', params: ['username'] });
+  }
+  const keep = (name) => (replace ? undefined : user[name] || undefined);
+  const firstName = optionalString(body, 'firstName') ?? keep('firstName');
+  const lastName = optionalString(body, 'lastName') ?? keep('lastName');
+  let email = optionalString(body, 'email');
+  email = email === undefined ? keep('email') : email.toLowerCase() || undefined;
+  if (email !== undefined && !EMAIL.test(email)) {
+    throw badRequest({ field: 'email', errorMessage: 'invalid-email', params: ['email', email] });
+  }
+  if (email && realm.users.some((u) => u !== user && u.email === email)) {
+    throw new HttpError(409, { errorMessage: 'User exists with same email' });
+  }
+  for (const name of ['enabled', 'emailVerified']) {
+    if (body[name] !== undefined && body[name] !== null && typeof body[name] !== 'boolean') throw badRequest();
+  }
+
+  user.firstName = firstName || '';
+  user.lastName = lastName || '';
+  user.name = [user.firstName, user.lastName].filter(Boolean).join(' ') || undefined;
+  user.email = email;
+  if (typeof body.enabled === 'boolean') user.enabled = body.enabled;
+  if (typeof body.emailVerified === 'boolean') user.emailVerified = body.emailVerified;
+  user.attributes = attributes;
+}
+
+export function createAdminApi({ realm, verifyAccessToken }) {
+  const prefix = `/admin/realms/${realm.name}/users`;
+  // Test controls: injected failures and a log of admin requests.
+  let faults = []; // { method, status, count (null: until cleared) }
+  let requests = [];
+
+  function takeFault(method) {
+    const fault = faults.find((f) => f.method === '*' || f.method === method);
+    if (!fault) return undefined;
+    if (fault.count !== null) {
+      fault.count -= 1;
+      if (fault.count <= 0) faults = faults.filter((f) => f !== fault);
+    }
+    return fault;
+  }
+
+  async function authenticate(req) {
+    const auth = req.headers.authorization || '';
+    const token = /^bearer /i.test(auth) ? auth.slice(7).trim() : '';
+    if (!token) throw new HttpError(401, { error: 'HTTP 401 Unauthorized' });
+    let claims;
+    try {
+      claims = await verifyAccessToken(token);
+    } catch {
+      throw new HttpError(401, { error: 'HTTP 401 Unauthorized' });
+    }
+    const caller = realm.findUserById(claims.sub);
+    if (!caller || !caller.enabled) throw new HttpError(401, { error: 'HTTP 401 Unauthorized' });
+    return permissions(claims);
+  }
+
+  function requireRole(allowed) {
+    if (!allowed) throw new HttpError(403, { error: 'unknown_error' });
+  }
+
+  async function route(req, path, params, rawBody) {
+    const can = await authenticate(req);
+    const realmMatch = path.match(/^\/admin\/realms\/([^/]+)(\/.*)?$/);
+    if (!realmMatch || decodeURIComponent(realmMatch[1]) !== realm.name) {
+      throw new HttpError(404, { error: 'Realm not found.' });
+    }
+    const notFound = new HttpError(404, { error: 'Unable to find matching target resource method' });
+    const notAllowed = new HttpError(405, { error: 'HTTP 405 Method Not Allowed' });
+    if (path === prefix || path === `${prefix}/count`) {
+      if (req.method !== 'GET') throw notAllowed;
+      requireRole(can.view);
+      const found = findUsers(realm, params);
+      if (path.endsWith('/count')) return { status: 200, body: found.length };
+      const first = Math.max(0, intParam(params, 'first', 0));
+      const max = intParam(params, 'max', DEFAULT_MAX_RESULTS);
+      const brief = params.get('briefRepresentation') === 'true';
+      return {
+        status: 200,
+        body: found.slice(first, max < 0 ? undefined : first + max)
+          .map((u) => userRepresentation(u, realm, { brief, manage: can.manage })),
+      };
+    }
+    if (path === `${prefix}/profile`) {
+      if (req.method !== 'GET') throw notAllowed;
+      requireRole(can.view);
+      return { status: 200, body: realm.userProfile.config };
+    }
+    const userMatch = path.startsWith(`${prefix}/`) && path.slice(prefix.length + 1);
+    if (!userMatch || userMatch.includes('/')) throw notFound;
+    const id = decodeURIComponent(userMatch);
+    if (req.method === 'GET') {
+      requireRole(can.view);
+      const user = realm.findUserById(id);
+      if (!user) throw new HttpError(404, { error: 'User not found' });
+      return { status: 200, body: userRepresentation(user, realm, { manage: can.manage }) };
+    }
+    if (req.method === 'PUT') {
+      requireRole(can.manage);
+      const user = realm.findUserById(id);
+      if (!user) throw new HttpError(404, { error: 'User not found' });
+      let body;
+      try {
+        body = JSON.parse(rawBody);
+      } catch {
+        throw badRequest();
+      }
+      updateUser(realm, user, body);
+      return { status: 204 };
+    }
+    throw notAllowed;
+  }
+
+  return {
+    // Answers a request under /admin/.
+    async handle(req, url, rawBody) {
+      const path = url.pathname;
+      let result;
+      const fault = takeFault(req.method);
+      if (fault) {
+        result = {
+          status: fault.status,
+          body: { error: 'injected_fault', error_description: 'dev-idp test control /_dev/admin-api/faults' },
+        };
+      } else {
+        try {
+          result = await route(req, path, url.searchParams, rawBody);
+        } catch (err) {
+          if (!(err instanceof HttpError)) throw err;
+          result = { status: err.status, body: err.body };
+        }
+      }
+      let logged = rawBody || null;
+      try {
+        if (rawBody) logged = JSON.parse(rawBody);
+      } catch {
+        // not JSON: log the text
+      }
+      requests.push({
+        method: req.method, path, query: Object.fromEntries(url.searchParams), body: logged, status: result.status,
+      });
+      if (requests.length > LOG_LIMIT) requests = requests.slice(-LOG_LIMIT);
+      return result;
+    },
+
+    // /_dev/admin-api/faults and /_dev/admin-api/requests.
+    control(method, path, body) {
+      if (path === '/_dev/admin-api/faults') {
+        if (method === 'DELETE') {
+          faults = [];
+          return { status: 200, body: { faults } };
+        }
+        if (method === 'GET') return { status: 200, body: { faults } };
+        if (method !== 'POST') return { status: 405, body: { error: 'method_not_allowed' } };
+        const fault = {
+          method: typeof body.method === 'string' ? body.method.toUpperCase() : '*',
+          status: body.status,
+          count: body.count ?? null,
+        };
+        const problem = (!Number.isInteger(fault.status) || fault.status < 100 || fault.status > 599) ? '"status" must be an HTTP status code'
+          : (fault.count !== null && (!Number.isInteger(fault.count) || fault.count < 1)) ? '"count" must be a positive integer or null'
+            : !/^(\*|[A-Z]+)$/.test(fault.method) ? '"method" must be "GET", "PUT", ... or "*"' : undefined;
+        if (problem) return { status: 400, body: { error: 'invalid_request', error_description: problem } };
+        faults.push(fault);
+        return { status: 200, body: { faults } };
+      }
+      if (path === '/_dev/admin-api/requests') {
+        if (method === 'DELETE') {
+          requests = [];
+          return { status: 200, body: [] };
+        }
+        if (method === 'GET') return { status: 200, body: requests };
+        return { status: 405, body: { error: 'method_not_allowed' } };
+      }
+      return undefined;
+    },
+  };
+}
