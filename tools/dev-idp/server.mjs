@@ -14,7 +14,8 @@ const USAGE = `usage: node tools/dev-idp/server.mjs [flags]
   --realm-file PATH             Keycloak realm-export JSON (default tools/dev-idp/realm-export.json)
   --data-dir PATH               where the signing key is kept (default .cache/dev-idp in the repo)
   --access-token-lifetime SECS  access and ID token lifetime (default 300, as Keycloak)
-  --test-controls               enable POST /_dev/rotate-keys and POST /_dev/mint (tests only)
+  --test-controls               enable the /_dev/ endpoints (key rotation, minting, JWKS delay,
+                                admin API faults and request log; tests only)
   -h, --help                    show this help
 `;
 

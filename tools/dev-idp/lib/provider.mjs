@@ -481,7 +481,8 @@ function keycloakTokenResponse({ refreshTokenLifetime }) {
       ...(body.id_token ? { id_token: body.id_token } : {}),
       'not-before-policy': 0,
       ...(at?.sid ? { session_state: at.sid } : {}),
-      scope: body.scope,
+      // client_credentials without a scope parameter: Keycloak's default scopes
+      scope: body.scope || DEFAULT_SCOPES.join(' '),
     };
   };
 }
