@@ -114,9 +114,9 @@ function findUsers(realm, params) {
       found = people.filter(searchMatcher(search)).filter(flags);
     }
   } else {
-    const fields = [['username', 'username'], ['email', 'email'], ['firstName', 'firstName'], ['lastName', 'lastName']]
-      .filter(([param]) => params.has(param))
-      .map(([param, field]) => [field, params.get(param)]);
+    const fields = ['username', 'email', 'firstName', 'lastName']
+      .filter((name) => params.has(name))
+      .map((name) => [name, params.get(name)]);
     const query = params.has('q') ? attributeQuery(params.get('q')) : [];
     const fieldSearch = fields.length || query.length || params.has('exact')
       || enabled !== undefined || emailVerified !== undefined;
@@ -189,6 +189,13 @@ function updateUser(realm, user, body) {
   if (typeof body.enabled === 'boolean') user.enabled = body.enabled;
   if (typeof body.emailVerified === 'boolean') user.emailVerified = body.emailVerified;
   user.attributes = attributes;
+}
+
+function faultProblem({ method, status, count }) {
+  if (!Number.isInteger(status) || status < 100 || status > 599) return '"status" must be an HTTP status code';
+  if (count !== null && (!Number.isInteger(count) || count < 1)) return '"count" must be a positive integer or null';
+  if (!/^(\*|[A-Z]+)$/.test(method)) return '"method" must be "GET", "PUT", ... or "*"';
+  return undefined;
 }
 
 export function createAdminApi({ realm, verifyAccessToken }) {
@@ -324,9 +331,7 @@ export function createAdminApi({ realm, verifyAccessToken }) {
           status: body.status,
           count: body.count ?? null,
         };
-        const problem = (!Number.isInteger(fault.status) || fault.status < 100 || fault.status > 599) ? '"status" must be an HTTP status code'
-          : (fault.count !== null && (!Number.isInteger(fault.count) || fault.count < 1)) ? '"count" must be a positive integer or null'
-            : !/^(\*|[A-Z]+)$/.test(fault.method) ? '"method" must be "GET", "PUT", ... or "*"' : undefined;
+        const problem = faultProblem(fault);
         if (problem) return { status: 400, body: { error: 'invalid_request', error_description: problem } };
         faults.push(fault);
         return { status: 200, body: { faults } };
