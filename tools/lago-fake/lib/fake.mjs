@@ -7,6 +7,16 @@ import { LagoState, HANDLERS, mirrorOnlyProblems } from './lago.mjs';
 
 export const BASE_PATH = '/api/v1';
 
+// Repeated keys (`status[]=a&status[]=b`) become arrays.
+function queryObject(params) {
+  const out = {};
+  for (const key of new Set(params.keys())) {
+    const values = params.getAll(key);
+    out[key] = values.length > 1 ? values : values[0];
+  }
+  return out;
+}
+
 // The fake's own signal to the test, not a Lago answer, so it is not itself
 // checked against the contract.
 const contractViolation = (details) => ({
@@ -60,7 +70,7 @@ export class LagoFake {
         body = rawBody;
       }
     }
-    const entry = { method, path, query: Object.fromEntries(query), body, status: null };
+    const entry = { method, path, query: queryObject(query), body, status: null };
     this.requests.push(entry);
     const result = this.answer({ method, path, query, headers, rawBody, body, bodyIsJson });
     entry.status = result.status;
