@@ -72,7 +72,14 @@ export class LagoFake {
     }
     const entry = { method, path, query: queryObject(query), body, status: null };
     this.requests.push(entry);
-    const result = this.answer({ method, path, query, headers, rawBody, body, bodyIsJson });
+    let result;
+    try {
+      result = this.answer({ method, path, query, headers, rawBody, body, bodyIsJson });
+    } catch (err) {
+      // A crash in a handler is the fake's bug; make it visible to the test.
+      this.violation('fake_error', { method, path, message: String(err.stack || err) });
+      result = { status: 500, body: { status: 500, error: 'Internal Server Error' } };
+    }
     entry.status = result.status;
     return result;
   }

@@ -62,7 +62,14 @@ export function billingPeriod(interval, billingTime, anchorIso, at = new Date())
     end = new Date(start.getTime() + 7 * day);
   } else {
     const base = billingTime === 'anniversary' ? anchor : new Date(Date.UTC(at.getUTCFullYear(), 0, 1));
-    const add = (n) => new Date(Date.UTC(base.getUTCFullYear(), base.getUTCMonth() + n, base.getUTCDate()));
+    // n months after base, on the same day of month or the month's last day
+    // (an anniversary on the 31st falls on 28/29 February), same time of day.
+    const add = (n) => {
+      const first = new Date(Date.UTC(base.getUTCFullYear(), base.getUTCMonth() + n, 1));
+      const last = new Date(Date.UTC(first.getUTCFullYear(), first.getUTCMonth() + 1, 0)).getUTCDate();
+      first.setUTCDate(Math.min(base.getUTCDate(), last));
+      return new Date(first.getTime() + (base.getTime() % 86_400_000));
+    };
     let n = Math.floor(((at.getUTCFullYear() - base.getUTCFullYear()) * 12 + at.getUTCMonth() - base.getUTCMonth()) / months) * months;
     if (add(n) > at) n -= months;
     start = add(n);

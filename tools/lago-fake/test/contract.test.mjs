@@ -131,3 +131,16 @@ test('an answer outside the contract would be caught (the response check is live
   assert.equal(v.operation, 'findPlan');
   assert.equal(v.status, 200);
 });
+
+test('a crash inside the fake is answered 500 and recorded as fake_error', async () => {
+  const original = lago.fake.state.findAllPlans;
+  lago.fake.state.findAllPlans = () => { throw new Error('boom'); };
+  try {
+    assert.equal((await lago.call('GET', '/plans')).status, 500);
+  } finally {
+    lago.fake.state.findAllPlans = original;
+  }
+  const [v] = await lago.violations();
+  assert.equal(v.kind, 'fake_error');
+  assert.match(v.message, /boom/);
+});
