@@ -164,7 +164,13 @@ export class Contract {
       pathMatched = true;
       if (op.method !== method) continue;
       const pathParams = {};
-      op.names.forEach((n, i) => { pathParams[n] = decodeURIComponent(m[i + 1]); });
+      op.names.forEach((n, i) => {
+        try {
+          pathParams[n] = decodeURIComponent(m[i + 1]);
+        } catch {
+          pathParams[n] = m[i + 1]; // malformed %-escape: checked as sent
+        }
+      });
       return { op, pathParams };
     }
     return { op: null, pathMatched };

@@ -453,7 +453,8 @@ export function mirrorOnlyProblems(customerInput) {
   if (bc?.payment_provider_code != null) {
     problems.push(`billing_configuration.payment_provider_code is "${bc.payment_provider_code}"`);
   }
-  for (const [i, ic] of (customerInput?.integration_customers || []).entries()) {
+  const integrations = customerInput?.integration_customers;
+  for (const [i, ic] of (Array.isArray(integrations) ? integrations : []).entries()) {
     if (PAYMENT_PROVIDERS.has(ic?.integration_type)) {
       problems.push(`integration_customers[${i}] is the payment integration "${ic.integration_type}"`);
     }

@@ -95,6 +95,13 @@ test('mirror-only rule: a customer given a payment provider is recorded, and ans
   }));
   assert.equal(ok.status, 200);
   assert.deepEqual(await lago.violations(), [], 'non-payment settings are fine');
+
+  // The contract lists no payment integration types, so this is both.
+  const viaIntegration = await lago.call('POST', '/customers', customer('user-3', {
+    integration_customers: [{ integration_type: 'stripe', external_customer_id: 'cus_1' }],
+  }));
+  assert.equal(viaIntegration.status, 400);
+  assert.deepEqual((await lago.violations()).map((x) => x.kind).sort(), ['mirror_only', 'request']);
 });
 
 test('every kind of answer the fake gives validates against the contract (startup self-check)', async () => {
