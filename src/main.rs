@@ -4,9 +4,12 @@ use backend::Config;
 use ops_center_credits::{Application, startup, telemetry};
 
 const USAGE: &str =
-    "usage: ops-center-credits [serve | sync-stripe-catalogue | seed-demo --yes-this-is-dev]
+    "usage: ops-center-credits [serve | sync-stripe-catalogue | reconcile | seed-demo --yes-this-is-dev]
   serve                   run the web server (the default)
-  sync-stripe-catalogue   create or update a Stripe product and price for every package
+  sync-stripe-catalogue   create or update a Stripe product and price for every package and
+                          tier (and, with Lago configured, each tier's Lago plans)
+  reconcile               correct our subscriptions from Stripe's, and settle pending purchases
+                          whose webhook never came (as the server does every few minutes)
   seed-demo               development only: demo users and a few hundred purchases over 90 days
                           (refuses without --yes-this-is-dev, unless APP_BASE_URL is on localhost,
                           or with a live Stripe key; does nothing if demo data exists)";
@@ -20,7 +23,7 @@ async fn main() -> ExitCode {
     let command = std::env::args().nth(1);
     if !matches!(
         command.as_deref(),
-        None | Some("serve" | "sync-stripe-catalogue" | "seed-demo")
+        None | Some("serve" | "sync-stripe-catalogue" | "reconcile" | "seed-demo")
     ) {
         eprintln!("{USAGE}");
         return ExitCode::from(64);
@@ -34,6 +37,9 @@ async fn main() -> ExitCode {
     };
     if command.as_deref() == Some("sync-stripe-catalogue") {
         return sync_catalogue(config).await;
+    }
+    if command.as_deref() == Some("reconcile") {
+        return reconcile(config).await;
     }
     if command.as_deref() == Some("seed-demo") {
         let confirmed = std::env::args()
@@ -75,10 +81,58 @@ async fn sync_catalogue(config: Config) -> ExitCode {
                     (false, None) => println!("{:<28} unchanged", line.code),
                 }
             }
-            ExitCode::SUCCESS
         }
         Err(error) => {
             eprintln!("sync failed: {}", ops_center_credits::error_chain(&error));
+            return ExitCode::FAILURE;
+        }
+    }
+    let Some(lago) = &state.systems.lago else {
+        return ExitCode::SUCCESS;
+    };
+    match backend::sync::lago::sync_plans(&state.pool, lago).await {
+        Ok(created) => {
+            for code in created {
+                println!("{code:<28} created in Lago");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("Lago plan sync failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn reconcile(config: Config) -> ExitCode {
+    let state = match startup::connect(config).await {
+        Ok(state) => state,
+        Err(error) => {
+            eprintln!("startup failed: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let grace = backend::sync::reconcile::PENDING_GRACE;
+    match backend::sync::reconcile::run(&state, grace).await {
+        Ok(Some(report)) if report.changes.is_empty() => {
+            println!("nothing to correct");
+            ExitCode::SUCCESS
+        }
+        Ok(Some(report)) => {
+            for change in report.changes {
+                println!("{change}");
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(None) => {
+            println!("another instance is reconciling now; nothing done");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!(
+                "reconcile failed: {}",
+                ops_center_credits::error_chain(&error)
+            );
             ExitCode::FAILURE
         }
     }

@@ -26,7 +26,11 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
     let pool = backend::db::connect_and_migrate(config.database_url.expose())
         .await
         .context("database setup failed")?;
-    AppState::new(pool, config).context("Stripe client setup failed")
+    AppState::new(pool, config)
+        .context("Stripe client setup failed")?
+        .with_sync()
+        .await
+        .context("sync job queue setup failed")
 }
 
 /// Everything the router needs; handlers extract the part they use.
@@ -84,6 +88,11 @@ impl Application {
     /// Serves until the process gets Ctrl-C or SIGTERM.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         tokio::spawn(delete_expired_sessions(self.state.pool.clone()));
+        self.state.outbox.start_workers();
+        tokio::spawn(backend::sync::reconcile::every(
+            self.state.clone(),
+            self.state.config.reconcile_every,
+        ));
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown_signal())
             .await

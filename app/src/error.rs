@@ -57,6 +57,7 @@ pub enum ErrorCode {
     AlreadyCanceling,
     SubscriptionEnded,
     PlanNotChangeable,
+    ReconcileRunning,
     // 413
     PayloadTooLarge,
     // 415
@@ -101,7 +102,7 @@ impl ErrorCode {
             MethodNotAllowed => 405,
             NotRefundable | DuplicateCode | NotInReview | RequestIdReused | BalanceTooLow
             | AlreadySubscribed | SamePlan | NotCanceling | AlreadyCanceling
-            | SubscriptionEnded | PlanNotChangeable => 409,
+            | SubscriptionEnded | PlanNotChangeable | ReconcileRunning => 409,
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
             InvalidBody | InvalidQuery | InvalidPath | InvalidRedirect | InvalidAmount
@@ -158,6 +159,7 @@ impl ErrorCode {
             AlreadyCanceling => "already_canceling",
             SubscriptionEnded => "subscription_ended",
             PlanNotChangeable => "plan_not_changeable",
+            ReconcileRunning => "reconcile_running",
             InvalidPlan => "invalid_plan",
             InvalidAllowance => "invalid_allowance",
             RateLimited => "rate_limited",
@@ -296,17 +298,7 @@ pub mod ssr {
         }
     }
 
-    /// An error and its causes on one line, for logs and command output.
-    pub fn error_chain(error: &dyn std::error::Error) -> String {
-        let mut text = error.to_string();
-        let mut source = error.source();
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        text
-    }
+    pub use backend::error_chain;
 
     /// Logs `error` with its cause chain, once, and answers a 5xx `code`
     /// (`internal_error`, `stripe_unavailable`, …) with a safe message.

@@ -19,6 +19,9 @@ pub struct Config {
     pub lago: Option<LagoConfig>,
     /// Per-user limits (`RATE_LIMIT_BURST`, `RATE_LIMIT_PERIOD_SECS`).
     pub rate_limit: RateLimitConfig,
+    /// How often each instance tries to reconcile with Stripe
+    /// (`RECONCILE_INTERVAL_SECS`, default 300; one instance runs at a time).
+    pub reconcile_every: std::time::Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -125,6 +128,17 @@ impl Config {
                 None => None,
             },
             rate_limit: rate_limit(&env)?,
+            reconcile_every: std::time::Duration::from_secs(
+                match env.optional("RECONCILE_INTERVAL_SECS") {
+                    Some(secs) => secs.parse().ok().filter(|s| *s >= 10).ok_or_else(|| {
+                        err(
+                            "RECONCILE_INTERVAL_SECS",
+                            format!("must be a whole number of seconds, at least 10, got {secs:?}"),
+                        )
+                    })?,
+                    None => 300,
+                },
+            ),
         })
     }
 

@@ -17,6 +17,7 @@ pub mod rate_limit;
 mod secret;
 pub mod stripe;
 pub mod subscriptions;
+pub mod sync;
 pub mod users;
 pub mod webhook;
 
@@ -24,6 +25,18 @@ use std::sync::Arc;
 
 pub use config::{Config, ConfigError};
 pub use secret::Secret;
+
+/// An error and its causes on one line, for logs and command output.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
 
 /// What every request handler, server function and SSR render can reach.
 #[derive(Clone)]
@@ -38,6 +51,10 @@ pub struct AppState {
     pub known_users: users::KnownUsers,
     /// Per-user limits on checkouts, confirmations, refunds and adjustments.
     pub limits: rate_limit::RateLimits,
+    /// Keycloak and Lago: their clients, and the queue of their sync jobs
+    /// (empty until [`AppState::with_sync`]).
+    pub systems: Arc<sync::Systems>,
+    pub outbox: sync::Outbox,
 }
 
 impl AppState {
@@ -45,13 +62,23 @@ impl AppState {
         let oidc = auth::Oidc::new(&config);
         let stripe = stripe::StripeGateway::new(&config.stripe)?;
         let limits = rate_limit::RateLimits::new(config.rate_limit);
+        let systems = Arc::new(sync::Systems::new(&config));
         Ok(AppState {
             limits,
+            systems,
+            outbox: sync::Outbox::default(),
             pool,
             config: Arc::new(config),
             oidc,
             stripe,
             known_users: users::KnownUsers::default(),
         })
+    }
+
+    /// Sets up the sync jobs' queues (and their tables) for the systems
+    /// configured. Workers are started separately ([`sync::Outbox::start_workers`]).
+    pub async fn with_sync(mut self) -> Result<Self, underway::queue::Error> {
+        self.outbox = sync::Outbox::new(&self.pool, self.systems.clone()).await?;
+        Ok(self)
     }
 }

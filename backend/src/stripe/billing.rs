@@ -15,8 +15,8 @@ use stripe_billing::{
         CreatePreviewInvoiceSubscriptionDetailsProrationBehavior, ListInvoice,
     },
     subscription::{
-        ListSubscription, RetrieveSubscription, UpdateSubscription, UpdateSubscriptionItems,
-        UpdateSubscriptionProrationBehavior,
+        ListSubscription, ListSubscriptionStatus, RetrieveSubscription, UpdateSubscription,
+        UpdateSubscriptionItems, UpdateSubscriptionProrationBehavior,
     },
 };
 use stripe_checkout::checkout_session::{
@@ -296,6 +296,29 @@ impl StripeGateway {
             }
         }
         Ok(live)
+    }
+
+    /// Every subscription of the account, ended ones too, oldest pages
+    /// last (the reconcile job walks them all).
+    pub async fn all_subscriptions(&self) -> Result<Vec<SubscriptionSnapshot>, StripeError> {
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut request = ListSubscription::new()
+                .status(ListSubscriptionStatus::All)
+                .limit(100);
+            if let Some(after) = &after {
+                request = request.starting_after(after.as_str());
+            }
+            let page = request.send(&self.client).await?;
+            for sub in &page.data {
+                all.push(SubscriptionSnapshot::try_from(sub)?);
+            }
+            match page.data.last() {
+                Some(last) if page.has_more => after = Some(last.id.as_str().to_owned()),
+                _ => return Ok(all),
+            }
+        }
     }
 
     /// The subscription a (subscription-mode) Checkout Session created, and

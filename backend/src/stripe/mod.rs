@@ -117,6 +117,8 @@ pub struct CheckoutOutcome {
     pub currency: Option<String>,
     /// Whether the session belongs to a live-mode account.
     pub livemode: bool,
+    /// Whether Stripe closed the session unpaid (it can no longer be paid).
+    pub expired: bool,
 }
 
 impl CheckoutOutcome {
@@ -402,6 +404,7 @@ fn outcome(session: &CheckoutSession) -> Result<CheckoutOutcome, StripeError> {
         amount_total,
         currency: session.currency.as_ref().map(|c| c.to_string()),
         livemode: session.livemode,
+        expired: session.status == Some(stripe_shared::CheckoutSessionStatus::Expired),
     })
 }
 
@@ -667,6 +670,8 @@ fn decode_kind(event_type: &str, object: Value) -> Result<CreditsEventKind, Sign
                     .map(|c| storable_text("currency", c))
                     .transpose()?,
                 livemode: session.livemode,
+                // Only completed and async-payment events are settled from.
+                expired: false,
             })
         }
         "checkout.session.async_payment_failed" => {

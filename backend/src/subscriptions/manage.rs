@@ -17,7 +17,7 @@ use crate::{
     checkout::{self, Buyer},
     ids::{CheckoutSessionId, SubscriptionId, UserId},
     rate_limit::Limited,
-    stripe::{Card, CheckoutRedirect, InvoiceSummary, StripeGateway, SubscriptionCheckout},
+    stripe::{Card, CheckoutRedirect, InvoiceSummary, SubscriptionCheckout},
 };
 
 use super::state::StoredSubscription;
@@ -176,8 +176,7 @@ pub async fn confirm_checkout(
         return Err(SubscriptionError::UnknownSubscription);
     }
     sync(
-        &app.pool,
-        &app.stripe,
+        app,
         &subscription,
         user,
         Some(crate::audit::Actor::SuccessReturn),
@@ -282,7 +281,7 @@ pub async fn cancel(
         app.stripe.cancel_subscription_now(&sub.stripe.id).await?;
     }
     tracing::info!(%user, subscription = %sub.stripe.id, at_period_end, "subscription canceled");
-    refresh(&app.pool, &app.stripe, &sub.stripe.id, user).await
+    refresh(app, &sub.stripe.id, user).await
 }
 
 /// `POST /subscription/resume`: undoes a pending cancel at period end.
@@ -300,7 +299,7 @@ pub async fn resume(
         .set_cancel_at_period_end(&sub.stripe.id, false)
         .await?;
     tracing::info!(%user, subscription = %sub.stripe.id, "subscription resumed");
-    refresh(&app.pool, &app.stripe, &sub.stripe.id, user).await
+    refresh(app, &sub.stripe.id, user).await
 }
 
 /// How a plan change would go, with what Stripe would bill.
@@ -392,30 +391,41 @@ pub async fn change_plan(
         .change_plan(&sub.stripe.id, item, &price, change, proration_date)
         .await?;
     tracing::info!(%user, subscription = %sub.stripe.id, tier = %tier.code, %cycle, ?change, "plan changed");
-    let stored = refresh(&app.pool, &app.stripe, &sub.stripe.id, user).await?;
+    let stored = refresh(app, &sub.stripe.id, user).await?;
     Ok((stored, change))
 }
 
 /// Reads the subscription from Stripe under its lock and stores it.
 pub async fn refresh(
-    pool: &PgPool,
-    stripe: &StripeGateway,
+    app: &AppState,
     id: &SubscriptionId,
     user: UserId,
 ) -> Result<StoredSubscription, SubscriptionError> {
-    sync(pool, stripe, id, user, None).await
+    sync(app, id, user, None).await
+}
+
+/// [`refresh`], granting the allowance of the latest invoice if it is a
+/// paid period invoice not granted yet (the reconcile job, for a webhook
+/// that never came).
+pub async fn resync(
+    app: &AppState,
+    id: &SubscriptionId,
+    user: UserId,
+    actor: crate::audit::Actor<'_>,
+) -> Result<StoredSubscription, SubscriptionError> {
+    sync(app, id, user, Some(actor)).await
 }
 
 /// [`refresh`], and with `grant` (who asks) also the allowance of the
 /// latest invoice if it is a paid period invoice: once, whether this or
 /// `invoice.paid` comes first. One Stripe call, one transaction.
 async fn sync(
-    pool: &PgPool,
-    stripe: &StripeGateway,
+    app: &AppState,
     id: &SubscriptionId,
     user: UserId,
     grant: Option<crate::audit::Actor<'_>>,
 ) -> Result<StoredSubscription, SubscriptionError> {
+    let (pool, stripe) = (&app.pool, &app.stripe);
     let mut tx = pool.begin().await?;
     state::lock(&mut tx, id).await?;
     let (snapshot, invoice) = match stripe.retrieve_subscription_with_paid_invoice(id).await {
@@ -424,7 +434,14 @@ async fn sync(
         }
         other => other?,
     };
-    let stored = state::store(&mut tx, &snapshot, user, Utc::now() + state::FETCH_MARGIN).await?;
+    let stored = state::store(
+        &mut tx,
+        &app.outbox,
+        &snapshot,
+        user,
+        Utc::now() + state::FETCH_MARGIN,
+    )
+    .await?;
     if let (Some(actor), Some(invoice)) = (grant, invoice)
         && invoice.reason.grants_allowance()
     {

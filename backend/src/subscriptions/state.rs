@@ -9,6 +9,7 @@ use super::{SubscriptionError, tiers};
 use crate::{
     ids::{SubscriptionId, UserId},
     stripe::SubscriptionSnapshot,
+    sync::Outbox,
 };
 
 /// How far past our clock a state fetched from Stripe is dated. An event
@@ -133,8 +134,8 @@ pub async fn find(
 
 /// The user's current plan: their newest live subscription, or else their
 /// newest one at all (ended: "no active plan"), or `None` if they never had one.
-pub async fn current_for_user(
-    pool: &PgPool,
+pub async fn current_for_user<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
     user: UserId,
 ) -> Result<Option<StoredSubscription>, SubscriptionError> {
     let row = sqlx::query_as::<_, Row>(&format!(
@@ -143,7 +144,7 @@ pub async fn current_for_user(
          limit 1"
     ))
     .bind(user)
-    .fetch_optional(pool)
+    .fetch_optional(executor)
     .await?;
     row.map(StoredSubscription::try_from).transpose()
 }
@@ -165,9 +166,11 @@ pub async fn find_for_user(
 }
 
 /// Stores `snapshot` as of `as_of` for `user` (under the lock), with its
-/// tier found from its price. Returns the stored state.
+/// tier found from its price, and adds the jobs that bring Keycloak and
+/// Lago up to date to the same transaction. Returns the stored state.
 pub async fn store(
     conn: &mut PgConnection,
+    outbox: &Outbox,
     snapshot: &SubscriptionSnapshot,
     user: UserId,
     as_of: DateTime<Utc>,
@@ -214,8 +217,9 @@ pub async fn store(
     .bind(snapshot.created)
     .bind(as_of)
     .bind(snapshot.default_payment_method.as_deref())
-    .fetch_one(conn)
+    .fetch_one(&mut *conn)
     .await?;
+    outbox.enqueue(conn, user).await?;
     StoredSubscription::try_from(row)
 }
 

@@ -26,6 +26,7 @@ use crate::{
     ids::{CustomerId, UserId},
     ledger::{self, LedgerSource},
     stripe::{PaidInvoice, StripeGateway, SubscriptionEvent, SubscriptionEventKind},
+    sync::Outbox,
 };
 
 /// `stripe_webhook_events.endpoint` for this endpoint.
@@ -47,6 +48,7 @@ pub enum Handled {
 pub async fn handle(
     pool: &PgPool,
     stripe: &StripeGateway,
+    outbox: &Outbox,
     event: &SubscriptionEvent,
 ) -> Result<Handled, SubscriptionError> {
     let Some(subscription_id) = event.subscription_id() else {
@@ -90,7 +92,7 @@ pub async fn handle(
         tx.commit().await?;
         return Ok(Handled::Ignored);
     };
-    let current = state::store(&mut tx, &snapshot, user, as_of).await?;
+    let current = state::store(&mut tx, outbox, &snapshot, user, as_of).await?;
     let actor = Actor::StripeEvent(event.id.as_str());
     match &event.kind {
         SubscriptionEventKind::InvoicePaid(invoice) if invoice.reason.grants_allowance() => {
@@ -116,7 +118,7 @@ pub async fn handle(
 
 /// The first candidate that is one of our users, else the user whose
 /// Stripe customer this is.
-async fn owner(
+pub(crate) async fn owner(
     conn: &mut PgConnection,
     candidates: &[Option<UserId>],
     customer: &CustomerId,

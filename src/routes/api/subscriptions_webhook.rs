@@ -20,7 +20,7 @@ pub async fn receive(
     State(state): State<AppState>,
     Verified(event): Verified<SubscriptionEvent>,
 ) -> Result<Json<Value>, AppError> {
-    let handled = webhook::handle(&state.pool, &state.stripe, &event)
+    let handled = webhook::handle(&state.pool, &state.stripe, &state.outbox, &event)
         .await
         .map_err(|error| {
             let code = match error {
