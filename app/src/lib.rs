@@ -22,7 +22,8 @@ use crate::{
     components::header::Header,
     pages::{
         admin::{
-            dashboard::AdminDashboardPage, packages::AdminPackagesPage, purchase::AdminPurchasePage,
+            dashboard::AdminDashboardPage, packages::AdminPackagesPage,
+            purchase::AdminPurchasePage, sync::AdminSyncPage,
         },
         billing::{BillingPage, PlansPage},
         credits::CreditsPage,
@@ -94,6 +95,11 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=path!("/admin/credits/packages")
                         view=AdminPackagesPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/admin/credits/sync")
+                        view=AdminSyncPage
                         ssr=SsrMode::Async
                     />
                 </Routes>

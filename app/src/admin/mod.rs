@@ -1,6 +1,6 @@
 //! The admin pages' server functions and view types, one file per action
 //! (`refund`, `review`, `adjust`, `save_package`, `move_package`) and per
-//! read view (`dashboard`, `purchase`, `packages`).
+//! read view (`dashboard`, `purchase`, `packages`, `sync`).
 //!
 //! Every server function is a thin adapter: `require_admin()` itself
 //! (anonymous → 401, others → 403), parse its arguments into domain types,
@@ -17,6 +17,7 @@ mod purchase;
 mod refund;
 mod review;
 mod save_package;
+mod sync;
 
 pub use adjust::{AdjustCredits, adjust_credits};
 pub use dashboard::{
@@ -30,6 +31,12 @@ pub use purchase::{AdminPurchase, AuditView, LedgerView, PurchaseDetailView, adm
 pub use refund::{RefundPurchase, refund_purchase};
 pub use review::{ReviewPurchase, review_purchase};
 pub use save_package::{SavePackage, save_package};
+#[cfg(feature = "ssr")]
+pub use sync::ssr as sync_ssr;
+pub use sync::{
+    ReconcileRunView, RetryFailedSyncs, RetrySync, SyncJobView, SyncPageView, UserSyncView,
+    admin_sync, retry_failed_syncs, retry_sync, sync_summary,
+};
 
 use domain::{Cents, Credits, PurchaseStatus};
 use serde::{Deserialize, Serialize};

@@ -35,6 +35,8 @@ pub struct PurchaseDetailView {
     pub user_balance: Credits,
     /// The buyer's plan: "Professional (monthly), active, renews 2027-01-02" or "No active plan".
     pub user_plan: String,
+    /// The buyer's Keycloak and Lago sync (none when neither is configured).
+    pub user_sync: Vec<super::UserSyncView>,
     pub audit: Vec<AuditView>,
     pub ledger: Vec<LedgerView>,
     /// A fresh id for the adjustment form, so a resubmitted form counts once.
@@ -55,8 +57,10 @@ pub async fn admin_purchase(id: PurchaseId) -> Result<PurchaseDetailView, ApiErr
     let plan = crate::billing::PlanStatus::from(
         backend::subscriptions::manage::status(&state.pool, detail.purchase.user_id).await?,
     );
+    let user_sync = super::sync_ssr::for_user(&state, detail.purchase.user_id).await?;
     Ok(PurchaseDetailView {
         user_plan: crate::billing::plan_summary(&plan),
+        user_sync,
         discount_percentage: detail.discount_percentage,
         stripe_customer_id: detail.stripe_customer_id,
         refundable: detail.purchase.refundable(),

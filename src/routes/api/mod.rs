@@ -5,6 +5,7 @@
 mod admin_packages;
 mod admin_purchases;
 mod admin_stats;
+mod admin_sync;
 mod admin_users;
 mod balance;
 mod billing;
@@ -67,6 +68,17 @@ pub fn router() -> Router<ServerState> {
         .route(
             "/credits/admin/packages/{id}/deactivate",
             post(admin_packages::deactivate),
+        )
+        .route("/credits/admin/sync", get(admin_sync::page))
+        .route("/credits/admin/sync/retry", post(admin_sync::retry))
+        .route(
+            "/credits/admin/sync/retry-failed",
+            post(admin_sync::retry_failed),
+        )
+        .route("/credits/admin/sync/reconcile", post(admin_sync::reconcile))
+        .route(
+            "/credits/admin/users/{user_id}/sync",
+            get(admin_sync::for_user),
         )
         .route("/credits/admin/tiers", get(billing::admin_tiers))
         .route("/credits/admin/tiers/{tier}", patch(billing::set_allowance))

@@ -68,6 +68,7 @@ fn Detail(
         refundable,
         user_balance,
         user_plan,
+        user_sync,
         audit,
         ledger,
         adjustment_request_id,
@@ -99,6 +100,14 @@ fn Detail(
             {field("Completed", row.completed_at.clone().unwrap_or_else(|| "–".into()))}
             {field("User's balance", format!("{user_balance} credits"))}
             {field("User's plan", user_plan)}
+            {user_sync.iter().map(|sync| view! {
+                <div data-sync=sync.system.clone()>
+                    <dt class="text-xs font-medium uppercase tracking-wide text-slate-500">{format!("{} sync", sync.system)}</dt>
+                    <dd class="mt-0.5 break-words">
+                        <a href="/admin/credits/sync" class="hover:underline">{crate::admin::sync_summary(sync)}</a>
+                    </dd>
+                </div>
+            }).collect_view()}
             {field("Checkout session", row.session_id.clone().unwrap_or_else(|| "–".into()))}
             {field("Payment", row.payment_id.clone().unwrap_or_else(|| "–".into()))}
             {field("Stripe customer", stripe_customer_id.unwrap_or_else(|| "–".into()))}
