@@ -54,6 +54,17 @@ test('an admin filters to completed Starter purchases, opens one and exports CSV
   await expect(page.locator('#purchase-status [data-status]')).toHaveAttribute('data-status', 'completed');
   await expect(page.locator('#ledger tbody tr')).toHaveCount(1);
   await expect(page.locator('#audit li').first()).toBeVisible();
+  // The buyer's Keycloak sync (the test command configures the dev provider's service account).
+  await expect(page.locator('[data-sync="keycloak"]')).toBeVisible();
+
+  // The sync page: nothing waiting (bob has no plan), and no reconcile yet.
+  await page.getByRole('navigation', { name: 'Admin' }).getByRole('link', { name: 'Sync' }).click();
+  await page.waitForURL((url) => url.pathname === '/admin/credits/sync');
+  await hydrated(page);
+  await expect(page.locator('#sync-summary')).toHaveText('0 failed, 0 retrying, 0 waiting');
+  await expect(page.locator('#sync-jobs-empty')).toBeVisible();
+  await expect(page.locator('#retry-all-failed')).toBeDisabled();
+  await expect(page.locator('#last-reconcile')).toContainText('No reconcile has run yet.');
 
   expect(errors).toEqual([]);
 });

@@ -19,4 +19,5 @@ mod migrations;
 mod purchases;
 mod server;
 mod subscriptions;
+mod sync;
 mod users;

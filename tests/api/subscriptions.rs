@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::world::{CARD_OK, World, world};
+use crate::support::world::{CARD_OK, World, world_with};
 
 /// The subscription endpoint's secret (`STRIPE_WEBHOOK_SECRET` in `test_env`).
 const SUBSCRIPTION_SECRET: &str = "whsec_test_subscriptions";
@@ -16,7 +16,14 @@ const POLL_FOR: Duration = Duration::from_secs(15);
 
 /// A world whose emulator also delivers every event to the subscription webhook.
 async fn sub_world() -> World {
-    let world = world().await;
+    sub_world_with(|_| {}).await
+}
+
+/// [`sub_world`] with the app's environment adjusted by `configure`.
+pub(crate) async fn sub_world_with(
+    configure: impl FnOnce(&mut std::collections::HashMap<String, String>),
+) -> World {
+    let world = world_with(configure).await;
     world
         .control(
             "/webhooks",
@@ -26,7 +33,7 @@ async fn sub_world() -> World {
     world
 }
 
-async fn status(world: &World, token: &str) -> Value {
+pub(crate) async fn status(world: &World, token: &str) -> Value {
     let (code, body) = world
         .api(token, Method::GET, "/subscription-status", None)
         .await;
@@ -35,7 +42,7 @@ async fn status(world: &World, token: &str) -> Value {
 }
 
 /// Polls the caller's plan until `check` holds.
-async fn wait_for_status(
+pub(crate) async fn wait_for_status(
     world: &World,
     token: &str,
     what: &str,
@@ -55,7 +62,7 @@ async fn wait_for_status(
 }
 
 /// Starts a subscription checkout; returns `(checkout_url, session_id)`.
-async fn start(world: &World, token: &str, tier: &str, cycle: &str) -> (String, String) {
+pub(crate) async fn start(world: &World, token: &str, tier: &str, cycle: &str) -> (String, String) {
     let (code, body) = world
         .api(
             token,
@@ -73,7 +80,7 @@ async fn start(world: &World, token: &str, tier: &str, cycle: &str) -> (String, 
 
 /// Subscribes through the hosted pay page; returns the Stripe subscription id
 /// once the app knows the plan (from its webhooks).
-async fn subscribe(world: &World, token: &str, tier: &str, cycle: &str) -> String {
+pub(crate) async fn subscribe(world: &World, token: &str, tier: &str, cycle: &str) -> String {
     let (url, _session) = start(world, token, tier, cycle).await;
     let paid = world.pay(&url, CARD_OK).await;
     assert_eq!(paid.status(), 303, "paying for {tier}");
@@ -85,7 +92,7 @@ async fn subscribe(world: &World, token: &str, tier: &str, cycle: &str) -> Strin
 }
 
 /// Waits until every event emitted so far has been acknowledged by both endpoints.
-async fn settle_webhooks(world: &World) {
+pub(crate) async fn settle_webhooks(world: &World) {
     let deadline = tokio::time::Instant::now() + POLL_FOR;
     loop {
         let pending = world
@@ -126,7 +133,7 @@ async fn redeliver_everywhere(world: &World, event: &str, times: u32) {
     }
 }
 
-async fn advance(world: &World, sub: &str, body: Value) -> Value {
+pub(crate) async fn advance(world: &World, sub: &str, body: Value) -> Value {
     world
         .control(&format!("/subscriptions/{sub}/advance"), body)
         .await

@@ -1,19 +1,15 @@
 //! The dev OpenID provider (`tools/dev-idp`), one per test: port 0, its own
 //! data directory (so its own signing key), test controls on.
 
-use std::{
-    collections::HashMap,
-    io::{BufRead, BufReader},
-    path::Path,
-    process::{Child, Command, Stdio},
-    sync::mpsc,
-    time::Duration,
-};
+use std::{collections::HashMap, process::Child, time::Duration};
 
 use serde_json::{Value, json};
 
 pub const CLIENT_ID: &str = "ops-center-credits";
 pub const CLIENT_SECRET: &str = "dev-only-client-secret";
+/// The realm's service account for the Admin API (tier sync).
+pub const SYNC_CLIENT_ID: &str = "ops-center-credits-sync";
+pub const SYNC_CLIENT_SECRET: &str = "dev-only-sync-secret";
 
 pub struct DevIdp {
     /// `http://127.0.0.1:PORT/realms/ops-center`
@@ -28,33 +24,13 @@ pub struct DevIdp {
 impl DevIdp {
     /// Starts the provider and waits for its ready line.
     pub fn start() -> DevIdp {
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
         let data_dir = tempfile::tempdir().expect("temp dir");
-        let mut child = Command::new("node")
-            .arg(repo.join("tools/dev-idp/server.mjs"))
-            .args(["--port", "0", "--test-controls", "--data-dir"])
-            .arg(data_dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node runs tools/dev-idp/server.mjs (npm ci --prefix tools/dev-idp first)");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(issuer) = line.strip_prefix("dev-idp listening on ") {
-                    let _ = tx.send(issuer.trim().to_owned());
-                }
-            }
-        });
-        let issuer = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(issuer) => issuer,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("dev-idp did not print its ready line within 30 s");
-            }
-        };
+        let data_arg = data_dir.path().to_string_lossy().into_owned();
+        let (child, issuer) = super::spawn_node(
+            "tools/dev-idp/server.mjs",
+            &["--port", "0", "--test-controls", "--data-dir", &data_arg],
+            "dev-idp listening on ",
+        );
         let url = url::Url::parse(&issuer).expect("issuer is a URL");
         let root = url.origin().ascii_serialization();
         DevIdp {
@@ -71,6 +47,89 @@ impl DevIdp {
         env.insert("OIDC_ISSUER_URL".into(), self.issuer.clone());
         env.insert("OIDC_CLIENT_ID".into(), CLIENT_ID.into());
         env.insert("OIDC_CLIENT_SECRET".into(), CLIENT_SECRET.into());
+    }
+
+    /// Also gives the app the service account that syncs tiers into users.
+    pub fn configure_sync(env: &mut HashMap<String, String>) {
+        env.insert("KEYCLOAK_ADMIN_CLIENT_ID".into(), SYNC_CLIENT_ID.into());
+        env.insert(
+            "KEYCLOAK_ADMIN_CLIENT_SECRET".into(),
+            SYNC_CLIENT_SECRET.into(),
+        );
+    }
+
+    /// The realm's user `username` as the provider holds it now (its dev
+    /// users page, JSON).
+    pub async fn user(&self, username: &str) -> Value {
+        let users: Value = self
+            .client
+            .get(format!("{}/dev/users?format=json", self.issuer))
+            .send()
+            .await
+            .expect("dev users request")
+            .json()
+            .await
+            .expect("dev users JSON");
+        users
+            .as_array()
+            .expect("a list of users")
+            .iter()
+            .find(|u| u["username"] == username)
+            .unwrap_or_else(|| panic!("no user {username}"))
+            .clone()
+    }
+
+    /// Makes the next `count` Admin API requests of `method` (`*`: any)
+    /// answer `status`; `None`: until [`DevIdp::clear_admin_faults`].
+    pub async fn admin_faults(&self, method: &str, status: u16, count: Option<u32>) {
+        self.control(
+            "/_dev/admin-api/faults",
+            json!({ "method": method, "status": status, "count": count }),
+        )
+        .await;
+    }
+
+    pub async fn clear_admin_faults(&self) {
+        let response = self
+            .client
+            .delete(format!("{}/_dev/admin-api/faults", self.root))
+            .send()
+            .await
+            .expect("clear faults");
+        assert!(response.status().is_success());
+    }
+
+    /// The Admin API requests received: `[{method, path, query, body, status}]`.
+    pub async fn admin_requests(&self) -> Vec<Value> {
+        let body: Value = self
+            .client
+            .get(format!("{}/_dev/admin-api/requests", self.root))
+            .send()
+            .await
+            .expect("admin requests")
+            .json()
+            .await
+            .expect("admin requests JSON");
+        body.as_array().cloned().unwrap_or_default()
+    }
+
+    /// A service-account token (client credentials).
+    pub async fn service_token(&self) -> String {
+        let body: Value = self
+            .client
+            .post(format!("{}/protocol/openid-connect/token", self.issuer))
+            .basic_auth(SYNC_CLIENT_ID, Some(SYNC_CLIENT_SECRET))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("token request")
+            .json()
+            .await
+            .expect("token JSON");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
     }
 
     /// An access token from the password grant (Keycloak's direct access grant).

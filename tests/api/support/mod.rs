@@ -7,10 +7,18 @@
 #![allow(dead_code)]
 
 mod idp;
+pub mod lago;
 pub mod stripe;
 pub mod world;
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
 
 #[allow(unused_imports)]
 pub use idp::DevIdp;
@@ -153,6 +161,37 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut HashMap<String, String>)
         client: http_client(),
         pool,
         db,
+    }
+}
+
+/// Runs `node <script> <args>` from the repository and waits (30 s at
+/// most) for the stdout line starting with `ready_prefix`; returns the
+/// child and the rest of that line (the tool's URL).
+pub fn spawn_node(script: &str, args: &[&str], ready_prefix: &'static str) -> (Child, String) {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut child = Command::new("node")
+        .arg(repo.join(script))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("node runs {script} (npm ci in its directory first): {e}"));
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix(ready_prefix) {
+                let _ = tx.send(rest.trim().to_owned());
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(url) => (child, url),
+        Err(_) => {
+            let _ = child.kill();
+            panic!("{script} did not print its ready line within 30 s");
+        }
     }
 }
 
