@@ -30,6 +30,24 @@ if [ -z "${OIDC_ISSUER_URL:-}" ]; then
     : "${OIDC_CLIENT_ID:=ops-center-credits}"
     : "${OIDC_CLIENT_SECRET:=dev-only-client-secret}"
     export OIDC_ISSUER_URL OIDC_CLIENT_ID OIDC_CLIENT_SECRET
+    # Its service account: plans show up in the dev provider's users
+    # ($OIDC_ISSUER_URL/dev/users).
+    if [ -z "${KEYCLOAK_ADMIN_CLIENT_ID:-}" ]; then
+        KEYCLOAK_ADMIN_CLIENT_ID=ops-center-credits-sync
+        KEYCLOAK_ADMIN_CLIENT_SECRET=dev-only-sync-secret
+        export KEYCLOAK_ADMIN_CLIENT_ID KEYCLOAK_ADMIN_CLIENT_SECRET
+    fi
+fi
+
+# LAGO=fake: the Lago fake (tools/lago-fake) on LAGO_PORT (3100), unless a
+# real Lago is configured. Off by default.
+USE_LAGO_FAKE=
+if [ "${LAGO:-}" = fake ] && [ -z "${LAGO_API_URL:-}" ]; then
+    USE_LAGO_FAKE=1
+    : "${LAGO_PORT:=3100}"
+    LAGO_API_URL=http://127.0.0.1:$LAGO_PORT
+    LAGO_API_KEY=dev-lago-key
+    export LAGO_API_URL LAGO_API_KEY
 fi
 
 export LEPTOS_SITE_ADDR APP_BASE_URL DATABASE_URL
@@ -54,6 +72,13 @@ start_dev_idp() {
     local data_dir=${1:-$CACHE_DIR/dev-idp}
     start_service dev-idp "$OIDC_ISSUER_URL/.well-known/openid-configuration" \
         node "$ROOT/tools/dev-idp/server.mjs" --port "$IDP_PORT" --data-dir "$data_dir"
+}
+
+# start_lago_fake: runs the Lago fake if this environment uses it (LAGO=fake).
+start_lago_fake() {
+    [ -n "$USE_LAGO_FAKE" ] || return 0
+    start_service lago-fake "$LAGO_API_URL/_fake/state" \
+        node "$ROOT/tools/lago-fake/server.mjs" --port "$LAGO_PORT" --api-key "$LAGO_API_KEY"
 }
 
 # sync_stripe_catalogue: gives every package a product and price in the

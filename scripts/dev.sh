@@ -10,6 +10,7 @@ ensure_postgres
 source "$ROOT/scripts/app-env.sh"
 start_stripe_emulator
 start_dev_idp
+start_lago_fake
 sync_stripe_catalogue
 # Demo users and purchases so the admin dashboard looks alive (development
 # only; does nothing when demo data exists). SEED_DEMO=0 skips it.

@@ -15,8 +15,9 @@ cargo fmt --all -- --check
 say "cargo clippy"
 cargo_plain clippy --workspace --exclude frontend --all-targets --locked -- -D warnings
 
-say "dev identity provider tests"
+say "dev identity provider and Lago fake tests"
 npm test --prefix tools/dev-idp
+npm test --prefix tools/lago-fake
 
 say "Rust tests"
 DATABASE_URL=$PG_URL/postgres cargo_plain test --workspace --exclude frontend --locked
@@ -31,7 +32,7 @@ export LEPTOS_SITE_ADDR=127.0.0.1:$E2E_PORT
 DATABASE_URL=$PG_URL/occ_e2e_$(date +%s)_$$
 # Tests are hermetic: local stand-ins only, whatever this shell has exported.
 unset STRIPE_SECRET_KEY STRIPE_API_KEY STRIPE_API_BASE STRIPE_WEBHOOK_SECRET_CREDITS STRIPE_WEBHOOK_SECRET \
-    OIDC_ISSUER_URL OIDC_CLIENT_ID OIDC_CLIENT_SECRET KEYCLOAK_ADMIN_CLIENT_ID KEYCLOAK_ADMIN_CLIENT_SECRET LAGO_API_URL LAGO_API_KEY
+    OIDC_ISSUER_URL OIDC_CLIENT_ID OIDC_CLIENT_SECRET KEYCLOAK_ADMIN_CLIENT_ID KEYCLOAK_ADMIN_CLIENT_SECRET LAGO LAGO_API_URL LAGO_API_KEY
 EMULATOR_PORT=$(free_port) IDP_PORT=$(free_port)
 source "$ROOT/scripts/app-env.sh"
 start_stripe_emulator
