@@ -133,6 +133,40 @@ async fn redeliver_everywhere(world: &World, event: &str, times: u32) {
     }
 }
 
+/// `POST /subscription/cancel` of `sub`, at the period's end or now.
+pub(crate) async fn cancel(
+    world: &World,
+    token: &str,
+    sub: &str,
+    at_period_end: bool,
+) -> (u16, Value) {
+    world
+        .api(
+            token,
+            Method::POST,
+            "/subscription/cancel",
+            Some(json!({ "subscription_id": sub, "at_period_end": at_period_end })),
+        )
+        .await
+}
+
+/// `POST /subscription/upgrade` to `tier` and `cycle`, without a preview.
+pub(crate) async fn change_plan(
+    world: &World,
+    token: &str,
+    tier: &str,
+    cycle: &str,
+) -> (u16, Value) {
+    world
+        .api(
+            token,
+            Method::POST,
+            "/subscription/upgrade",
+            Some(json!({ "new_tier_id": tier, "billing_cycle": cycle })),
+        )
+        .await
+}
+
 pub(crate) async fn advance(world: &World, sub: &str, body: Value) -> Value {
     world
         .control(&format!("/subscriptions/{sub}/advance"), body)
@@ -287,14 +321,7 @@ async fn an_upgrade_bills_the_previewed_proration_and_a_downgrade_waits_for_the_
     let sub = subscribe(&world, &alice, "starter", "monthly").await;
     world.wait_for_balance(&alice, 2000).await;
 
-    let (code, same) = world
-        .api(
-            &alice,
-            Method::POST,
-            "/subscription/upgrade",
-            Some(json!({ "new_tier_id": "starter", "billing_cycle": "monthly" })),
-        )
-        .await;
+    let (code, same) = change_plan(&world, &alice, "starter", "monthly").await;
     assert_eq!(
         (code, same["code"].as_str()),
         (409, Some("same_plan")),
@@ -360,14 +387,7 @@ async fn an_upgrade_bills_the_previewed_proration_and_a_downgrade_waits_for_the_
         "{preview}"
     );
     assert_eq!(preview["amount_due_cents"], 0);
-    let (code, changed) = world
-        .api(
-            &alice,
-            Method::POST,
-            "/subscription/upgrade",
-            Some(json!({ "new_tier_id": "starter", "billing_cycle": "monthly" })),
-        )
-        .await;
+    let (code, changed) = change_plan(&world, &alice, "starter", "monthly").await;
     assert_eq!(
         (code, changed["change"].as_str()),
         (200, Some("downgrade")),
@@ -440,14 +460,7 @@ async fn cancel_at_period_end_ends_on_trial_and_resume_keeps_the_plan() {
     assert_eq!(status(&world, &alice).await["status"], "active");
 
     // Cancel, then the period ends: trial, canceled, no subscription.
-    let (code, _) = world
-        .api(
-            &alice,
-            Method::POST,
-            "/subscription/cancel",
-            Some(json!({ "subscription_id": sub, "at_period_end": true })),
-        )
-        .await;
+    let (code, _) = cancel(&world, &alice, &sub, true).await;
     assert_eq!(code, 200);
     advance(&world, &sub, json!({})).await;
     let ended = wait_for_status(&world, &alice, "ended", |s| s["has_active_plan"] == false).await;
@@ -508,14 +521,7 @@ async fn canceling_now_ends_the_plan_at_once() {
     let world = sub_world().await;
     let alice = world.token("alice").await;
     let sub = subscribe(&world, &alice, "enterprise", "monthly").await;
-    let (code, ended) = world
-        .api(
-            &alice,
-            Method::POST,
-            "/subscription/cancel",
-            Some(json!({ "subscription_id": sub, "at_period_end": false })),
-        )
-        .await;
+    let (code, ended) = cancel(&world, &alice, &sub, false).await;
     assert_eq!(code, 200, "{ended}");
     assert_eq!(ended["has_active_plan"], false);
     assert_eq!(ended["tier"], "trial");
@@ -573,14 +579,7 @@ async fn nobody_sees_or_acts_on_another_users_subscription() {
             "{path}"
         );
     }
-    let (code, refusal) = world
-        .api(
-            &bob,
-            Method::POST,
-            "/subscription/upgrade",
-            Some(json!({ "new_tier_id": "enterprise", "billing_cycle": "monthly" })),
-        )
-        .await;
+    let (code, refusal) = change_plan(&world, &bob, "enterprise", "monthly").await;
     assert_eq!(
         (code, refusal["code"].as_str()),
         (404, Some("no_subscription"))

@@ -9,7 +9,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::{
-    subscriptions::{advance, settle_webhooks, status, sub_world_with, subscribe},
+    subscriptions::{
+        advance, cancel, change_plan, settle_webhooks, status, sub_world_with, subscribe,
+    },
     support::{DevIdp, lago::LagoFake, world::World},
 };
 
@@ -113,28 +115,14 @@ async fn keycloak_attributes_follow_each_subscription_step_and_keep_the_rest() {
         assert_eq!(user[field], before[field], "{field}");
     }
 
-    let (code, body) = world
-        .api(
-            &alice,
-            Method::POST,
-            "/subscription/upgrade",
-            Some(json!({ "new_tier_id": "enterprise", "billing_cycle": "monthly" })),
-        )
-        .await;
+    let (code, body) = change_plan(&world, &alice, "enterprise", "monthly").await;
     assert_eq!(code, 200, "{body}");
     keycloak_user(&world.idp, "the enterprise tier in Keycloak", |u| {
         attribute(u, "subscription_tier").as_deref() == Some("enterprise")
     })
     .await;
 
-    let (code, body) = world
-        .api(
-            &alice,
-            Method::POST,
-            "/subscription/cancel",
-            Some(json!({ "subscription_id": sub, "at_period_end": true })),
-        )
-        .await;
+    let (code, body) = cancel(&world, &alice, &sub, true).await;
     assert_eq!(code, 200, "{body}");
     advance(&world, &sub, json!({})).await;
     let ended = keycloak_user(&world.idp, "the plan's end in Keycloak", |u| {
@@ -346,27 +334,13 @@ async fn lago_mirrors_subscribe_upgrade_and_cancel_in_order_within_its_contract(
         (plan_of(&lago.state().await)? == ("starter_monthly".into(), "active".into())).then_some(())
     })
     .await;
-    let (code, body) = world
-        .api(
-            &alice,
-            Method::POST,
-            "/subscription/upgrade",
-            Some(json!({ "new_tier_id": "professional", "billing_cycle": "monthly" })),
-        )
-        .await;
+    let (code, body) = change_plan(&world, &alice, "professional", "monthly").await;
     assert_eq!(code, 200, "{body}");
     eventually("professional in Lago", || async {
         (plan_of(&lago.state().await)?.0 == "professional_monthly").then_some(())
     })
     .await;
-    let (code, body) = world
-        .api(
-            &alice,
-            Method::POST,
-            "/subscription/cancel",
-            Some(json!({ "subscription_id": sub, "at_period_end": false })),
-        )
-        .await;
+    let (code, body) = cancel(&world, &alice, &sub, false).await;
     assert_eq!(code, 200, "{body}");
     eventually("terminated in Lago", || async {
         (plan_of(&lago.state().await)?.1 == "terminated").then_some(())
