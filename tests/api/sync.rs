@@ -707,6 +707,7 @@ async fn reconcile_repairs_lost_webhooks_exactly_once() {
             .then_some(())
     })
     .await;
+    lago.assert_no_violations().await;
     // The sync page shows the last reconcile.
     let page = admin_sync(&world).await;
     assert_eq!(page["last_reconcile"]["changes"], json!([]), "{page}");

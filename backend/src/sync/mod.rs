@@ -237,6 +237,8 @@ fn span(duration: Duration) -> jiff::Span {
 #[derive(Clone, Default)]
 pub struct Outbox {
     tasks: Vec<SyncTask>,
+    /// Set when any system is synced.
+    pool: Option<PgPool>,
 }
 
 impl Outbox {
@@ -274,7 +276,8 @@ impl Outbox {
                 queue: Arc::new(queue),
             });
         }
-        Ok(Outbox { tasks })
+        let pool = (!tasks.is_empty()).then(|| pool.clone());
+        Ok(Outbox { tasks, pool })
     }
 
     /// The systems synced, in order.
@@ -347,8 +350,17 @@ impl Outbox {
         Ok(())
     }
 
-    /// Runs the workers of this instance until the process ends.
+    /// Runs the workers of this instance until the process ends, and the
+    /// crate's hourly removal of tasks older than their time to live (14
+    /// days; each user's last outcome stays in `user_syncs`).
     pub fn start_workers(&self) {
+        if let Some(pool) = self.pool.clone() {
+            tokio::spawn(async move {
+                if let Err(error) = underway::queue::run_deletion(&pool).await {
+                    tracing::error!(%error, "sync task clean-up stopped");
+                }
+            });
+        }
         for task in &self.tasks {
             let mut worker = underway::Worker::new(task.queue.clone(), task.clone());
             // Each running job holds two pooled connections.
