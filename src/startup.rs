@@ -7,6 +7,7 @@ use axum::{
     extract::FromRef,
     middleware,
     routing::{get, post},
+    serve::ListenerExt,
 };
 use backend::{AppState, Config};
 use leptos::prelude::*;
@@ -93,7 +94,15 @@ impl Application {
             self.state.clone(),
             self.state.config.reconcile_every,
         ));
-        axum::serve(self.listener, self.router)
+        // Without TCP_NODELAY a response written in several pieces (a
+        // streamed file, the streamed page) waits for the client's delayed
+        // ACK: 40 ms stalls (docs/PERFORMANCE.md).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY");
+            }
+        });
+        axum::serve(listener, self.router)
             .with_graceful_shutdown(shutdown_signal())
             .await
     }
