@@ -13,26 +13,10 @@ import { KeyStoreFile, publicJwk, generateSigningKey } from './keys.mjs';
 import {
   buildProvider, loginHandler, keycloakAccessTokenClaims, userClaims, KC,
 } from './provider.mjs';
+import { readBody } from '../../shared/http.mjs';
 
 const MAX_BODY = 64 * 1024;
 
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    let size = 0;
-    req.on('data', (chunk) => {
-      size += chunk.length;
-      if (size > MAX_BODY) {
-        reject(Object.assign(new Error('request body too large'), { status: 413 }));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
 function json(res, status, body, headers = {}) {
   res.writeHead(status, {
@@ -166,7 +150,7 @@ export async function startIdp({
 
   async function devControls(req, res, path, url) {
     if (path.startsWith('/_dev/admin-api/')) {
-      const raw = req.method === 'POST' ? await readBody(req) : '';
+      const raw = req.method === 'POST' ? await readBody(req, MAX_BODY) : '';
       let body = {};
       try {
         if (raw.trim()) body = JSON.parse(raw);
@@ -183,7 +167,7 @@ export async function startIdp({
       json(res, 405, { error: 'method_not_allowed' }, { allow: 'POST' });
       return;
     }
-    const raw = await readBody(req);
+    const raw = await readBody(req, MAX_BODY);
     let body = {};
     if (raw.trim()) {
       try {
@@ -287,7 +271,7 @@ export async function startIdp({
     }
 
     if (path.startsWith('/admin/')) {
-      const body = req.method === 'GET' || req.method === 'HEAD' ? '' : await readBody(req);
+      const body = req.method === 'GET' || req.method === 'HEAD' ? '' : await readBody(req, MAX_BODY);
       const answer = await adminApi.handle(req, url, body);
       if (answer.status === 204 || answer.status === 304) {
         res.writeHead(answer.status, { 'cache-control': 'no-cache' });
@@ -311,13 +295,13 @@ export async function startIdp({
 
     if (path.startsWith(`${loginPath}/`)) {
       const uid = decodeURIComponent(path.slice(loginPath.length + 1));
-      const body = req.method === 'POST' ? await readBody(req) : '';
+      const body = req.method === 'POST' ? await readBody(req, MAX_BODY) : '';
       await handleLogin(req, res, uid, body);
       return;
     }
 
     if (path === `${realmPath}${KC.userinfo}`) {
-      const body = req.method === 'POST' ? await readBody(req) : '';
+      const body = req.method === 'POST' ? await readBody(req, MAX_BODY) : '';
       await userinfo(req, res, body);
       return;
     }

@@ -5,26 +5,10 @@ import http from 'node:http';
 import { loadContract } from './contract.mjs';
 import { LagoFake, BASE_PATH } from './fake.mjs';
 import { runSelfCheck } from './selfcheck.mjs';
+import { readBody } from '../../shared/http.mjs';
 
 const MAX_BODY = 1024 * 1024;
 
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    let size = 0;
-    req.on('data', (chunk) => {
-      size += chunk.length;
-      if (size > MAX_BODY) {
-        reject(Object.assign(new Error('request body too large'), { status: 413 }));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
 function send(res, status, body) {
   if (body === undefined) {
@@ -50,7 +34,7 @@ async function controls(fake, req, res, url) {
     case 'POST /_fake/faults': {
       let input;
       try {
-        input = JSON.parse(await readBody(req));
+        input = JSON.parse(await readBody(req, MAX_BODY));
       } catch {
         return send(res, 400, { error: 'bad_fault', details: ['body must be JSON'] });
       }
@@ -80,7 +64,7 @@ export async function startLagoFake({
       if (url.pathname !== BASE_PATH && !url.pathname.startsWith(`${BASE_PATH}/`)) {
         return send(res, 404, { status: 404, error: 'Not Found' });
       }
-      const rawBody = await readBody(req);
+      const rawBody = await readBody(req, MAX_BODY);
       const { status, body } = fake.handle({
         method: req.method, path: url.pathname, query: url.searchParams, headers: req.headers, rawBody,
       });
