@@ -39,6 +39,8 @@ pub enum ReconcileError {
     Database(#[from] sqlx::Error),
     #[error(transparent)]
     Stripe(#[from] crate::stripe::StripeError),
+    #[error(transparent)]
+    Subscription(#[from] subscriptions::SubscriptionError),
 }
 
 /// What one run changed, one line per thing.
@@ -99,9 +101,7 @@ async fn subscriptions_from_stripe(
     for snapshot in app.stripe.all_subscriptions().await? {
         let stored = {
             let mut conn = app.pool.acquire().await?;
-            state::find(&mut conn, &snapshot.id)
-                .await
-                .map_err(subscription_error)?
+            state::find(&mut conn, &snapshot.id).await?
         };
         let same = stored.as_ref().is_some_and(|s| {
             let ours = &s.stripe;
@@ -131,9 +131,7 @@ async fn subscriptions_from_stripe(
             tracing::warn!(subscription = %snapshot.id, customer = %snapshot.customer_id, "reconcile: a subscription of no user of ours");
             continue;
         };
-        let now = subscriptions::manage::resync(app, &snapshot.id, user, ACTOR)
-            .await
-            .map_err(subscription_error)?;
+        let now = subscriptions::manage::resync(app, &snapshot.id, user, ACTOR).await?;
         report.changes.push(format!(
             "subscription {}: {} → {}{}",
             snapshot.id,
@@ -151,14 +149,6 @@ async fn subscriptions_from_stripe(
         ));
     }
     Ok(())
-}
-
-fn subscription_error(error: subscriptions::SubscriptionError) -> ReconcileError {
-    match error {
-        subscriptions::SubscriptionError::Database(e) => ReconcileError::Database(e),
-        subscriptions::SubscriptionError::Stripe(e) => ReconcileError::Stripe(e),
-        other => ReconcileError::Stripe(crate::stripe::StripeError::Unexpected(other.to_string())),
-    }
 }
 
 async fn pending_purchases(

@@ -83,6 +83,7 @@ pub async fn reconcile(
             "Another instance is reconciling now; try again in a minute.",
         )),
         Err(reconcile::ReconcileError::Database(error)) => Err(error.into()),
+        Err(reconcile::ReconcileError::Subscription(error)) => Err(error.into()),
         Err(reconcile::ReconcileError::Stripe(error)) => {
             Err(backend::subscriptions::SubscriptionError::Stripe(error).into())
         }
