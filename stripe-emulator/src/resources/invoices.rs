@@ -159,38 +159,21 @@ pub(crate) fn proration_lines(
 ) -> Vec<Line> {
     let mut lines = Vec::new();
     let after = short_date(at);
-    if let Some((price, quantity)) = old {
-        let amount = -prorate(
-            price["unit_amount"].as_i64().unwrap_or(0) * quantity,
-            start,
-            end,
-            at,
-        );
-        if amount != 0 {
-            lines.push(Line {
-                amount,
-                description: format!("Unused time on {} after {after}", product_name(s, price)),
-                price: price.clone(),
-                quantity,
-                subscription_item: item_id.to_owned(),
-                proration: true,
-                start: at,
+    for (side, sign, wording) in [(old, -1, "Unused"), (new, 1, "Remaining")] {
+        let Some((price, quantity)) = side else {
+            continue;
+        };
+        let amount = sign
+            * prorate(
+                price["unit_amount"].as_i64().unwrap_or(0) * quantity,
+                start,
                 end,
-                invoice_item: None,
-            });
-        }
-    }
-    if let Some((price, quantity)) = new {
-        let amount = prorate(
-            price["unit_amount"].as_i64().unwrap_or(0) * quantity,
-            start,
-            end,
-            at,
-        );
+                at,
+            );
         if amount != 0 {
             lines.push(Line {
                 amount,
-                description: format!("Remaining time on {} after {after}", product_name(s, price)),
+                description: format!("{wording} time on {} after {after}", product_name(s, price)),
                 price: price.clone(),
                 quantity,
                 subscription_item: item_id.to_owned(),
