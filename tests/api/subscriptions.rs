@@ -917,21 +917,19 @@ async fn admins_set_allowances_and_the_catalogue_syncs_tier_prices() {
     world.wait_for_balance(&alice, 2500).await;
 
     // A changed price gets a new Stripe price; the old one is archived.
-    let (old,): (String,) = sqlx::query_as(
-        "select stripe_price_id_monthly from subscription_tiers where tier_code = 'enterprise'",
-    )
-    .fetch_one(&world.app.pool)
-    .await
-    .unwrap();
+    let enterprise_price = || async {
+        sqlx::query_scalar::<_, String>(
+            "select stripe_price_id_monthly from subscription_tiers where tier_code = 'enterprise'",
+        )
+        .fetch_one(&world.app.pool)
+        .await
+        .unwrap()
+    };
+    let old = enterprise_price().await;
     backend::catalogue::sync(&world.app.pool, &world.stripe)
         .await
         .unwrap();
-    let (same,): (String,) = sqlx::query_as(
-        "select stripe_price_id_monthly from subscription_tiers where tier_code = 'enterprise'",
-    )
-    .fetch_one(&world.app.pool)
-    .await
-    .unwrap();
+    let same = enterprise_price().await;
     assert_eq!(same, old, "a second sync changes nothing");
     sqlx::query(
         "update subscription_tiers set price_monthly_cents = 10900 where tier_code = 'enterprise'",
@@ -942,12 +940,7 @@ async fn admins_set_allowances_and_the_catalogue_syncs_tier_prices() {
     backend::catalogue::sync(&world.app.pool, &world.stripe)
         .await
         .unwrap();
-    let (new,): (String,) = sqlx::query_as(
-        "select stripe_price_id_monthly from subscription_tiers where tier_code = 'enterprise'",
-    )
-    .fetch_one(&world.app.pool)
-    .await
-    .unwrap();
+    let new = enterprise_price().await;
     assert_ne!(new, old);
     let new_price = world.stripe_get(&format!("/v1/prices/{new}")).await;
     assert_eq!(new_price["unit_amount"], 10900);
