@@ -64,6 +64,15 @@ uuid_id!(
     /// A row of `credit_packages`.
     PackageId
 );
+uuid_id!(
+    /// A row of `credit_grants`: credits granted together, with one kind
+    /// and one expiry.
+    GrantId
+);
+uuid_id!(
+    /// A row of `credit_holds`: credits reserved for work in progress.
+    HoldId
+);
 
 /// A Stripe id that is not of the expected kind.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -10,6 +10,7 @@ mod money;
 mod package;
 mod purchase;
 pub mod subscription;
+pub mod wallet;
 
 pub use money::{Cents, Credits, MoneyError};
 pub use package::{PackageCode, PackageCodeError};
