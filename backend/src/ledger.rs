@@ -4,7 +4,8 @@
 //! the change they record (a purchase's settlement, an admin adjustment).
 //! Each has a unique `reference`, so the same grant or take-back can never
 //! be written twice; the balance trigger keeps `credit_balances` equal to
-//! the ledger's sum in the same transaction.
+//! the ledger's sum in the same transaction, and the grant trigger makes
+//! each credit a grant and funds each debit from grants (`crate::wallet`).
 
 use chrono::{DateTime, Utc};
 use domain::Credits;
@@ -27,16 +28,22 @@ pub enum LedgerSource {
     Dispute,
     /// A paid subscription invoice granted its tier's allowance.
     SubscriptionAllowance,
+    /// An admin granted promotional credits.
+    Promotional,
+    /// A grant's unused credits expired.
+    Expiry,
 }
 
 impl LedgerSource {
-    pub const ALL: [LedgerSource; 6] = [
+    pub const ALL: [LedgerSource; 8] = [
         LedgerSource::Purchase,
         LedgerSource::Refund,
         LedgerSource::Adjustment,
         LedgerSource::Usage,
         LedgerSource::Dispute,
         LedgerSource::SubscriptionAllowance,
+        LedgerSource::Promotional,
+        LedgerSource::Expiry,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +54,8 @@ impl LedgerSource {
             LedgerSource::Usage => "usage",
             LedgerSource::Dispute => "dispute",
             LedgerSource::SubscriptionAllowance => "subscription_allowance",
+            LedgerSource::Promotional => "promotional",
+            LedgerSource::Expiry => "expiry",
         }
     }
 
@@ -70,6 +79,8 @@ pub struct NewEntry<'a> {
     pub description: &'a str,
     /// When it happened; `None` is now (only demo data is written in the past).
     pub created_at: Option<DateTime<Utc>>,
+    /// A grant's expiry (an allowance's period end); `None` never expires.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// Appends `entry` on `conn` (inside the caller's transaction) and answers
@@ -83,8 +94,8 @@ pub async fn append(
     // caller's transaction (perhaps a webhook's, with its event record)
     // stays usable either way.
     sqlx::query_scalar::<_, i64>(
-        "insert into credit_ledger (user_id, amount, source, reference, purchase_id, description, created_at) \
-         values ($1, $2, $3, $4, $5, $6, coalesce($7, now())) \
+        "insert into credit_ledger (user_id, amount, source, reference, purchase_id, description, created_at, expires_at) \
+         values ($1, $2, $3, $4, $5, $6, coalesce($7, now()), $8) \
          on conflict on constraint credit_ledger_reference_key do nothing returning id",
     )
     .bind(entry.user)
@@ -94,6 +105,7 @@ pub async fn append(
     .bind(entry.purchase)
     .bind(entry.description)
     .bind(entry.created_at)
+    .bind(entry.expires_at)
     .fetch_optional(conn)
     .await
 }

@@ -19,6 +19,7 @@ pub mod stripe;
 pub mod subscriptions;
 pub mod sync;
 pub mod users;
+pub mod wallet;
 pub mod webhook;
 
 use std::sync::Arc;

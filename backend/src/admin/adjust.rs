@@ -164,6 +164,7 @@ pub async fn adjust_credits(
         purchase: None,
         description: adjustment.reason.as_str(),
         created_at: None,
+        expires_at: None,
     };
     let Some(ledger_id) = ledger::append(&mut tx, &entry).await? else {
         // The same request id won a race with us: report its entry.

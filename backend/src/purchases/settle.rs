@@ -166,6 +166,7 @@ async fn grant(
             purchase: Some(purchase.id),
             description: &format!("Purchase of {}", purchase.package_name),
             created_at: None,
+            expires_at: None,
         },
     )
     .await?)
@@ -693,6 +694,7 @@ async fn book(
             purchase: Some(purchase.id),
             description: &movement.description,
             created_at: None,
+            expires_at: None,
         };
         let Some(id) = ledger::append(&mut tx, &entry).await? else {
             return Ok(None);

@@ -22,6 +22,9 @@ pub struct Tier {
     /// `None`: no yearly plan (trial).
     pub price_yearly: Option<Cents>,
     pub monthly_allowance: Credits,
+    /// Whether an allowance's unused credits outlive its period (else
+    /// they expire at its end).
+    pub allowance_rolls_over: bool,
     pub is_active: bool,
     pub display_order: i32,
     pub stripe_product_id: Option<ProductId>,
@@ -69,6 +72,7 @@ struct TierRow {
     price_monthly_cents: i64,
     price_yearly_cents: Option<i64>,
     monthly_allowance_credits: i64,
+    allowance_rolls_over: bool,
     is_active: bool,
     display_order: i32,
     stripe_product_id: Option<String>,
@@ -77,7 +81,7 @@ struct TierRow {
 }
 
 const COLUMNS: &str = "id, tier_code, tier_name, description, price_monthly_cents, price_yearly_cents, \
-     monthly_allowance_credits, is_active, display_order, stripe_product_id, \
+     monthly_allowance_credits, allowance_rolls_over, is_active, display_order, stripe_product_id, \
      stripe_price_id_monthly, stripe_price_id_yearly";
 
 impl TryFrom<TierRow> for Tier {
@@ -92,6 +96,7 @@ impl TryFrom<TierRow> for Tier {
             price_monthly: cents(row.price_monthly_cents)?,
             price_yearly: row.price_yearly_cents.map(cents).transpose()?,
             monthly_allowance: Credits::signed(row.monthly_allowance_credits),
+            allowance_rolls_over: row.allowance_rolls_over,
             stripe_product_id: stored_id(&row.stripe_product_id),
             stripe_price_monthly: stored_id(&row.stripe_price_id_monthly),
             stripe_price_yearly: stored_id(&row.stripe_price_id_yearly),

@@ -16,7 +16,7 @@
 //! tier's allowance through the ledger, once per invoice (the ledger's
 //! unique reference `invoice:<id>`); proration invoices grant nothing.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use domain::{BillingCycle, subscription::period_allowance};
 use sqlx::{PgConnection, PgPool};
 
@@ -138,6 +138,24 @@ pub(crate) async fn owner(
         .await
 }
 
+/// When an allowance granted at `granted_at` expires: at the end of the
+/// period it was paid for (one cycle after the invoice, which is paid as the
+/// period starts), unless the tier's allowance rolls over.
+pub(super) fn allowance_expiry(
+    tier: &tiers::Tier,
+    cycle: BillingCycle,
+    granted_at: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    if tier.allowance_rolls_over {
+        return None;
+    }
+    let months = match cycle {
+        BillingCycle::Monthly => 1,
+        BillingCycle::Yearly => 12,
+    };
+    granted_at.checked_add_months(chrono::Months::new(months))
+}
+
 /// Grants the allowance of the plan the invoice paid for (its line's
 /// price; the subscription's plan when the price is not a tier's), once:
 /// from `invoice.paid`, or from the success return, whichever comes first.
@@ -178,6 +196,7 @@ pub(super) async fn grant_allowance(
             purchase: None,
             description: &description,
             created_at: None,
+            expires_at: allowance_expiry(&tier, cycle, Utc::now()),
         },
     )
     .await?;
