@@ -65,6 +65,8 @@ pub struct OidcConfig {
     pub client_id: String,
     pub client_secret: Secret,
     pub admin_role: String,
+    /// The realm role a service's client needs to spend credits.
+    pub spender_role: String,
 }
 
 #[derive(Debug, Clone)]
@@ -314,6 +316,9 @@ fn oidc(env: &Env) -> Result<OidcConfig, ConfigError> {
         admin_role: env
             .optional("OIDC_ADMIN_ROLE")
             .unwrap_or_else(|| "admin".into()),
+        spender_role: env
+            .optional("OIDC_SPENDER_ROLE")
+            .unwrap_or_else(|| "credits-spender".into()),
     })
 }
 
@@ -376,6 +381,7 @@ mod tests {
         assert_eq!(config.app_base_url.as_str(), "http://127.0.0.1:3000/");
         assert_eq!(config.stripe.webhook_secrets_credits.len(), 2);
         assert_eq!(config.oidc.admin_role, "admin");
+        assert_eq!(config.oidc.spender_role, "credits-spender");
         assert!(config.keycloak_admin.is_none() && config.lago.is_none());
         assert!(!config.is_https());
         assert_eq!(config.rate_limit, RateLimitConfig::default());

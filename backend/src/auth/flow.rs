@@ -9,7 +9,11 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{AuthError, Identity, Oidc, provider::error_chain, tokens::verify_access_token};
+use super::{
+    AuthError, Identity, Oidc,
+    provider::error_chain,
+    tokens::{Audience, verify_access_token},
+};
 
 /// Where to send the browser, and what to remember until it comes back.
 pub struct LoginStart {
@@ -122,7 +126,12 @@ impl Oidc {
                 ));
             }
         }
-        let identity = verify_access_token(&self.inner, response.access_token().secret()).await?;
+        let identity = verify_access_token(
+            &self.inner,
+            response.access_token().secret(),
+            Audience::OurClient,
+        )
+        .await?;
         if identity.sub != claims.subject().as_str() {
             return Err(AuthError::InvalidToken(
                 "the ID and access tokens name different users".into(),
@@ -160,7 +169,12 @@ impl Oidc {
                 }
                 other => AuthError::ProviderUnavailable(error_chain(&other)),
             })?;
-        let identity = verify_access_token(&self.inner, response.access_token().secret()).await?;
+        let identity = verify_access_token(
+            &self.inner,
+            response.access_token().secret(),
+            Audience::OurClient,
+        )
+        .await?;
         Ok(TokenSet {
             identity,
             refresh_token: response

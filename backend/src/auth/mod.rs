@@ -16,7 +16,7 @@ use std::sync::Arc;
 use crate::{Config, ids::UserId};
 
 pub use flow::{LoginCallback, LoginStart, PendingLogin, TokenSet};
-pub use session::{SessionAuth, authenticate};
+pub use session::{Caller, ServiceClient, SessionAuth, authenticate, authenticate_caller};
 pub use tokens::Identity;
 /// The session handle the HTTP layer puts on every request.
 pub use tower_sessions::Session;
@@ -43,7 +43,24 @@ impl Oidc {
     /// against the issuer's JWKS, `iss`, `exp`, `azp` = our client id, and
     /// Keycloak's `typ` = `Bearer` (an ID token is no access token).
     pub async fn verify_access_token(&self, token: &str) -> Result<Identity, AuthError> {
-        tokens::verify_access_token(&self.inner, token).await
+        tokens::verify_access_token(&self.inner, token, tokens::Audience::OurClient).await
+    }
+
+    /// Verifies an access token of any client of the realm (a service's
+    /// client-credentials token), with every other check of
+    /// [`Oidc::verify_access_token`]. Callers decide by its roles.
+    pub async fn verify_any_client_token(&self, token: &str) -> Result<Identity, AuthError> {
+        tokens::verify_access_token(&self.inner, token, tokens::Audience::AnyClient).await
+    }
+
+    /// Our own client id: tokens issued to it are people's.
+    pub fn client_id(&self) -> &str {
+        &self.inner.client_id
+    }
+
+    /// The role that lets a service spend credits (`OIDC_SPENDER_ROLE`).
+    pub fn spender_role(&self) -> &str {
+        &self.inner.spender_role
     }
 }
 

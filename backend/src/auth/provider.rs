@@ -42,6 +42,7 @@ pub(super) struct Provider {
     pub(super) client_id: String,
     client_secret: Secret,
     pub(super) admin_role: String,
+    pub(super) spender_role: String,
     /// No redirects: the token endpoint must never be followed elsewhere (SSRF).
     pub(super) http: reqwest::Client,
     metadata: Mutex<Option<ProviderMetadataWithLogout>>,
@@ -129,6 +130,7 @@ impl Provider {
             client_id: config.oidc.client_id.clone(),
             client_secret: config.oidc.client_secret.clone(),
             admin_role: config.oidc.admin_role.clone(),
+            spender_role: config.oidc.spender_role.clone(),
             http,
             metadata: Mutex::new(None),
             jwks: StdMutex::new(JwksState::default()),

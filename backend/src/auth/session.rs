@@ -35,6 +35,7 @@ impl SessionAuth {
             name,
             roles,
             expires_at,
+            client_id: _,
         } = tokens.identity;
         SessionAuth {
             user_id,
@@ -142,29 +143,80 @@ pub async fn authenticate(
 ) -> Result<Option<AuthUser>, AuthError> {
     if let Some(token) = bearer {
         let identity = state.oidc.verify_access_token(token).await?;
-        // Read-only for a user already written with this profile: a bearer
-        // request for a balance must not take row locks.
-        let id = state
-            .known_users
-            .upsert(
-                &state.pool,
-                &users::Profile {
-                    keycloak_sub: &identity.sub,
-                    email: identity.email.as_deref(),
-                    name: identity.name.as_deref(),
-                },
-                identity.expires_at,
-            )
-            .await?;
-        return Ok(Some(AuthUser {
-            id,
-            is_admin: identity.roles.iter().any(|r| r == state.oidc.admin_role()),
-            sub: identity.sub,
-            email: identity.email,
-            name: identity.name,
-            roles: identity.roles,
-        }));
+        return Ok(Some(bearer_user(state, identity).await?));
     }
+    session_user(state, session).await
+}
+
+/// A caller of the wallet API: a person (session, or a token of our own
+/// client), or another Ops-Center service (a token of its own client).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    User(AuthUser),
+    Service(ServiceClient),
+}
+
+/// A service, by its client-credentials token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceClient {
+    pub client_id: String,
+    /// Holds the spender role (`OIDC_SPENDER_ROLE`).
+    pub may_spend: bool,
+}
+
+/// Like [`authenticate`], but a bearer token of another client of the realm
+/// is a service rather than an error.
+pub async fn authenticate_caller(
+    state: &AppState,
+    bearer: Option<&str>,
+    session: Option<&Session>,
+) -> Result<Option<Caller>, AuthError> {
+    let Some(token) = bearer else {
+        return Ok(session_user(state, session).await?.map(Caller::User));
+    };
+    let identity = state.oidc.verify_any_client_token(token).await?;
+    if identity.client_id == state.oidc.client_id() {
+        return Ok(Some(Caller::User(bearer_user(state, identity).await?)));
+    }
+    let may_spend = identity
+        .roles
+        .iter()
+        .any(|r| r == state.oidc.spender_role());
+    Ok(Some(Caller::Service(ServiceClient {
+        client_id: identity.client_id,
+        may_spend,
+    })))
+}
+
+async fn bearer_user(state: &AppState, identity: super::Identity) -> Result<AuthUser, AuthError> {
+    // Read-only for a user already written with this profile: a bearer
+    // request for a balance must not take row locks.
+    let id = state
+        .known_users
+        .upsert(
+            &state.pool,
+            &users::Profile {
+                keycloak_sub: &identity.sub,
+                email: identity.email.as_deref(),
+                name: identity.name.as_deref(),
+            },
+            identity.expires_at,
+        )
+        .await?;
+    Ok(AuthUser {
+        id,
+        is_admin: identity.roles.iter().any(|r| r == state.oidc.admin_role()),
+        sub: identity.sub,
+        email: identity.email,
+        name: identity.name,
+        roles: identity.roles,
+    })
+}
+
+async fn session_user(
+    state: &AppState,
+    session: Option<&Session>,
+) -> Result<Option<AuthUser>, AuthError> {
     let Some(session) = session else {
         return Ok(None);
     };

@@ -18,6 +18,9 @@ pub struct Identity {
     pub roles: Vec<String>,
     /// Unix seconds.
     pub expires_at: i64,
+    /// The client the token was issued to (`azp`): ours for people who
+    /// logged in here, a service's for its client-credentials tokens.
+    pub client_id: String,
 }
 
 #[derive(Deserialize)]
@@ -53,9 +56,19 @@ const ALLOWED: [Algorithm; 6] = [
     Algorithm::ES384,
 ];
 
+/// Which clients' tokens to accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Audience {
+    /// Only tokens issued to our own client (people logged in here).
+    OurClient,
+    /// Any client of the realm (services; the caller checks their roles).
+    AnyClient,
+}
+
 pub(super) async fn verify_access_token(
     provider: &Arc<Provider>,
     token: &str,
+    audience: Audience,
 ) -> Result<Identity, AuthError> {
     let invalid = |why: String| AuthError::InvalidToken(why);
     let header = decode_header(token).map_err(|e| invalid(format!("malformed token: {e}")))?;
@@ -76,7 +89,10 @@ pub(super) async fn verify_access_token(
     let claims = decode::<AccessClaims>(token, &key, &validation)
         .map_err(|e| invalid(format!("rejected: {e}")))?
         .claims;
-    if claims.azp.as_deref() != Some(provider.client_id.as_str()) {
+    let client_id = claims
+        .azp
+        .ok_or_else(|| invalid("token names no client (azp)".into()))?;
+    if audience == Audience::OurClient && client_id != provider.client_id {
         return Err(invalid("token was issued to another client (azp)".into()));
     }
     if claims.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
@@ -91,5 +107,6 @@ pub(super) async fn verify_access_token(
         name: claims.name.or(claims.preferred_username),
         roles: claims.realm_access.roles,
         expires_at: claims.exp,
+        client_id,
     })
 }
