@@ -1,4 +1,4 @@
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
 use anyhow::Context;
 use app::{App, shell};
@@ -18,6 +18,9 @@ use crate::{
     auth,
     routes::{self, health},
 };
+
+/// How often expired grants and holds are swept (`backend::wallet::sweep`).
+const WALLET_SWEEP_EVERY: Duration = Duration::from_secs(30);
 
 /// The shared state without a listener: for commands that run beside the
 /// server (e.g. `sync-stripe-catalogue`). Connects to the database (creating
@@ -93,6 +96,11 @@ impl Application {
         tokio::spawn(backend::sync::reconcile::every(
             self.state.clone(),
             self.state.config.reconcile_every,
+        ));
+        // Expired grants give back their credits, holds past their TTL close.
+        tokio::spawn(backend::wallet::sweep_every(
+            self.state.pool.clone(),
+            WALLET_SWEEP_EVERY,
         ));
         // Without TCP_NODELAY a response written in several pieces (a
         // streamed file, the streamed page) waits for the client's delayed

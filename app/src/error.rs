@@ -27,6 +27,8 @@ pub enum ErrorCode {
     StaleSignature,
     /// The login could not be completed (state, code or provider refusal).
     LoginFailed,
+    /// A wallet request without its `Idempotency-Key` header.
+    MissingIdempotencyKey,
     // 401
     NotAuthenticated,
     InvalidToken,
@@ -43,6 +45,8 @@ pub enum ErrorCode {
     UnknownUser,
     UnknownSubscription,
     NoSubscription,
+    UnknownHold,
+    UnknownTier,
     // 405
     MethodNotAllowed,
     // 409: the request is fine, the state does not allow it.
@@ -58,6 +62,8 @@ pub enum ErrorCode {
     SubscriptionEnded,
     PlanNotChangeable,
     ReconcileRunning,
+    HoldNotOpen,
+    HoldExpired,
     // 413
     PayloadTooLarge,
     // 415
@@ -74,6 +80,9 @@ pub enum ErrorCode {
     InvalidAction,
     InvalidPlan,
     InvalidAllowance,
+    InvalidPromotion,
+    /// An `Idempotency-Key` first used with another request.
+    IdempotencyKeyReused,
     // 429
     RateLimited,
     // 500
@@ -91,23 +100,27 @@ impl ErrorCode {
     pub const fn status(self) -> u16 {
         use ErrorCode::*;
         match self {
-            InvalidPayload | MissingSignature | InvalidSignature | StaleSignature | LoginFailed => {
-                400
-            }
+            InvalidPayload
+            | MissingSignature
+            | InvalidSignature
+            | StaleSignature
+            | LoginFailed
+            | MissingIdempotencyKey => 400,
             NotAuthenticated | InvalidToken => 401,
             InsufficientCredits => 402,
             Forbidden | CrossSiteRequest => 403,
             NotFound | UnknownPackage | UnknownSession | UnknownPurchase | UnknownUser
-            | UnknownSubscription | NoSubscription => 404,
+            | UnknownSubscription | NoSubscription | UnknownHold | UnknownTier => 404,
             MethodNotAllowed => 405,
             NotRefundable | DuplicateCode | NotInReview | RequestIdReused | BalanceTooLow
             | AlreadySubscribed | SamePlan | NotCanceling | AlreadyCanceling
-            | SubscriptionEnded | PlanNotChangeable | ReconcileRunning => 409,
+            | SubscriptionEnded | PlanNotChangeable | ReconcileRunning | HoldNotOpen
+            | HoldExpired => 409,
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
             InvalidBody | InvalidQuery | InvalidPath | InvalidRedirect | InvalidAmount
             | InvalidPackage | InvalidOrder | InvalidAdjustment | InvalidAction | InvalidPlan
-            | InvalidAllowance => 422,
+            | InvalidAllowance | InvalidPromotion | IdempotencyKeyReused => 422,
             RateLimited => 429,
             InternalError => 500,
             StripeUnavailable | StripeRefused => 502,
@@ -124,6 +137,7 @@ impl ErrorCode {
             InvalidSignature => "invalid_signature",
             StaleSignature => "stale_signature",
             LoginFailed => "login_failed",
+            MissingIdempotencyKey => "missing_idempotency_key",
             NotAuthenticated => "not_authenticated",
             InvalidToken => "invalid_token",
             InsufficientCredits => "insufficient_credits",
@@ -136,6 +150,8 @@ impl ErrorCode {
             UnknownUser => "unknown_user",
             UnknownSubscription => "unknown_subscription",
             NoSubscription => "no_subscription",
+            UnknownHold => "unknown_hold",
+            UnknownTier => "unknown_tier",
             MethodNotAllowed => "method_not_allowed",
             NotRefundable => "not_refundable",
             DuplicateCode => "duplicate_code",
@@ -160,8 +176,12 @@ impl ErrorCode {
             SubscriptionEnded => "subscription_ended",
             PlanNotChangeable => "plan_not_changeable",
             ReconcileRunning => "reconcile_running",
+            HoldNotOpen => "hold_not_open",
+            HoldExpired => "hold_expired",
             InvalidPlan => "invalid_plan",
             InvalidAllowance => "invalid_allowance",
+            InvalidPromotion => "invalid_promotion",
+            IdempotencyKeyReused => "idempotency_key_reused",
             RateLimited => "rate_limited",
             InternalError => "internal_error",
             StripeUnavailable => "stripe_unavailable",
@@ -486,6 +506,31 @@ pub mod ssr {
                 _ => return internal(ErrorCode::InternalError, &error),
             };
             ApiError::new(code, sentence(&error))
+        }
+    }
+
+    impl From<backend::wallet::WalletError> for ApiError {
+        fn from(error: backend::wallet::WalletError) -> Self {
+            match error {
+                backend::wallet::WalletError::Database(ref source) => database(source),
+                other => internal(ErrorCode::InternalError, &other),
+            }
+        }
+    }
+
+    impl From<backend::wallet::PromotionError> for ApiError {
+        fn from(error: backend::wallet::PromotionError) -> Self {
+            use backend::wallet::PromotionError as E;
+            match error {
+                E::Amount { .. } | E::ExpiryInPast => {
+                    ApiError::new(ErrorCode::InvalidPromotion, sentence(&error))
+                }
+                E::UnknownUser(_) => {
+                    ApiError::new(ErrorCode::UnknownUser, "There is no such user.")
+                }
+                E::UnknownTier(_) => ApiError::new(ErrorCode::UnknownTier, sentence(&error)),
+                E::Database(ref source) => database(source),
+            }
         }
     }
 

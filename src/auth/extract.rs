@@ -5,10 +5,14 @@ use axum::{
     extract::{FromRef, FromRequestParts},
     http::{header::AUTHORIZATION, request::Parts},
 };
-use backend::{AppState, auth::AuthUser};
+use backend::{
+    AppState,
+    auth::{AuthUser, Caller},
+    wallet::Spender,
+};
 
 use super::{auth_error, forbidden, not_authenticated};
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 
 /// Any logged-in user. Anonymous → 401 `not_authenticated`; a bad or
 /// expired bearer token → 401 `invalid_token`.
@@ -51,6 +55,59 @@ where
             Ok(AdminUser(user))
         } else {
             Err(forbidden())
+        }
+    }
+}
+
+/// A caller of the wallet API: a person (session or a token of our client)
+/// or a service (a client-credentials token of another client of the realm).
+#[derive(Debug, Clone)]
+pub struct WalletCaller(pub Caller);
+
+/// A service whose client holds the spender role (`OIDC_SPENDER_ROLE`).
+/// People → 403: they spend through the services, not directly.
+#[derive(Debug, Clone)]
+pub struct SpendingService(pub Spender);
+
+impl<S> FromRequestParts<S> for WalletCaller
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let state = AppState::from_ref(state);
+        let bearer = bearer_token(parts)?;
+        let session = parts.extensions.get::<tower_sessions::Session>();
+        match backend::auth::authenticate_caller(&state, bearer, session).await {
+            Ok(Some(caller)) => Ok(WalletCaller(caller)),
+            Ok(None) => Err(not_authenticated()),
+            Err(error) => Err(auth_error(error)),
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for SpendingService
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        match WalletCaller::from_request_parts(parts, state).await?.0 {
+            Caller::Service(service) if service.may_spend => Ok(SpendingService(Spender {
+                client_id: service.client_id,
+            })),
+            Caller::Service(_) => Err(AppError::new(
+                ErrorCode::Forbidden,
+                "This client may not spend credits: it needs the spender role.",
+            )),
+            Caller::User(_) => Err(AppError::new(
+                ErrorCode::Forbidden,
+                "Credits are spent by Ops-Center services with their own client credentials, not by users directly.",
+            )),
         }
     }
 }

@@ -19,7 +19,7 @@ use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::error::AppError;
 
-pub use extract::{AdminUser, CurrentUser};
+pub use extract::{AdminUser, CurrentUser, SpendingService, WalletCaller};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "occ_session";

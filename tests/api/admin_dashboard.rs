@@ -873,6 +873,18 @@ async fn demo_seeding_is_idempotent_and_keeps_balances_equal_to_the_ledger() {
     assert_eq!(users, 9);
     assert_eq!(ledger, first.ledger_entries as i64);
     assert_ledger_invariant(&pool).await;
+    crate::support::assert_wallet_consistent(&pool).await;
+    // The wallet has something to show: services' spends, alice's promotion.
+    let (spends, promotions): (i64, i64) = sqlx::query_as(
+        "select count(*) filter (where source = 'usage'), count(*) filter (where source = 'promotional') from credit_ledger",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(
+        spends >= 6 && promotions == 1,
+        "{spends} spends, {promotions} promotions"
+    );
     let negative: i64 =
         sqlx::query_scalar("select count(*) from credit_balances where balance < 0")
             .fetch_one(&pool)

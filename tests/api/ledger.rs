@@ -19,6 +19,7 @@ fn grant(user: UserId, reference: &str) -> NewEntry<'_> {
         purchase: None,
         description: "test grant",
         created_at: None,
+        expires_at: None,
     }
 }
 

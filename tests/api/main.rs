@@ -21,3 +21,4 @@ mod server;
 mod subscriptions;
 mod sync;
 mod users;
+mod wallet;

@@ -211,6 +211,23 @@ async fn subscribing_through_the_hosted_page_grants_the_allowance_once() {
     assert_eq!(world.balance(&alice).await, 6000);
     assert_eq!(allowance_rows(&world).await.len(), 1);
     world.assert_ledger_consistent().await;
+    // The allowance is a grant that expires with the month it was paid for
+    // (the professional tier does not roll over).
+    let (kind, days): (String, f64) = sqlx::query_as(
+        "select kind, extract(epoch from expires_at - created_at)::float8 / 86400 from credit_grants",
+    )
+    .fetch_one(&world.app.pool)
+    .await
+    .unwrap();
+    assert_eq!(kind, "allowance");
+    assert!((28.0..=31.1).contains(&days), "expires after {days} days");
+    let (_, balance) = world
+        .api(&alice, reqwest::Method::GET, "/credits/balance", None)
+        .await;
+    assert_eq!(
+        (balance["granted"].as_i64(), balance["paid"].as_i64()),
+        (Some(6000), Some(0))
+    );
 
     // Cards and invoices are the caller's own, from Stripe.
     let (code, methods) = world

@@ -7,13 +7,13 @@ mod admin_purchases;
 mod admin_stats;
 mod admin_sync;
 mod admin_users;
-mod balance;
 mod billing;
 mod credits;
 mod credits_webhook;
 mod money;
 mod signed;
 mod subscriptions_webhook;
+mod wallet;
 
 use axum::{
     Router,
@@ -30,7 +30,14 @@ pub const BASE: &str = "/api/v1/billing";
 
 pub fn router() -> Router<ServerState> {
     Router::new()
-        .route("/credits/balance", get(balance::balance))
+        .route("/credits/balance", get(wallet::balance))
+        .route("/credits/spend", post(wallet::spend))
+        .route("/credits/holds", post(wallet::hold))
+        .route("/credits/holds/{id}/capture", post(wallet::capture))
+        .route("/credits/holds/{id}/release", post(wallet::release))
+        .route("/credits/transactions", get(wallet::transactions))
+        .route("/credits/transactions/export", get(wallet::export))
+        .route("/credits/admin/promotions", post(admin_users::promote))
         .route("/credits/admin/purchases", get(admin_purchases::list))
         .route(
             "/credits/admin/purchases/export",

@@ -10,6 +10,9 @@ pub const CLIENT_SECRET: &str = "dev-only-client-secret";
 /// The realm's service account for the Admin API (tier sync).
 pub const SYNC_CLIENT_ID: &str = "ops-center-credits-sync";
 pub const SYNC_CLIENT_SECRET: &str = "dev-only-sync-secret";
+/// The realm's service that may spend credits (`credits-spender`).
+pub const GATEWAY_CLIENT_ID: &str = "ops-center-model-gateway";
+pub const GATEWAY_CLIENT_SECRET: &str = "dev-only-gateway-secret";
 
 pub struct DevIdp {
     /// `http://127.0.0.1:PORT/realms/ops-center`
@@ -113,12 +116,23 @@ impl DevIdp {
         body.as_array().cloned().unwrap_or_default()
     }
 
-    /// A service-account token (client credentials).
+    /// A service-account token (client credentials) of the sync client.
     pub async fn service_token(&self) -> String {
+        self.client_token(SYNC_CLIENT_ID, SYNC_CLIENT_SECRET).await
+    }
+
+    /// A token of the model gateway, a service holding `credits-spender`.
+    pub async fn spender_token(&self) -> String {
+        self.client_token(GATEWAY_CLIENT_ID, GATEWAY_CLIENT_SECRET)
+            .await
+    }
+
+    /// A client-credentials token of `client_id`.
+    pub async fn client_token(&self, client_id: &str, secret: &str) -> String {
         let body: Value = self
             .client
             .post(format!("{}/protocol/openid-connect/token", self.issuer))
-            .basic_auth(SYNC_CLIENT_ID, Some(SYNC_CLIENT_SECRET))
+            .basic_auth(client_id, Some(secret))
             .form(&[("grant_type", "client_credentials")])
             .send()
             .await

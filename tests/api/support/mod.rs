@@ -90,6 +90,19 @@ async fn drop_database(maintenance_url: &str, name: &str) {
     }
 }
 
+/// The wallet's invariants (`backend::wallet::audit`) hold across the
+/// database: balances, grants, debits, debts and holds agree.
+pub async fn assert_wallet_consistent(pool: &PgPool) {
+    let broken = backend::wallet::audit::violations(pool)
+        .await
+        .expect("wallet audit queries");
+    assert!(
+        broken.is_empty(),
+        "wallet invariants broken:\n{}",
+        broken.join("\n")
+    );
+}
+
 /// Environment for a complete, valid configuration pointing at `database_url`.
 pub fn test_env(database_url: &str) -> HashMap<String, String> {
     [

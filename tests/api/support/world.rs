@@ -554,5 +554,6 @@ impl World {
             wrong_net.is_empty(),
             "purchases whose ledger does not match their status (session, status, expected, net): {wrong_net:?}"
         );
+        super::assert_wallet_consistent(pool).await;
     }
 }

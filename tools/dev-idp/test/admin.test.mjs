@@ -172,6 +172,25 @@ test('client_credentials for the sync client: service-account token with realm-m
   assert.equal(password.body.error, 'unauthorized_client');
 });
 
+test('client_credentials for the model gateway: the credits-spender realm role, no admin rights', async () => {
+  const { status, body } = await tokenRequest(server, { grant_type: 'client_credentials' }, {
+    auth: 'basic', clientId: 'ops-center-model-gateway', clientSecret: 'dev-only-gateway-secret',
+  });
+  assert.equal(status, 200, JSON.stringify(body));
+  const { payload } = await verifyJwt(server, body.access_token);
+  assert.equal(payload.azp, 'ops-center-model-gateway');
+  assert.equal(payload.typ, 'Bearer');
+  assert.ok(payload.realm_access.roles.includes('credits-spender'));
+  assert.ok(!payload.realm_access.roles.includes('admin'));
+  assert.equal(payload.resource_access['realm-management'], undefined);
+  // the sync client may not spend
+  const sync = await verifyJwt(server, await syncToken());
+  assert.ok(!sync.payload.realm_access.roles.includes('credits-spender'));
+  // and the gateway may not use the Admin API
+  const users = await admin('GET', '/users', { bearer: body.access_token });
+  assert.equal(users.status, 403);
+});
+
 test('admin routes: 401 without a valid token, 403 without view-users / manage-users', async () => {
   for (const bearer of [null, 'nope', await mint({ username: 'admin', key: 'foreign' })]) {
     const { status, headers } = await admin('GET', '/users', { bearer });
@@ -213,7 +232,7 @@ test('find users: exact e-mail (case-insensitive), substring, search, paging, br
   const all = await admin('GET', '/users');
   assert.deepEqual(all.body.map((u) => u.username), ['admin', 'alice', 'bob']);
   const sa = await admin('GET', '/users', { query: { username: 'service-account' } });
-  assert.deepEqual(sa.body.map((u) => u.serviceAccountClientId), [SYNC_CLIENT]);
+  assert.deepEqual(sa.body.map((u) => u.serviceAccountClientId), [SYNC_CLIENT, 'ops-center-model-gateway']);
   assert.deepEqual((await admin('GET', '/users', { query: { search: 'al' } })).body.map((u) => u.username), ['alice']);
   assert.deepEqual((await admin('GET', '/users', { query: { search: '*nderson' } })).body.map((u) => u.username), ['alice']);
   assert.deepEqual((await admin('GET', '/users', { query: { search: 'nderson' } })).body, []);
