@@ -44,6 +44,6 @@ export LEPTOS_SITE_ROOT=$CARGO_TARGET_DIR/site LEPTOS_OUTPUT_NAME=ops-center-cre
 STOP_HOOKS+=("psql -q '$PG_URL/postgres' -c 'drop database if exists \"${DATABASE_URL##*/}\" with (force)' >/dev/null")
 # Run outside the clone so a developer's .env cannot leak into the tests.
 start_service app "$APP_BASE_URL/readyz" env -C "$CACHE_DIR" "$CARGO_TARGET_DIR/debug/ops-center-credits"
-(cd end2end && BASE_URL=$APP_BASE_URL npx playwright test)
+(cd end2end && BASE_URL=$APP_BASE_URL OIDC_ISSUER_URL=$OIDC_ISSUER_URL npx playwright test)
 
 say "all tests passed in $(( $(date +%s) - started )) s"

@@ -6,7 +6,8 @@
 //! What it writes:
 //! the dev IdP's users (so alice and bob see their purchases when they log
 //! in) plus six more, and a few hundred purchases over the last 90 days with
-//! a realistic mix of statuses, their ledger entries and audit rows.
+//! a realistic mix of statuses, their ledger entries and audit rows; then
+//! promotional credits for alice and a few spends by services for everyone.
 //!
 //! Deterministic and idempotent: the purchases carry session ids
 //! `cs_demo_NNNN`; when any exist, seeding does nothing. Everything is
@@ -356,20 +357,57 @@ pub async fn seed(pool: &PgPool, now: DateTime<Utc>) -> Result<SeedReport, sqlx:
                 purchase: Some(event.purchase),
                 description: &event.description,
                 created_at: Some(event.at),
+                expires_at: None,
             },
         )
         .await?;
     }
+    let wallet_entries = wallet_activity(&mut tx, now).await?;
     tx.commit().await?;
     Ok(SeedReport {
         seeded: true,
         users: users.len(),
         purchases: PURCHASES,
-        ledger_entries: ledger.len(),
+        ledger_entries: ledger.len() + wallet_entries,
     })
 }
 
 /// One audit row of the seeding, by `seed-demo`, backdated to `at`.
+/// What the wallet shows: promotional credits for alice (expiring in 20
+/// days) and, for everyone with credits, six spends by Ops-Center services
+/// over the last fortnight (3% of their balance each).
+async fn wallet_activity(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    now: DateTime<Utc>,
+) -> Result<usize, sqlx::Error> {
+    let promotions = sqlx::query(
+        "insert into credit_ledger (user_id, amount, source, reference, description, grant_kind, expires_at, created_at) \
+         select id, 2000, 'promotional', 'demo-promotion:alice', 'Welcome to Ops-Center', 'promotional', \
+                $1::timestamptz + interval '20 days', $1::timestamptz - interval '5 days' \
+         from users where email = 'alice@example.com'",
+    )
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    let spends = sqlx::query(
+        "insert into credit_ledger (user_id, amount, source, reference, description, service, metadata, created_at) \
+         select b.user_id, -(b.balance * 3 / 100), 'usage', 'demo-spend:' || b.user_id || ':' || k, \
+                (array['Chat completion', 'Embeddings batch', 'Web search'])[1 + k % 3], \
+                (array['model-gateway', 'embeddings', 'search'])[1 + k % 3], \
+                jsonb_build_object('service', (array['model-gateway', 'embeddings', 'search'])[1 + k % 3], \
+                                   'model', (array['gpt-x', 'embed-2', 'web-1'])[1 + k % 3], 'units', 100 * k), \
+                $1::timestamptz - make_interval(days => 14 - 2 * k, hours => k) \
+         from credit_balances b cross join generate_series(1, 6) k \
+         where b.balance >= 100 order by k, b.user_id",
+    )
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok((promotions + spends) as usize)
+}
+
 async fn audit(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     at: DateTime<Utc>,

@@ -50,6 +50,8 @@ pub enum CheckoutReturn {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreditsOverview {
     pub balance: Credits,
+    /// The balance's breakdown: available, held, paid, granted, expiring.
+    pub wallet: crate::wallet::WalletView,
     pub purchases: Vec<PurchaseView>,
     /// 1-based page of the history.
     pub page: u32,
@@ -69,7 +71,7 @@ pub async fn load_credits_page(
     session_id: Option<String>,
     page: u32,
 ) -> Result<Option<CreditsOverview>, ApiError> {
-    use backend::{ids::CheckoutSessionId, ledger, purchases, rate_limit::Limited};
+    use backend::{ids::CheckoutSessionId, purchases, rate_limit::Limited};
 
     let Some(user) = crate::auth::ssr::optional_user().await? else {
         return Ok(None);
@@ -94,11 +96,10 @@ pub async fn load_credits_page(
             .map_err(|e| ssr::failed("loading your purchases", e))?;
     let has_more = records.len() > HISTORY_PAGE_SIZE as usize;
     records.truncate(HISTORY_PAGE_SIZE as usize);
-    let balance = ledger::balance(&state.pool, user.id)
-        .await
-        .map_err(|e| ssr::failed("loading your balance", e))?;
+    let wallet = crate::wallet::ssr::wallet(&state.pool, user.id).await?;
     Ok(Some(CreditsOverview {
-        balance,
+        balance: wallet.balance,
+        wallet,
         purchases: records.into_iter().map(PurchaseView::from).collect(),
         page,
         has_more,

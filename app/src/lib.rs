@@ -9,6 +9,7 @@ pub mod credits;
 pub mod error;
 pub mod packages;
 pub mod pages;
+pub mod wallet;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -23,7 +24,7 @@ use crate::{
     pages::{
         admin::{
             dashboard::AdminDashboardPage, packages::AdminPackagesPage,
-            purchase::AdminPurchasePage, sync::AdminSyncPage,
+            purchase::AdminPurchasePage, sync::AdminSyncPage, wallets::AdminWalletsPage,
         },
         billing::{BillingPage, PlansPage},
         credits::CreditsPage,
@@ -100,6 +101,11 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=path!("/admin/credits/sync")
                         view=AdminSyncPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/admin/credits/wallets")
+                        view=AdminWalletsPage
                         ssr=SsrMode::Async
                     />
                 </Routes>

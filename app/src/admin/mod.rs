@@ -18,6 +18,7 @@ mod refund;
 mod review;
 mod save_package;
 mod sync;
+mod wallet;
 
 pub use adjust::{AdjustCredits, adjust_credits};
 pub use dashboard::{
@@ -36,6 +37,9 @@ pub use sync::ssr as sync_ssr;
 pub use sync::{
     ReconcileRunView, RetryFailedSyncs, RetrySync, SyncJobView, SyncPageView, UserSyncView,
     admin_sync, retry_failed_syncs, retry_sync, sync_summary,
+};
+pub use wallet::{
+    AdminWallet, AdminWalletView, AdminWalletsView, GrantPromotion, admin_wallet, grant_promotion,
 };
 
 use domain::{Cents, Credits, PurchaseStatus};

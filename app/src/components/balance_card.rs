@@ -1,8 +1,31 @@
-use domain::Credits;
+//! The balance at the top of `/credits`: what can be spent now, and where
+//! the credits come from (paid, granted, expiring soon, owed).
+
 use leptos::prelude::*;
 
+use crate::wallet::WalletView;
+
 #[component]
-pub fn BalanceCard(balance: Credits) -> impl IntoView {
+pub fn BalanceCard(wallet: WalletView) -> impl IntoView {
+    let WalletView {
+        balance,
+        available,
+        held,
+        paid,
+        granted,
+        debt,
+        expiring,
+        expiring_soon,
+    } = wallet;
+    let in_debt = debt.get() > 0;
+    let figure = |id: &'static str, label: &'static str, value: String| {
+        view! {
+            <div>
+                <dt class="text-xs font-medium uppercase tracking-wide text-indigo-100">{label}</dt>
+                <dd id=id class="mt-0.5 text-lg font-semibold tabular-nums">{value}</dd>
+            </div>
+        }
+    };
     view! {
         <section
             aria-labelledby="balance-heading"
@@ -17,9 +40,49 @@ pub fn BalanceCard(balance: Credits) -> impl IntoView {
                 </span>
                 <span class="text-indigo-100">"credits"</span>
             </p>
-            <p class="mt-3 text-sm text-indigo-100">
-                "Credits never expire. Top up below whenever you run low."
-            </p>
+            <dl id="balance-breakdown" class="mt-4 grid grid-cols-2 gap-4 sm:grid-cols-4">
+                {figure("balance-available", "Available", available.to_string())}
+                {figure("balance-paid", "Paid", paid.to_string())}
+                {figure("balance-granted", "Granted", granted.to_string())}
+                {figure("balance-held", "Reserved", held.to_string())}
+            </dl>
+            {in_debt
+                .then(|| {
+                    view! {
+                        <p id="balance-debt" role="alert" class="mt-4 rounded-lg bg-white/15 p-3 text-sm">
+                            {format!(
+                                "You owe {debt} credits: a refund took back credits that were already spent. Spending resumes once new credits repay it.",
+                            )}
+                        </p>
+                    }
+                })}
+            {if expiring.is_empty() {
+                view! {
+                    <p class="mt-4 text-sm text-indigo-100">
+                        "Paid credits never expire; plan and promotional credits are used first."
+                    </p>
+                }
+                    .into_any()
+            } else {
+                view! {
+                    <div id="balance-expiring" class="mt-4 text-sm text-indigo-50">
+                        <p class="font-medium">
+                            {format!("{expiring_soon} credits expire in the next 30 days:")}
+                        </p>
+                        <ul class="mt-1 space-y-0.5">
+                            {expiring
+                                .into_iter()
+                                .map(|e| {
+                                    view! {
+                                        <li>{format!("{} {} on {}", e.credits, e.kind.to_lowercase(), e.expires_at)}</li>
+                                    }
+                                })
+                                .collect_view()}
+                        </ul>
+                    </div>
+                }
+                    .into_any()
+            }}
         </section>
     }
 }

@@ -1,3 +1,4 @@
+pub mod activity;
 pub mod balance_card;
 pub mod checkout_banner;
 pub mod header;

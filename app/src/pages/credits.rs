@@ -10,6 +10,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::{
     components::{
+        activity::Activity,
         balance_card::BalanceCard,
         checkout_banner::{CancelledBanner, CheckoutBanner},
         package_card::{CardAction, PackageCard},
@@ -17,6 +18,7 @@ use crate::{
     },
     credits::{AbandonCheckout, CreditsOverview, error_message, load_credits_page},
     packages::{PackageView, list_packages},
+    wallet::{ActivityPage, load_activity},
 };
 
 #[component]
@@ -59,14 +61,31 @@ pub fn CreditsPage(
         |(session_id, page, _)| load_credits_page(session_id, page),
     );
     let packages = Resource::new(|| (), |_| list_packages());
+    // `?tab=activity` (with `&cursor=` for older pages): plain links, so the
+    // tab works before hydration too.
+    let activity_tab = move || query.with(|q| q.get("tab").as_deref() == Some("activity"));
+    let cursor = move || query.with(|q| q.get("cursor"));
+    let activity = Resource::new(
+        move || (activity_tab(), cursor()),
+        |(shown, cursor)| async move {
+            if shown {
+                load_activity(cursor).await
+            } else {
+                Ok(None)
+            }
+        },
+    );
 
     view! {
         <Suspense fallback=|| view! { <p class="text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let packages = packages.await;
+                let activity = activity.await;
+                let first_page = cursor().is_none();
                 match overview.await {
                     Ok(Some(overview)) => {
-                        view! { <Signed overview packages cancelled=cancelled() /> }.into_any()
+                        view! { <Signed overview packages activity first_page cancelled=cancelled() /> }
+                            .into_any()
                     }
                     Ok(None) => {
                         if require_login {
@@ -86,21 +105,80 @@ pub fn CreditsPage(
 fn Signed(
     overview: CreditsOverview,
     packages: Result<Vec<PackageView>, ApiError>,
+    activity: Result<Option<ActivityPage>, ApiError>,
+    first_page: bool,
     cancelled: bool,
 ) -> impl IntoView {
     let banner = overview
         .checkout
         .clone()
         .map(|outcome| view! { <CheckoutBanner outcome /> });
-    view! {
+    let top = view! {
         {banner}
         {cancelled.then(|| view! { <CancelledBanner /> })}
         <div class="grid gap-6 lg:grid-cols-3">
             <div class="lg:col-span-2">
-                <BalanceCard balance=overview.balance />
+                <BalanceCard wallet=overview.wallet.clone() />
             </div>
             <HowCreditsWork />
         </div>
+    };
+    match activity {
+        Ok(Some(page)) => view! {
+            {top}
+            <Tabs activity=true />
+            <Activity
+                page
+                first=first_page
+                page_href="/credits?tab=activity"
+                export_href="/api/v1/billing/credits/transactions/export"
+            />
+        }
+        .into_any(),
+        Err(error) => view! {
+            {top}
+            <Tabs activity=true />
+            <Problem message=error_message(&error) />
+        }
+        .into_any(),
+        Ok(None) => view! {
+            {top}
+            <Tabs activity=false />
+            <Overview overview packages />
+        }
+        .into_any(),
+    }
+}
+
+/// "Buy & history" and "Activity": links, so they work without JavaScript.
+#[component]
+fn Tabs(activity: bool) -> impl IntoView {
+    let tab = |href: &'static str, id: &'static str, label: &'static str, current: bool| {
+        let class = if current {
+            "border-b-2 border-indigo-600 px-1 pb-2 text-sm font-semibold text-indigo-700"
+        } else {
+            "border-b-2 border-transparent px-1 pb-2 text-sm font-medium text-slate-600 hover:text-slate-900"
+        };
+        view! {
+            <a id=id href=href class=class aria-current=current.then_some("page")>
+                {label}
+            </a>
+        }
+    };
+    view! {
+        <nav aria-label="Credits" class="mt-8 flex gap-6 border-b border-slate-200">
+            {tab("/credits", "tab-overview", "Buy & history", !activity)}
+            {tab("/credits?tab=activity", "tab-activity", "Activity", activity)}
+        </nav>
+    }
+}
+
+#[component]
+fn Overview(
+    overview: CreditsOverview,
+    packages: Result<Vec<PackageView>, ApiError>,
+) -> impl IntoView {
+    view! {
         <p class="mt-4 text-sm">
             <a id="billing-link" href="/billing" class="font-medium text-indigo-600 hover:underline">
                 "Plans & billing →"
@@ -165,6 +243,7 @@ fn HowCreditsWork() -> impl IntoView {
             <ul class="mt-3 list-disc space-y-1.5 pl-5">
                 <li>"Each AI request or service call spends credits from your balance."</li>
                 <li>"Packs are one-time purchases, and their credits never expire."</li>
+                <li>"Plan and promotional credits may expire; they are spent first."</li>
                 <li>"Credits are added the moment Stripe confirms your payment."</li>
                 <li>"Refunded payments take the matching credits back."</li>
             </ul>

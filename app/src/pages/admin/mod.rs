@@ -6,6 +6,7 @@ pub mod dashboard;
 pub mod packages;
 pub mod purchase;
 pub mod sync;
+pub mod wallets;
 
 use leptos::prelude::*;
 
@@ -55,6 +56,7 @@ pub fn AdminNav(active: &'static str) -> impl IntoView {
         <nav aria-label="Admin" class="mb-6 flex flex-wrap gap-2">
             {tab("/admin/credits", "dashboard", "Dashboard")}
             {tab("/admin/credits/packages", "packages", "Packages")}
+            {tab("/admin/credits/wallets", "wallets", "Wallets")}
             {tab("/admin/credits/sync", "sync", "Sync")}
         </nav>
     }
