@@ -101,7 +101,7 @@ def report(run_dir, out_json, out_md, perf_md):
         if r["system"] != "app":
             continue
         refs = {"webhook": ["pgbench", "python-peer"], "credits-page": ["static-asset"],
-                "balance-api": ["static-asset"]}.get(r["workload"], [])
+                "balance-api": ["static-asset"], "spend": ["pgbench"], "spend-hot": ["pgbench"]}.get(r["workload"], [])
         r["ratios"] = {}
         for ref in refs:
             other = find("static" if ref == "static-asset" else r["workload"], ref, r["concurrency"])
@@ -141,6 +141,23 @@ def report(run_dir, out_json, out_md, perf_md):
             ref = find("static", "static-asset", r["concurrency"])
             md.append(f"| {r['concurrency']} | {fmt(r['per_second'])} | {r['p50_ms']:.1f} / {r['p99_ms']:.1f} / {r['max_ms']:.1f} | {cpu(r)} | "
                       + (f"{fmt(ref['per_second'])} | {ref['p50_ms']:.1f} / {ref['p99_ms']:.1f} | {r['ratios'].get('static-asset', 0):.2f}×" if ref else "n/a | n/a | n/a") + " |")
+    if "spend" in by:
+        md += ["", "## Wallet: `POST /api/v1/billing/credits/spend` (issue #14)", "",
+               "A spender service's bearer token, a fresh `Idempotency-Key` per request, 1 credit from a random one of "
+               "1,000 users (50 service names); the reference is pgbench running the same two statements "
+               "(`bench/spend.sql`: the user, then `wallet_spend`) on the same database. Hot: every spend on one user.", "",
+               "| users | concurrency | pgbench | app | app / pgbench | app p50 / p99 / max ms | pgbench p50 / p99 ms | app CPU per spend |",
+               "|---|---|---|---|---|---|---|---|"]
+        for workload, label in (("spend", "1,000"), ("spend-hot", "1 (hot)")):
+            for r in sorted((r for r in by.get(workload, []) if r["system"] == "app"), key=lambda r: r["concurrency"]):
+                pg = find(workload, "pgbench", r["concurrency"])
+                md.append(f"| {label} | {r['concurrency']} | " + (f"{fmt(pg['per_second'])}/s" if pg else "n/a") + f" | {fmt(r['per_second'])}/s | "
+                          + (f"{r['ratios'].get('pgbench', 0):.2f}×" if pg else "n/a") + f" | {r['p50_ms']:.1f} / {r['p99_ms']:.1f} / {r['max_ms']:.1f} | "
+                          + (f"{pg['p50_ms']:.1f} / {pg['p99_ms']:.1f}" if pg else "n/a") + f" | {cpu(r)} |")
+        total = next((r for r in by.get("spend-total", [])), None)
+        if total:
+            md += ["", f"{total['spends']:,} spends in all (app and pgbench); afterwards every balance equals its ledger, every grant's "
+                   "remainder its amount less its uses, every spend is funded exactly, and nobody is below zero."]
     if "healthz" in by:
         md += ["", "Also `/healthz`: " + ", ".join(f"{fmt(r['per_second'])}/s at {r['concurrency']}" for r in sorted(by["healthz"], key=lambda r: r["concurrency"])) + "."]
     if "memory" in by:

@@ -334,6 +334,59 @@ for c in $HTTP_LEVELS; do
 done
 verify_app 1
 
+# --- wallet spends (issue #14) ------------------------------------------------
+# POST /credits/spend as the dev IdP's spender service (a fresh Idempotency-Key
+# per request, random users of 1,000, 50 service names), beside pgbench
+# running the same two statements (bench/spend.sql); then one hot user.
+SPEND_LEVELS=${BENCH_SPEND_LEVELS:-"8 32"}
+SPEND_SECONDS=${BENCH_SPEND_SECONDS:-20}
+say "wallet: 1,000,000 credits for each of the 1,000 bench users"
+sql $APP_DB "insert into credit_ledger (user_id, amount, source, reference, description)
+    select id, 1000000, 'promotional', 'bench-wallet:' || id, 'benchmark credits'
+    from users where keycloak_sub like 'bench-user-%' order by id"
+sql $APP_DB "select id from users where keycloak_sub like 'bench-user-%' order by keycloak_sub" >"$RUN/spend-users.txt"
+sql $APP_DB "select id from users where keycloak_sub = 'bench-user-1'" >"$RUN/spend-hot-user.txt"
+sql $APP_DB "vacuum analyze"
+gateway_token() {
+    curl -fsS -u ops-center-model-gateway:dev-only-gateway-secret -d grant_type=client_credentials \
+        "$OIDC_ISSUER_URL/protocol/openid-connect/token" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+}
+spends_before=$(sql $APP_DB "select count(*) from credit_ledger where source = 'usage'")
+for target in spread hot; do
+    users_file=$RUN/spend-users.txt pg_users=1000 workload=spend
+    [ "$target" = hot ] && users_file=$RUN/spend-hot-user.txt pg_users=1 workload=spend-hot
+    for c in $SPEND_LEVELS; do
+        say "wallet $target, concurrency $c: pgbench spend.sql, then the app's POST /credits/spend"
+        pgbench -n -f "$ROOT/bench/spend.sql" -D users=$pg_users -c "$c" -j 2 -T "$SPEND_SECONDS" -l \
+            --log-prefix="$RUN/pgspend-$target-c$c" "$PG_URL/$APP_DB" >"$RUN/pgspend-$target-c$c.out" 2>&1 \
+            || { cat "$RUN/pgspend-$target-c$c.out" >&2; die "pgbench (spend) failed"; }
+        (cd "$RUN" && "$PY" "$ROOT/bench/bench.py" pgbench "pgspend-$target-c$c.out" "pgspend-$target-c$c") >"$RUN/pgspend-$target-c$c.json"
+        record "$(with_fields "$(cat "$RUN/pgspend-$target-c$c.json")" "{\"workload\":\"$workload\",\"system\":\"pgbench\",\"concurrency\":$c}")"
+        GATEWAY=$(gateway_token)
+        t0=$(app_ticks)
+        out=$(BENCH_USERS=$users_file BENCH_TOKEN=$GATEWAY BENCH_RUN="$target-$c" SECONDS_PER_RUN=$SPEND_SECONDS \
+            wrk_run "spend-$target-c$c" "$c" "$APP/api/v1/billing/credits/spend" -s "$ROOT/bench/spend.lua")
+        out=$(with_fields "$out" "$(cpu_fields "$t0" "$(app_ticks)" "$out")")
+        record "$(with_fields "$out" "{\"workload\":\"$workload\",\"system\":\"app\",\"concurrency\":$c}")"
+        echo "  spend ($target): $out"
+    done
+done
+# Correct balances after it all: every spend funded exactly once, every grant
+# and balance agreeing with the ledger, nobody below zero.
+check_zero "wallet: a balance differs from the ledger" $APP_DB \
+    "select count(*) from credit_balances b left join (select user_id, sum(amount) s from credit_ledger group by user_id) l
+     using (user_id) where b.balance <> coalesce(l.s, 0)"
+check_zero "wallet: a grant's remainder differs from its uses" $APP_DB \
+    "select count(*) from credit_grants g where g.remaining <> g.amount
+     - coalesce((select sum(u.amount) from credit_grant_uses u where u.grant_id = g.id), 0)"
+check_zero "wallet: a spend not funded exactly" $APP_DB \
+    "select count(*) from credit_ledger l where l.source = 'usage'
+     and -l.amount <> coalesce((select sum(u.amount) from credit_grant_uses u where u.ledger_id = l.id), 0)"
+check_zero "wallet: a balance below zero" $APP_DB "select count(*) from credit_balances where balance < 0"
+spends=$(( $(sql $APP_DB "select count(*) from credit_ledger where source = 'usage'") - spends_before ))
+record "{\"workload\":\"spend-total\",\"system\":\"app+pgbench\",\"concurrency\":0,\"spends\":$spends,\"verified\":true}"
+say "wallet: $spends spends, balances verified"
+
 status_kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$APP_PID/status"; }
 rss_under_load() { # rss_under_load CONNECTIONS: RSS (KiB) in the middle of a /healthz run
     wrk -t 2 -c "$1" -d 6s "$APP/healthz" >"$RUN/rss-c$1.wrk" 2>&1 &
