@@ -255,8 +255,9 @@ language sql as $$
     on conflict (user_id) do update set balance = b.balance
 $$;
 
--- Claims (client, key) for a request, or answers the first request's row.
--- `claimed` true: go on; false: replay `existing` (or refuse on mismatch).
+-- Claims (client, key) for a request. Answers the row with outcome
+-- `claimed` (go on), `mismatch` (the key was first used for another
+-- request), or the first request's stored outcome (replay it).
 create function wallet_claim(p_client text, p_key text, p_operation text, p_hash text)
 returns wallet_requests
 language plpgsql as $$
@@ -268,12 +269,34 @@ begin
     on conflict do nothing
     returning * into r;
     if found then
+        r.outcome := 'claimed';
         return r;
     end if;
     -- another request took this key (and committed: the insert waited)
     select * into r from wallet_requests where client_id = p_client and key = p_key;
-    r.outcome := 'replay:' || r.outcome;
+    if r.operation <> p_operation or r.request_hash <> p_hash then
+        r.outcome := 'mismatch';
+        r.ledger_id := null;
+        r.hold_id := null;
+        r.available := null;
+    end if;
     return r;
+end;
+$$;
+
+-- Refuses a claimed request for lack of credits: `in_debt` while a debt is
+-- open, else `insufficient`; the refusal is stored for replays.
+create function wallet_refuse(p_client text, p_key text, p_user uuid, p_available bigint)
+returns text
+language plpgsql as $$
+declare
+    refusal text;
+begin
+    refusal := case when exists (select 1 from credit_debts d where d.user_id = p_user and d.outstanding > 0)
+                    then 'in_debt' else 'insufficient' end;
+    update wallet_requests w set outcome = refusal, available = greatest(p_available, 0)
+    where w.client_id = p_client and w.key = p_key;
+    return refusal;
 end;
 $$;
 
@@ -298,13 +321,9 @@ declare
     r wallet_requests;
 begin
     r := wallet_claim(p_client, p_key, 'spend', p_hash);
-    replayed := r.outcome like 'replay:%';
+    replayed := r.outcome <> 'claimed';
     if replayed then
-        if r.operation <> 'spend' or r.request_hash <> p_hash then
-            outcome := 'mismatch';
-            return;
-        end if;
-        outcome := substr(r.outcome, 8);
+        outcome := r.outcome;
         ledger_id := r.ledger_id;
         available := r.available;
         if ledger_id is not null then
@@ -317,11 +336,8 @@ begin
     perform wallet_lock(p_user);
     available := wallet_available(p_user);
     if available < p_amount then
-        outcome := case when exists (select 1 from credit_debts d where d.user_id = p_user and d.outstanding > 0)
-                        then 'in_debt' else 'insufficient' end;
+        outcome := wallet_refuse(p_client, p_key, p_user, available);
         available := greatest(available, 0);
-        update wallet_requests w set outcome = wallet_spend.outcome, available = wallet_spend.available
-        where w.client_id = p_client and w.key = p_key;
         return;
     end if;
     insert into credit_ledger (user_id, amount, source, reference, description, service, metadata)
@@ -347,13 +363,9 @@ declare
     r wallet_requests;
 begin
     r := wallet_claim(p_client, p_key, 'hold', p_hash);
-    replayed := r.outcome like 'replay:%';
+    replayed := r.outcome <> 'claimed';
     if replayed then
-        if r.operation <> 'hold' or r.request_hash <> p_hash then
-            outcome := 'mismatch';
-            return;
-        end if;
-        outcome := substr(r.outcome, 8);
+        outcome := r.outcome;
         hold_id := r.hold_id;
         available := r.available;
         select h.expires_at into expires_at from credit_holds h where h.id = hold_id;
@@ -363,11 +375,8 @@ begin
     perform wallet_lock(p_user);
     available := wallet_available(p_user);
     if available < p_amount then
-        outcome := case when exists (select 1 from credit_debts d where d.user_id = p_user and d.outstanding > 0)
-                        then 'in_debt' else 'insufficient' end;
+        outcome := wallet_refuse(p_client, p_key, p_user, available);
         available := greatest(available, 0);
-        update wallet_requests w set outcome = wallet_hold.outcome, available = wallet_hold.available
-        where w.client_id = p_client and w.key = p_key;
         return;
     end if;
     insert into credit_holds (user_id, client_id, amount, service, description, metadata, expires_at)

@@ -9,8 +9,12 @@
 # machine. Knobs: BENCH_N (purchases per webhook run, default 10000),
 # BENCH_LEVELS (webhook concurrencies, default "1 8 32 128"),
 # BENCH_HTTP_LEVELS (page/API concurrencies, default "1 16 64"),
-# BENCH_SECONDS (seconds per wrk run, default 10), PEER_DIR (the Python
-# Ops-Center, default ../shared/peers/python-ops-center).
+# BENCH_SECONDS (seconds per wrk run, default 10), BENCH_SPEND_LEVELS
+# (default "8 32") and BENCH_SPEND_SECONDS (default 20) for the wallet,
+# BENCH_WORKLOADS (default "webhook http spend memory"; a subset writes its
+# report to bench/results/ only, leaving docs/PERFORMANCE.md's latest full
+# report in place), PEER_DIR (the Python Ops-Center, default
+# ../shared/peers/python-ops-center).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 N=${BENCH_N:-10000}
@@ -19,6 +23,10 @@ HTTP_LEVELS=${BENCH_HTTP_LEVELS:-"1 16 64"}
 SECONDS_PER_RUN=${BENCH_SECONDS:-10}
 PGBENCH_SECONDS=${BENCH_PGBENCH_SECONDS:-15}
 PEER_DIR=${PEER_DIR:-$ROOT/../shared/peers/python-ops-center}
+WORKLOADS=${BENCH_WORKLOADS:-"webhook http spend memory"}
+runs() { [[ " $WORKLOADS " == *" $1 "* ]]; }
+runs webhook || LEVELS=""
+runs http || HTTP_LEVELS=""
 BENCH_DIR=$CACHE_DIR/bench
 REL=$CARGO_TARGET_DIR/release
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -335,6 +343,7 @@ done
 verify_app 1
 
 # --- wallet spends (issue #14) ------------------------------------------------
+if runs spend; then
 # POST /credits/spend as the dev IdP's spender service (a fresh Idempotency-Key
 # per request, random users of 1,000, 50 service names), beside pgbench
 # running the same two statements (bench/spend.sql); then one hot user.
@@ -386,6 +395,7 @@ check_zero "wallet: a balance below zero" $APP_DB "select count(*) from credit_b
 spends=$(( $(sql $APP_DB "select count(*) from credit_ledger where source = 'usage'") - spends_before ))
 record "{\"workload\":\"spend-total\",\"system\":\"app+pgbench\",\"concurrency\":0,\"spends\":$spends,\"verified\":true}"
 say "wallet: $spends spends, balances verified"
+fi
 
 status_kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$APP_PID/status"; }
 rss_under_load() { # rss_under_load CONNECTIONS: RSS (KiB) in the middle of a /healthz run
@@ -395,6 +405,7 @@ rss_under_load() { # rss_under_load CONNECTIONS: RSS (KiB) in the middle of a /h
     status_kib VmRSS
     wait "$pid" || true
 }
+if runs memory; then
 say "memory: RSS at 10 and 1,000 connections, peak RSS"
 rss10=$(rss_under_load 10)
 rss1000=$(rss_under_load 1000)
@@ -403,9 +414,12 @@ for pair in "RSS with 10 open connections:$rss10" "RSS with 1,000 open connectio
     "peak RSS over the whole run (VmHWM):$hwm"; do
     record "{\"workload\":\"memory\",\"system\":\"app\",\"concurrency\":0,\"what\":\"${pair%%:*}\",\"mib\":$(echo "${pair##*:}" | awk '{ print $1 / 1024 }')}"
 done
+fi
 
 say "writing the report"
+PERF_MD=$ROOT/docs/PERFORMANCE.md
+[ "$WORKLOADS" = "webhook http spend memory" ] || PERF_MD=""
 "$PY" "$ROOT/bench/bench.py" report "$RUN" "$ROOT/bench/results/$STAMP.json" "$ROOT/bench/results/$STAMP.md" \
-    "$ROOT/docs/PERFORMANCE.md"
+    "$PERF_MD"
 cat "$ROOT/bench/results/$STAMP.md"
 say "report: docs/PERFORMANCE.md, bench/results/$STAMP.{json,md} (raw output: $RUN)"

@@ -32,13 +32,8 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
         let state = AppState::from_ref(state);
-        let bearer = bearer_token(parts)?;
-        let session = parts.extensions.get::<tower_sessions::Session>();
-        match backend::auth::authenticate(&state, bearer, session).await {
-            Ok(Some(user)) => Ok(CurrentUser(user)),
-            Ok(None) => Err(not_authenticated()),
-            Err(error) => Err(auth_error(error)),
-        }
+        let (bearer, session) = credentials(parts)?;
+        known(backend::auth::authenticate(&state, bearer, session).await).map(CurrentUser)
     }
 }
 
@@ -78,13 +73,8 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
         let state = AppState::from_ref(state);
-        let bearer = bearer_token(parts)?;
-        let session = parts.extensions.get::<tower_sessions::Session>();
-        match backend::auth::authenticate_caller(&state, bearer, session).await {
-            Ok(Some(caller)) => Ok(WalletCaller(caller)),
-            Ok(None) => Err(not_authenticated()),
-            Err(error) => Err(auth_error(error)),
-        }
+        let (bearer, session) = credentials(parts)?;
+        known(backend::auth::authenticate_caller(&state, bearer, session).await).map(WalletCaller)
     }
 }
 
@@ -109,6 +99,26 @@ where
                 "Credits are spent by Ops-Center services with their own client credentials, not by users directly.",
             )),
         }
+    }
+}
+
+/// What the request authenticates with: its bearer token and its session.
+fn credentials(
+    parts: &Parts,
+) -> Result<(Option<&str>, Option<&tower_sessions::Session>), AppError> {
+    Ok((
+        bearer_token(parts)?,
+        parts.extensions.get::<tower_sessions::Session>(),
+    ))
+}
+
+/// Nobody (no token, no live session) → 401 `not_authenticated`; a token
+/// that does not verify → 401 `invalid_token`.
+fn known<T>(who: Result<Option<T>, backend::auth::AuthError>) -> Result<T, AppError> {
+    match who {
+        Ok(Some(who)) => Ok(who),
+        Ok(None) => Err(not_authenticated()),
+        Err(error) => Err(auth_error(error)),
     }
 }
 

@@ -63,6 +63,30 @@ async fn spend(world: &World, token: &str, user: &str, amount: i64, key: &str) -
     (status, body)
 }
 
+async fn capture(world: &World, token: &str, hold: &str, amount: i64) -> (u16, Value) {
+    let (status, body, _) = call(
+        world,
+        token,
+        &format!("/credits/holds/{hold}/capture"),
+        None,
+        json!({ "amount": amount }),
+    )
+    .await;
+    (status, body)
+}
+
+async fn release(world: &World, token: &str, hold: &str) -> (u16, Value) {
+    let (status, body, _) = call(
+        world,
+        token,
+        &format!("/credits/holds/{hold}/release"),
+        None,
+        json!({}),
+    )
+    .await;
+    (status, body)
+}
+
 /// Writes a grant through the ledger, as a purchase, an allowance or an
 /// admin would, expiring at `expires_at` (`None`: never); answers its grant.
 async fn grant(
@@ -287,26 +311,12 @@ async fn a_hold_reserves_and_its_capture_debits_part_and_releases_the_rest() {
     assert_eq!((status, body["available"].as_i64()), (402, Some(400)));
 
     // More than held is refused; capture 250 of 600.
-    let (status, body, _) = call(
-        &world,
-        &gateway,
-        &format!("/credits/holds/{id}/capture"),
-        None,
-        json!({ "amount": 601 }),
-    )
-    .await;
+    let (status, body) = capture(&world, &gateway, &id, 601).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (422, Some("invalid_amount"))
     );
-    let (status, captured, _) = call(
-        &world,
-        &gateway,
-        &format!("/credits/holds/{id}/capture"),
-        None,
-        json!({ "amount": 250 }),
-    )
-    .await;
+    let (status, captured) = capture(&world, &gateway, &id, 250).await;
     assert_eq!(status, 200, "{captured}");
     assert_eq!(
         (
@@ -317,35 +327,14 @@ async fn a_hold_reserves_and_its_capture_debits_part_and_releases_the_rest() {
         (Some(250), Some(350), Some(750))
     );
     // the same capture again answers the same; another amount or a release is refused
-    let (status, again, _) = call(
-        &world,
-        &gateway,
-        &format!("/credits/holds/{id}/capture"),
-        None,
-        json!({ "amount": 250 }),
-    )
-    .await;
+    let (status, again) = capture(&world, &gateway, &id, 250).await;
     assert_eq!((status, &again), (200, &captured));
-    let (status, body, _) = call(
-        &world,
-        &gateway,
-        &format!("/credits/holds/{id}/capture"),
-        None,
-        json!({ "amount": 100 }),
-    )
-    .await;
+    let (status, body) = capture(&world, &gateway, &id, 100).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (409, Some("hold_not_open"))
     );
-    let (status, _, _) = call(
-        &world,
-        &gateway,
-        &format!("/credits/holds/{id}/release"),
-        None,
-        json!({}),
-    )
-    .await;
+    let (status, _) = release(&world, &gateway, &id).await;
     assert_eq!(status, 409);
 
     let view = breakdown(&world, &alice).await;
@@ -370,14 +359,7 @@ async fn a_hold_reserves_and_its_capture_debits_part_and_releases_the_rest() {
     let id = hold["hold_id"].as_str().unwrap().to_owned();
     assert_eq!(breakdown(&world, &alice).await["available"], 50);
     for _ in 0..2 {
-        let (status, body, _) = call(
-            &world,
-            &gateway,
-            &format!("/credits/holds/{id}/release"),
-            None,
-            json!({}),
-        )
-        .await;
+        let (status, body) = release(&world, &gateway, &id).await;
         assert_eq!(
             (status, body["status"].as_str()),
             (200, Some("released")),
@@ -386,16 +368,25 @@ async fn a_hold_reserves_and_its_capture_debits_part_and_releases_the_rest() {
     }
     assert_eq!(breakdown(&world, &alice).await["available"], 750);
 
-    // Another service cannot touch this service's hold.
-    let (status, _, _) = call(
-        &world,
-        &gateway,
-        &format!("/credits/holds/{}/release", uuid::Uuid::new_v4()),
-        None,
-        json!({}),
-    )
-    .await;
-    assert_eq!(status, 404);
+    // A hold belongs to its service: to another client it does not exist.
+    let other = Spender {
+        client_id: "another-service".into(),
+    };
+    let hold: domain::ids::HoldId = id.parse().unwrap();
+    for outcome in [
+        wallet::capture(&world.app.pool, &other, hold, 1)
+            .await
+            .unwrap()
+            == wallet::CaptureOutcome::Unknown,
+        wallet::release(&world.app.pool, &other, hold)
+            .await
+            .unwrap()
+            == wallet::ReleaseOutcome::Unknown,
+    ] {
+        assert!(outcome);
+    }
+    let (status, body) = release(&world, &gateway, &uuid::Uuid::new_v4().to_string()).await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("unknown_hold")));
 
     // The activity shows the capture, the holds and the grant, newest first.
     let (status, page) = world
@@ -441,14 +432,7 @@ async fn a_hold_past_its_ttl_releases_itself() {
     assert_eq!(breakdown(&world, &alice).await["available"], 100);
     let report = wallet::sweep(&world.app.pool).await.unwrap();
     assert_eq!(report.holds_expired, 1);
-    let (status, body, _) = call(
-        &world,
-        &gateway,
-        &format!("/credits/holds/{id}/capture"),
-        None,
-        json!({ "amount": 10 }),
-    )
-    .await;
+    let (status, body) = capture(&world, &gateway, &id, 10).await;
     assert_eq!((status, body["code"].as_str()), (409, Some("hold_expired")));
     let (status, _) = spend(&world, &gateway, &alice_id, 100, "all").await;
     assert_eq!(status, 201);
@@ -694,7 +678,10 @@ async fn only_services_with_the_spender_role_spend() {
             None,
         )
         .await;
-    assert_eq!((status, reply["code"].as_str()), (401, Some("invalid_token")));
+    assert_eq!(
+        (status, reply["code"].as_str()),
+        (401, Some("invalid_token"))
+    );
     // A user, even an admin, spends through the services only.
     for token in [alice.clone(), world.token("admin").await] {
         let (status, reply, _) =
@@ -933,7 +920,7 @@ async fn run_sequence(pool: &PgPool, steps: Vec<Step>) -> Result<(), TestCaseErr
                 let expected = model.spend(amount, 0);
                 let outcome = wallet::spend(pool, &spender, &debit(amount)).await.unwrap();
                 match (expected, outcome) {
-                    (Some(funded), SpendOutcome::Spent(spent)) => {
+                    (Some(funded), SpendOutcome::Done(spent)) => {
                         let got: Vec<(uuid::Uuid, i64)> = spent
                             .funded_by
                             .iter()
@@ -960,7 +947,7 @@ async fn run_sequence(pool: &PgPool, steps: Vec<Step>) -> Result<(), TestCaseErr
                     .await
                     .unwrap();
                 match outcome {
-                    wallet::HoldOutcome::Held(held) => {
+                    wallet::HoldOutcome::Done(held) => {
                         prop_assert!(fits, "held {amount} of {}", model.available(0));
                         model.holds.push(amount);
                         holds.push((held.hold_id, amount));

@@ -26,8 +26,8 @@ pub use grants::{
     sweep_every,
 };
 pub use ops::{
-    CaptureOutcome, Captured, Held, HoldOutcome, ReleaseOutcome, SpendOutcome, Spent, capture,
-    capture_amount, hold, release, spend,
+    CaptureOutcome, Captured, Debited, Held, HoldOutcome, ReleaseOutcome, SpendOutcome, Spent,
+    capture, capture_amount, hold, release, spend,
 };
 pub use read::{
     Breakdown, CSV_COLUMNS, Cursor, EXPIRING_WITHIN_DAYS, Expiring, Transaction, TransactionFilter,

@@ -23,9 +23,10 @@ pub struct Spent {
     pub replayed: bool,
 }
 
+/// What a spend or a hold came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SpendOutcome {
-    Spent(Spent),
+pub enum Debited<T> {
+    Done(T),
     /// Fewer credits available than asked; nothing changed.
     Insufficient {
         available: i64,
@@ -37,6 +38,26 @@ pub enum SpendOutcome {
     },
     /// The key was first used for another request.
     KeyReused,
+}
+
+pub type SpendOutcome = Debited<Spent>;
+pub type HoldOutcome = Debited<Held>;
+
+/// The refusals the database functions answer, as [`Debited`].
+fn refusal<T>(
+    outcome: &str,
+    available: Option<i64>,
+    replayed: bool,
+) -> Result<Debited<T>, WalletError> {
+    Ok(match outcome {
+        "insufficient" => Debited::Insufficient {
+            available: available.unwrap_or(0),
+            replayed,
+        },
+        "in_debt" => Debited::InDebt { replayed },
+        "mismatch" => Debited::KeyReused,
+        other => return Err(corrupt("wallet outcome", other)),
+    })
 }
 
 #[derive(sqlx::FromRow)]
@@ -68,23 +89,16 @@ pub async fn spend(
             .bind(&debit.metadata)
             .fetch_one(pool)
             .await?;
-    let replayed = row.replayed;
-    Ok(match row.outcome.as_str() {
-        "done" => SpendOutcome::Spent(Spent {
-            transaction_id: required(row.ledger_id, "spend ledger id")?,
-            balance_after: required(row.balance_after, "spend balance")?,
-            available_after: row.available.unwrap_or(0),
-            funded_by: row.funded_by.map(|f| f.0).unwrap_or_default(),
-            replayed,
-        }),
-        "insufficient" => SpendOutcome::Insufficient {
-            available: row.available.unwrap_or(0),
-            replayed,
-        },
-        "in_debt" => SpendOutcome::InDebt { replayed },
-        "mismatch" => SpendOutcome::KeyReused,
-        other => return Err(corrupt("spend outcome", other)),
-    })
+    if row.outcome != "done" {
+        return refusal(&row.outcome, row.available, row.replayed);
+    }
+    Ok(Debited::Done(Spent {
+        transaction_id: required(row.ledger_id, "spend ledger id")?,
+        balance_after: required(row.balance_after, "spend balance")?,
+        available_after: row.available.unwrap_or(0),
+        funded_by: row.funded_by.map(|f| f.0).unwrap_or_default(),
+        replayed: row.replayed,
+    }))
 }
 
 /// A hold as placed.
@@ -95,14 +109,6 @@ pub struct Held {
     pub expires_at: DateTime<Utc>,
     pub available_after: i64,
     pub replayed: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HoldOutcome {
-    Held(Held),
-    Insufficient { available: i64, replayed: bool },
-    InDebt { replayed: bool },
-    KeyReused,
 }
 
 #[derive(sqlx::FromRow)]
@@ -135,23 +141,16 @@ pub async fn hold(
             .bind(&debit.metadata)
             .fetch_one(pool)
             .await?;
-    let replayed = row.replayed;
-    Ok(match row.outcome.as_str() {
-        "done" => HoldOutcome::Held(Held {
-            hold_id: hold_id(required(row.hold_id, "hold id")?),
-            amount: debit.amount.get(),
-            expires_at: required(row.expires_at, "hold expiry")?,
-            available_after: row.available.unwrap_or(0),
-            replayed,
-        }),
-        "insufficient" => HoldOutcome::Insufficient {
-            available: row.available.unwrap_or(0),
-            replayed,
-        },
-        "in_debt" => HoldOutcome::InDebt { replayed },
-        "mismatch" => HoldOutcome::KeyReused,
-        other => return Err(corrupt("hold outcome", other)),
-    })
+    if row.outcome != "done" {
+        return refusal(&row.outcome, row.available, row.replayed);
+    }
+    Ok(Debited::Done(Held {
+        hold_id: hold_id(required(row.hold_id, "hold id")?),
+        amount: debit.amount.get(),
+        expires_at: required(row.expires_at, "hold expiry")?,
+        available_after: row.available.unwrap_or(0),
+        replayed: row.replayed,
+    }))
 }
 
 /// A capture as written: `captured` debited, the rest of the hold released.

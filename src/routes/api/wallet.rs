@@ -21,8 +21,8 @@ use backend::{
     auth::Caller,
     ids::UserId,
     wallet::{
-        self, Account, Breakdown, CaptureOutcome, Expiring, Funding, HoldOutcome, HoldStatus,
-        NewDebit, ReleaseOutcome, SpendOutcome, Transaction, TransactionFilter, TransactionKind,
+        self, Account, Breakdown, CaptureOutcome, Debited, Expiring, Funding, HoldStatus, NewDebit,
+        ReleaseOutcome, Transaction, TransactionFilter, TransactionKind,
     },
 };
 use chrono::{DateTime, Utc};
@@ -135,8 +135,8 @@ pub async fn spend(
     )?;
     let outcome = wallet::spend(&state.pool, &spender, &debit).await?;
     tracing::debug!(client = %spender.client_id, user = %user, amount = debit.amount.get(), outcome = ?outcome, "spend");
-    Ok(match outcome {
-        SpendOutcome::Spent(spent) => replayable(
+    answer(outcome, |spent| {
+        replayable(
             spent.replayed,
             StatusCode::CREATED,
             SpendView {
@@ -145,13 +145,7 @@ pub async fn spend(
                 available: spent.available_after,
                 funded_by: spent.funded_by,
             },
-        ),
-        SpendOutcome::Insufficient {
-            available,
-            replayed,
-        } => insufficient(available, replayed, false),
-        SpendOutcome::InDebt { replayed } => insufficient(0, replayed, true),
-        SpendOutcome::KeyReused => return Err(key_reused()),
+        )
     })
 }
 
@@ -176,28 +170,34 @@ pub async fn hold(
         key,
     )?;
     let outcome = wallet::hold(&state.pool, &spender, &debit, ttl).await?;
-    Ok(match outcome {
-        HoldOutcome::Held(held) => {
-            tracing::info!(client = %spender.client_id, user = %user, hold = %held.hold_id, amount = held.amount, replayed = held.replayed, "credits held");
-            replayable(
-                held.replayed,
-                StatusCode::CREATED,
-                HoldView {
-                    hold_id: held.hold_id,
-                    status: HoldStatus::Open,
-                    amount: held.amount,
-                    expires_at: held.expires_at,
-                    available: held.available_after,
-                },
-            )
-        }
-        HoldOutcome::Insufficient {
+    answer(outcome, |held| {
+        tracing::info!(client = %spender.client_id, user = %user, hold = %held.hold_id, amount = held.amount, replayed = held.replayed, "credits held");
+        replayable(
+            held.replayed,
+            StatusCode::CREATED,
+            HoldView {
+                hold_id: held.hold_id,
+                status: HoldStatus::Open,
+                amount: held.amount,
+                expires_at: held.expires_at,
+                available: held.available_after,
+            },
+        )
+    })
+}
+
+/// A spend's or a hold's answer: `done` for what was written; 402 (also
+/// replayed) for too few credits or a debt; 422 for a reused key.
+fn answer<T>(outcome: Debited<T>, done: impl FnOnce(T) -> Response) -> Result<Response, AppError> {
+    match outcome {
+        Debited::Done(value) => Ok(done(value)),
+        Debited::Insufficient {
             available,
             replayed,
-        } => insufficient(available, replayed, false),
-        HoldOutcome::InDebt { replayed } => insufficient(0, replayed, true),
-        HoldOutcome::KeyReused => return Err(key_reused()),
-    })
+        } => Ok(insufficient(available, replayed, false)),
+        Debited::InDebt { replayed } => Ok(insufficient(0, replayed, true)),
+        Debited::KeyReused => Err(key_reused()),
+    }
 }
 
 /// `POST /credits/holds/{id}/capture` `{amount}`: 0 to the held amount.

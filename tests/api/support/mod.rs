@@ -66,18 +66,60 @@ impl TestDatabase {
 }
 
 impl Drop for TestDatabase {
+    /// Checks the wallet's invariants one last time (after every test that
+    /// had a database, unless it already failed), then drops the database.
     fn drop(&mut self) {
         let (url, name) = (self.maintenance_url.clone(), self.name.clone());
+        let test_url = self.url.clone();
+        let check = !std::thread::panicking();
         // Drop runs outside async; a short-lived runtime on its own thread does the work.
-        let _ = std::thread::spawn(move || {
+        let broken = std::thread::spawn(move || {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("runtime")
-                .block_on(drop_database(&url, &name));
+                .block_on(async {
+                    let broken = if check {
+                        final_wallet_audit(&test_url).await
+                    } else {
+                        Vec::new()
+                    };
+                    drop_database(&url, &name).await;
+                    broken
+                })
         })
-        .join();
+        .join()
+        .unwrap_or_default();
+        assert!(
+            broken.is_empty(),
+            "wallet invariants broken at the end of the test:\n{}",
+            broken.join("\n")
+        );
     }
+}
+
+/// The wallet audit of a test's database, if it was created and migrated.
+async fn final_wallet_audit(url: &str) -> Vec<String> {
+    let Ok(pool) = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+    else {
+        return Vec::new();
+    };
+    let migrated: bool = sqlx::query_scalar("select to_regclass('wallet_epoch') is not null")
+        .fetch_one(&pool)
+        .await
+        .unwrap_or(false);
+    let broken = if migrated {
+        backend::wallet::audit::violations(&pool)
+            .await
+            .unwrap_or_else(|e| vec![format!("the audit could not run: {e}")])
+    } else {
+        Vec::new()
+    };
+    pool.close().await;
+    broken
 }
 
 async fn drop_database(maintenance_url: &str, name: &str) {
