@@ -144,8 +144,8 @@ def report(run_dir, out_json, out_md, perf_md):
     if "spend" in by:
         md += ["", "## Wallet: `POST /api/v1/billing/credits/spend` (issue #14)", "",
                "A spender service's bearer token, a fresh `Idempotency-Key` per request, 1 credit from a random one of "
-               "1,000 users (50 service names); the reference is pgbench running the same two statements "
-               "(`bench/spend.sql`: the user, then `wallet_spend`) on the same database. Hot: every spend on one user.", "",
+               "1,000 users (50 service names); the reference is pgbench sending the same statement "
+               "(`bench/spend.sql`: `wallet_spend`, one round trip) to the same database. Hot: every spend on one user.", "",
                "| users | concurrency | pgbench | app | app / pgbench | app p50 / p99 / max ms | pgbench p50 / p99 ms | app CPU per spend |",
                "|---|---|---|---|---|---|---|---|"]
         for workload, label in (("spend", "1,000"), ("spend-hot", "1 (hot)")):

@@ -1,5 +1,6 @@
--- pgbench reference of POST /credits/spend: the same two statements the app
--- sends (the user by id, then wallet_spend), on a random bench user.
+-- pgbench reference of POST /credits/spend: the one statement the app
+-- sends per spend (wallet_spend, which checks the user itself), for a random
+-- bench user named by a subquery in the same round trip.
 \set n random(1, :users)
-select id from users where keycloak_sub = 'bench-user-' || :n \gset
-select * from wallet_spend('pgbench', 'pg-' || gen_random_uuid(), 'bench', :'id'::uuid, 1, 'bench', 'svc-' || (:n % 50), '{}');
+select * from wallet_spend('pgbench', 'pg-' || gen_random_uuid(), 'bench',
+    (select id from users where keycloak_sub = 'bench-user-' || :n), 1, 'bench', 'svc-' || (:n % 50), '{}');

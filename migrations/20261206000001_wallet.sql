@@ -310,7 +310,8 @@ language sql stable as $$
 $$;
 
 -- One spend, in one statement. Outcomes: done, insufficient, in_debt,
--- mismatch (the key was used for another request), each possibly replayed.
+-- mismatch (the key was used for another request), each possibly replayed;
+-- unknown_user.
 create function wallet_spend(
     p_client text, p_key text, p_hash text, p_user uuid, p_amount bigint,
     p_description text, p_service text, p_metadata jsonb,
@@ -320,6 +321,12 @@ language plpgsql as $$
 declare
     r wallet_requests;
 begin
+    -- An unknown user is refused here, in the same round trip.
+    if not exists (select 1 from users u where u.id = p_user) then
+        outcome := 'unknown_user';
+        replayed := false;
+        return;
+    end if;
     r := wallet_claim(p_client, p_key, 'spend', p_hash);
     replayed := r.outcome <> 'claimed';
     if replayed then
@@ -362,6 +369,12 @@ language plpgsql as $$
 declare
     r wallet_requests;
 begin
+    -- An unknown user is refused here, in the same round trip.
+    if not exists (select 1 from users u where u.id = p_user) then
+        outcome := 'unknown_user';
+        replayed := false;
+        return;
+    end if;
     r := wallet_claim(p_client, p_key, 'hold', p_hash);
     replayed := r.outcome <> 'claimed';
     if replayed then

@@ -346,7 +346,7 @@ verify_app 1
 if runs spend; then
 # POST /credits/spend as the dev IdP's spender service (a fresh Idempotency-Key
 # per request, random users of 1,000, 50 service names), beside pgbench
-# running the same two statements (bench/spend.sql); then one hot user.
+# sending the same statement (bench/spend.sql); then one hot user.
 SPEND_LEVELS=${BENCH_SPEND_LEVELS:-"8 32"}
 SPEND_SECONDS=${BENCH_SPEND_SECONDS:-20}
 say "wallet: 1,000,000 credits for each of the 1,000 bench users"

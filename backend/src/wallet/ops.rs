@@ -38,6 +38,8 @@ pub enum Debited<T> {
     },
     /// The key was first used for another request.
     KeyReused,
+    /// No such user (nothing was recorded, not even the key).
+    UnknownUser,
 }
 
 pub type SpendOutcome = Debited<Spent>;
@@ -56,6 +58,7 @@ fn refusal<T>(
         },
         "in_debt" => Debited::InDebt { replayed },
         "mismatch" => Debited::KeyReused,
+        "unknown_user" => Debited::UnknownUser,
         other => return Err(corrupt("wallet outcome", other)),
     })
 }

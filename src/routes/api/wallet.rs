@@ -197,6 +197,7 @@ fn answer<T>(outcome: Debited<T>, done: impl FnOnce(T) -> Response) -> Result<Re
         } => Ok(insufficient(available, replayed, false)),
         Debited::InDebt { replayed } => Ok(insufficient(0, replayed, true)),
         Debited::KeyReused => Err(key_reused()),
+        Debited::UnknownUser => Err(unknown_user()),
     }
 }
 
@@ -515,24 +516,34 @@ fn named_account(
     }
 }
 
-/// The user a spend names (`user_id` or `subject`, exactly one).
+/// The user a spend names (`user_id` or `subject`, exactly one). An id is
+/// taken as it is: the spend itself refuses an unknown one, in its one
+/// round trip; a subject is looked up.
 async fn account(
     state: &AppState,
     user_id: Option<UserId>,
     subject: Option<String>,
 ) -> Result<UserId, AppError> {
-    let account = named_account(user_id, subject)
+    match named_account(user_id, subject)
         .map_err(|e| AppError::new(ErrorCode::InvalidBody, e.detail))?
-        .ok_or_else(|| {
-            AppError::new(ErrorCode::InvalidBody, "Name the user: user_id or subject.")
-        })?;
-    resolve(state, &account).await
+    {
+        Some(Account::Id(id)) => Ok(id),
+        Some(subject) => resolve(state, &subject).await,
+        None => Err(AppError::new(
+            ErrorCode::InvalidBody,
+            "Name the user: user_id or subject.",
+        )),
+    }
 }
 
 async fn resolve(state: &AppState, account: &Account) -> Result<UserId, AppError> {
     wallet::resolve(&state.pool, account)
         .await?
-        .ok_or_else(|| AppError::new(ErrorCode::UnknownUser, "There is no such user."))
+        .ok_or_else(unknown_user)
+}
+
+fn unknown_user() -> AppError {
+    AppError::new(ErrorCode::UnknownUser, "There is no such user.")
 }
 
 fn debit(
