@@ -218,7 +218,8 @@ recreate_db $PGBENCH_DB
 psql -X -q -v ON_ERROR_STOP=1 "$PG_URL/$PGBENCH_DB" -f "$PEER_DIR/schema.sql" >/dev/null
 
 verify_app() {
-    local c=$1 like="cs_bench_c${c}\\_%"
+    local c=$1
+    local like="cs_bench_c${c}\\_%"
     check_zero "app c=$c: purchases not completed" $APP_DB \
         "select count(*) from credit_purchases where stripe_checkout_session_id like '$like' and status <> 'completed'"
     check_zero "app c=$c: purchases without exactly one grant" $APP_DB \
@@ -231,7 +232,8 @@ verify_app() {
 }
 
 verify_peer() {
-    local c=$1 like="cs_peer_c${c}\\_%"
+    local c=$1
+    local like="cs_peer_c${c}\\_%"
     check_zero "Python c=$c: purchases not completed" $PEER_DB \
         "select count(*) from credit_purchases where stripe_checkout_session_id like '$like' and status <> 'completed'"
     check_zero "Python c=$c: purchases without exactly one grant" $PEER_DB \

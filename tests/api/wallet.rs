@@ -279,6 +279,66 @@ async fn a_thousand_concurrent_spends_of_one_on_five_hundred_credits_exactly_fiv
             .await
             .unwrap();
     assert_eq!(usage, 500);
+
+    // As at Stripe, a refusal is the key's answer too: after a top-up the
+    // same key still answers 402 (replayed); a new key spends.
+    let refused_key = results.iter().position(|(s, _)| *s == 402).unwrap();
+    grant(&world.app.pool, &alice_id, 10, GrantKind::Paid, None).await;
+    let (status, body, replayed) = call(
+        &world,
+        &gateway,
+        "/credits/spend",
+        Some(&format!("one-{refused_key}")),
+        json!({ "user_id": alice_id, "amount": 1, "description": "chat completion",
+                "metadata": { "service": "model-gateway", "model": "gpt-x", "units": 1 } }),
+    )
+    .await;
+    assert_eq!(
+        (status, replayed, body["available"].as_i64()),
+        (402, true, Some(0))
+    );
+    let (status, _) = spend(&world, &gateway, &alice_id, 1, "after-top-up").await;
+    assert_eq!(status, 201);
+    world.assert_ledger_consistent().await;
+}
+
+/// One user's spends wait for each other (their balance row), nobody
+/// else's do; and a spend cut off while it waited is applied once on retry.
+#[tokio::test]
+async fn a_busy_user_holds_up_nobody_else() {
+    let (world, gateway, alice, alice_id) = wallet_world().await;
+    let bob = world.token("bob").await;
+    let bob_id = world.user_id(&bob).await;
+    grant(&world.app.pool, &alice_id, 100, GrantKind::Paid, None).await;
+    grant(&world.app.pool, &bob_id, 100, GrantKind::Paid, None).await;
+
+    // Alice's balance row is locked, as by a long transaction of hers.
+    let mut busy = world.app.pool.begin().await.unwrap();
+    sqlx::query("select 1 from credit_balances where user_id = $1::uuid for update")
+        .bind(&alice_id)
+        .execute(&mut *busy)
+        .await
+        .unwrap();
+    let (status, _) = tokio::time::timeout(
+        Duration::from_secs(5),
+        spend(&world, &gateway, &bob_id, 10, "bob-1"),
+    )
+    .await
+    .expect("bob's spend waits for nobody");
+    assert_eq!(status, 201);
+    let waited = tokio::time::timeout(
+        Duration::from_millis(500),
+        spend(&world, &gateway, &alice_id, 10, "alice-1"),
+    )
+    .await;
+    assert!(waited.is_err(), "alice's spend waits for her own lock");
+    busy.rollback().await.unwrap();
+
+    let (status, _) = spend(&world, &gateway, &alice_id, 10, "alice-1").await;
+    assert_eq!(status, 201);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(world.balance(&alice).await, 90, "applied once");
+    assert_eq!(world.balance(&bob).await, 90);
     world.assert_ledger_consistent().await;
 }
 
@@ -648,6 +708,30 @@ async fn a_refund_of_spent_credits_leaves_a_debt_that_blocks_spending_until_repa
         )
         .await;
     assert_eq!(page["items"][0]["amount"], -5_000);
+    // The pages say so too: alice's balance, her activity, the admin's view.
+    let (status, html, _) = world.page(Some(&alice), "/credits").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"id="balance-debt""#) && html.contains("You owe 4,500 credits"));
+    let (_, html, _) = world.page(Some(&alice), "/credits?tab=activity").await;
+    assert!(
+        html.contains(r#"data-kind="refund""#) && html.contains("chat completion"),
+        "{html}"
+    );
+    let admin = world.token("admin").await;
+    let (status, html, _) = world
+        .page(
+            Some(&admin),
+            "/admin/credits/wallets?user=alice@example.com",
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(&format!(r#"data-user="{alice_id}""#)),
+        "{html}"
+    );
+    assert!(html.contains(r#"id="wallet-debt""#) && html.contains("4,500"));
+    let (status, _, _) = world.page(Some(&alice), "/admin/credits/wallets").await;
+    assert_eq!(status, 403);
     world.buy_and_pay(&alice, "standard", CARD_OK).await;
     world.wait_for_balance(&alice, 500).await;
     let view = breakdown(&world, &alice).await;

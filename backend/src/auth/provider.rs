@@ -48,6 +48,8 @@ pub(super) struct Provider {
     metadata: Mutex<Option<ProviderMetadataWithLogout>>,
     /// The keys in use. Locked only to read or swap them, never across an `.await`.
     jwks: StdMutex<JwksState>,
+    /// Access tokens already verified (`tokens::VerifiedTokens`).
+    pub(super) verified: super::tokens::VerifiedTokens,
     /// Held by the one JWKS fetch in flight.
     jwks_fetch: Arc<Mutex<()>>,
 }
@@ -135,6 +137,7 @@ impl Provider {
             metadata: Mutex::new(None),
             jwks: StdMutex::new(JwksState::default()),
             jwks_fetch: Arc::new(Mutex::new(())),
+            verified: Default::default(),
         }
     }
 
