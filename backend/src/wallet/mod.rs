@@ -16,7 +16,7 @@ mod ops;
 mod read;
 
 use domain::{
-    ids::{GrantId, HoldId, UserId},
+    ids::{GrantId, UserId},
     wallet::{GrantKind, IdempotencyKey, SpendAmount},
 };
 use serde::{Deserialize, Serialize};
@@ -198,9 +198,4 @@ pub enum WalletError {
     Database(#[from] sqlx::Error),
     #[error("the database answered an unknown {what}: {value:?}")]
     Corrupt { what: &'static str, value: String },
-}
-
-/// Typed ids the database functions answer.
-pub(crate) fn hold_id(id: uuid::Uuid) -> HoldId {
-    HoldId::from_uuid(id)
 }

@@ -8,7 +8,7 @@ use domain::{
 };
 use sqlx::{PgPool, types::Json};
 
-use super::{Funding, HoldStatus, NewDebit, Spender, WalletError, hold_id};
+use super::{Funding, HoldStatus, NewDebit, Spender, WalletError};
 
 /// A debit as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,7 +148,7 @@ pub async fn hold(
         return refusal(&row.outcome, row.available, row.replayed);
     }
     Ok(Debited::Done(Held {
-        hold_id: hold_id(required(row.hold_id, "hold id")?),
+        hold_id: HoldId::from_uuid(required(row.hold_id, "hold id")?),
         amount: debit.amount.get(),
         expires_at: required(row.expires_at, "hold expiry")?,
         available_after: row.available.unwrap_or(0),
