@@ -255,15 +255,21 @@ language sql as $$
     on conflict (user_id) do update set balance = b.balance
 $$;
 
--- Claims (client, key) for a request. Answers the row with outcome
--- `claimed` (go on), `mismatch` (the key was first used for another
--- request), or the first request's stored outcome (replay it).
-create function wallet_claim(p_client text, p_key text, p_operation text, p_hash text)
+-- Claims (client, key) for a request of `p_user`. Answers the row with
+-- outcome `claimed` (go on), `unknown_user`, `mismatch` (the key was first
+-- used for another request), or the first request's stored outcome
+-- (replay it).
+create function wallet_claim(p_client text, p_key text, p_operation text, p_hash text, p_user uuid)
 returns wallet_requests
 language plpgsql as $$
 declare
     r wallet_requests;
 begin
+    -- An unknown user is refused here, in the same round trip; nothing is kept.
+    if not exists (select 1 from users u where u.id = p_user) then
+        r.outcome := 'unknown_user';
+        return r;
+    end if;
     insert into wallet_requests (client_id, key, operation, request_hash)
     values (p_client, p_key, p_operation, p_hash)
     on conflict do nothing
@@ -284,19 +290,23 @@ begin
 end;
 $$;
 
--- Refuses a claimed request for lack of credits: `in_debt` while a debt is
--- open, else `insufficient`; the refusal is stored for replays.
-create function wallet_refuse(p_client text, p_key text, p_user uuid, p_available bigint)
-returns text
+-- Locks the user's balance row and answers what they can spend; when that
+-- is less than `p_amount`, also the refusal (`in_debt` while a debt is
+-- open, else `insufficient`), stored for replays of the claimed key.
+create function wallet_check(p_client text, p_key text, p_user uuid, p_amount bigint,
+                             out refusal text, out available bigint)
 language plpgsql as $$
-declare
-    refusal text;
 begin
+    perform wallet_lock(p_user);
+    available := wallet_available(p_user);
+    if available >= p_amount then
+        return;
+    end if;
     refusal := case when exists (select 1 from credit_debts d where d.user_id = p_user and d.outstanding > 0)
                     then 'in_debt' else 'insufficient' end;
-    update wallet_requests w set outcome = refusal, available = greatest(p_available, 0)
+    available := greatest(available, 0);
+    update wallet_requests w set outcome = refusal, available = wallet_check.available
     where w.client_id = p_client and w.key = p_key;
-    return refusal;
 end;
 $$;
 
@@ -321,16 +331,10 @@ language plpgsql as $$
 declare
     r wallet_requests;
 begin
-    -- An unknown user is refused here, in the same round trip.
-    if not exists (select 1 from users u where u.id = p_user) then
-        outcome := 'unknown_user';
-        replayed := false;
-        return;
-    end if;
-    r := wallet_claim(p_client, p_key, 'spend', p_hash);
-    replayed := r.outcome <> 'claimed';
-    if replayed then
-        outcome := r.outcome;
+    r := wallet_claim(p_client, p_key, 'spend', p_hash, p_user);
+    outcome := r.outcome;
+    replayed := outcome not in ('claimed', 'unknown_user');
+    if outcome <> 'claimed' then
         ledger_id := r.ledger_id;
         available := r.available;
         if ledger_id is not null then
@@ -340,11 +344,9 @@ begin
         return;
     end if;
 
-    perform wallet_lock(p_user);
-    available := wallet_available(p_user);
-    if available < p_amount then
-        outcome := wallet_refuse(p_client, p_key, p_user, available);
-        available := greatest(available, 0);
+    select c.refusal, c.available into outcome, available
+    from wallet_check(p_client, p_key, p_user, p_amount) c;
+    if outcome is not null then
         return;
     end if;
     insert into credit_ledger (user_id, amount, source, reference, description, service, metadata)
@@ -369,27 +371,19 @@ language plpgsql as $$
 declare
     r wallet_requests;
 begin
-    -- An unknown user is refused here, in the same round trip.
-    if not exists (select 1 from users u where u.id = p_user) then
-        outcome := 'unknown_user';
-        replayed := false;
-        return;
-    end if;
-    r := wallet_claim(p_client, p_key, 'hold', p_hash);
-    replayed := r.outcome <> 'claimed';
-    if replayed then
-        outcome := r.outcome;
+    r := wallet_claim(p_client, p_key, 'hold', p_hash, p_user);
+    outcome := r.outcome;
+    replayed := outcome not in ('claimed', 'unknown_user');
+    if outcome <> 'claimed' then
         hold_id := r.hold_id;
         available := r.available;
         select h.expires_at into expires_at from credit_holds h where h.id = hold_id;
         return;
     end if;
 
-    perform wallet_lock(p_user);
-    available := wallet_available(p_user);
-    if available < p_amount then
-        outcome := wallet_refuse(p_client, p_key, p_user, available);
-        available := greatest(available, 0);
+    select c.refusal, c.available into outcome, available
+    from wallet_check(p_client, p_key, p_user, p_amount) c;
+    if outcome is not null then
         return;
     end if;
     insert into credit_holds (user_id, client_id, amount, service, description, metadata, expires_at)
