@@ -56,6 +56,8 @@ pub struct AppState {
     /// (empty until [`AppState::with_sync`]).
     pub systems: Arc<sync::Systems>,
     pub outbox: sync::Outbox,
+    /// Paid checkouts from the credits webhook, fulfilled in batches.
+    pub fulfilments: webhook::group::GroupCommit,
 }
 
 impl AppState {
@@ -64,7 +66,9 @@ impl AppState {
         let stripe = stripe::StripeGateway::new(&config.stripe)?;
         let limits = rate_limit::RateLimits::new(config.rate_limit);
         let systems = Arc::new(sync::Systems::new(&config));
+        let fulfilments = webhook::group::GroupCommit::new(pool.clone(), stripe.livemode());
         Ok(AppState {
+            fulfilments,
             limits,
             systems,
             outbox: sync::Outbox::default(),

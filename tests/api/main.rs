@@ -14,6 +14,7 @@ mod credits_api;
 mod credits_flows;
 mod credits_page;
 mod credits_webhook;
+mod group_commit;
 mod ledger;
 mod migrations;
 mod purchases;

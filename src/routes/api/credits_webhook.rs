@@ -2,8 +2,9 @@
 //! purchases, verified by the [`Verified`] extractor against
 //! `STRIPE_WEBHOOK_SECRET_CREDITS` (anything refused there is a 400 and
 //! changes nothing). `backend::webhook::handle` does the
-//! rest in one transaction: a duplicate id or an ignored type is a 2xx
-//! no-op, database or Stripe trouble a 5xx so Stripe retries.
+//! rest in one transaction (paid checkouts: in one batch with concurrent
+//! deliveries, answered after its commit): a duplicate id or an ignored
+//! type is a 2xx no-op, database or Stripe trouble a 5xx so Stripe retries.
 
 use axum::{Json, extract::State};
 use backend::{
@@ -20,7 +21,7 @@ pub async fn receive(
     State(state): State<AppState>,
     Verified(event): Verified<CreditsEvent>,
 ) -> Result<Json<Value>, AppError> {
-    let handled = webhook::handle(&state.pool, &state.stripe, &event)
+    let handled = webhook::handle(&state.pool, &state.stripe, &state.fulfilments, &event)
         .await
         .map_err(crate::error::internal)?;
     Ok(Json(match handled {

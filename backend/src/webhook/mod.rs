@@ -7,6 +7,11 @@
 //! refunded or disputed payment belongs to, when its completion has not been
 //! seen yet) is made before the transaction opens: no transaction is held
 //! across the network.
+//!
+//! A paid checkout's completion, by far the most common event, first goes
+//! through [`group::GroupCommit`]: many deliveries, one transaction.
+
+pub mod group;
 
 use sqlx::PgPool;
 
@@ -16,6 +21,8 @@ use crate::{
     purchases::{self, PurchaseError, Settlement},
     stripe::{CheckoutOutcome, CreditsEvent, CreditsEventKind, StripeError, StripeGateway},
 };
+use domain::PurchaseStatus;
+use group::{Batched, GroupCommit, GroupError, PaidCheckout};
 
 /// The endpoint name recorded with each event (`stripe_webhook_events.endpoint`).
 const ENDPOINT: &str = "credits";
@@ -47,11 +54,15 @@ pub enum WebhookError {
 pub async fn handle(
     pool: &PgPool,
     stripe: &StripeGateway,
+    group: &GroupCommit,
     event: &CreditsEvent,
 ) -> Result<Handled, WebhookError> {
     if event.kind == CreditsEventKind::Ignored {
         tracing::debug!(event = %event.id, event_type = %event.event_type, "credits webhook: event type ignored");
         return Ok(Handled::Ignored);
+    }
+    if let Some(handled) = in_group(group, event).await? {
+        return Ok(handled);
     }
     let checkout = checkout_of_unsettled_payment(pool, stripe, &event.kind).await?;
 
@@ -146,6 +157,47 @@ pub async fn handle(
         other => tracing::info!(event = %event.id, outcome = ?other, "credits webhook handled"),
     }
     Ok(Handled::Applied(settlement))
+}
+
+/// A paid checkout's completion through the group commit: `None` when it
+/// is not one, or not the common case (then nothing was written).
+async fn in_group(
+    group: &GroupCommit,
+    event: &CreditsEvent,
+) -> Result<Option<Handled>, WebhookError> {
+    let CreditsEventKind::CheckoutSettled(checkout) = &event.kind else {
+        return Ok(None);
+    };
+    if !checkout.payment_status.grants_credits() {
+        return Ok(None);
+    }
+    let item = PaidCheckout {
+        event: event.id.clone(),
+        event_type: event.event_type.clone(),
+        checkout: checkout.clone(),
+    };
+    let settlement = match group.fulfil(item).await {
+        Ok(Batched::Applied {
+            purchase_id,
+            user_id,
+            credits,
+        }) => {
+            tracing::info!(event = %event.id, purchase = %purchase_id, session = %checkout.session_id, credits, "purchase fulfilled");
+            Settlement::Applied {
+                purchase_id,
+                user_id,
+                status: PurchaseStatus::Completed,
+            }
+        }
+        Ok(Batched::AlreadySettled { purchase_id }) => Settlement::AlreadySettled {
+            purchase_id,
+            status: PurchaseStatus::Completed,
+        },
+        Ok(Batched::Duplicate) => return Ok(Some(Handled::Duplicate)),
+        Ok(Batched::Fallback) | Err(GroupError::Stopped(_)) => return Ok(None),
+        Err(GroupError::Database(error)) => return Err(error.into()),
+    };
+    Ok(Some(Handled::Applied(settlement)))
 }
 
 /// Records that `endpoint` is handling event `id`, in the caller's
