@@ -21,6 +21,9 @@ use crate::{
 
 /// How often expired grants and holds are swept (`backend::wallet::sweep`).
 const WALLET_SWEEP_EVERY: Duration = Duration::from_secs(30);
+/// How often the purchase rollups' deltas are folded into their daily rows
+/// (`backend::admin::compact_rollups`).
+const ROLLUP_COMPACT_EVERY: Duration = Duration::from_secs(10);
 
 /// The shared state without a listener: for commands that run beside the
 /// server (e.g. `sync-stripe-catalogue`). Connects to the database (creating
@@ -101,6 +104,11 @@ impl Application {
         tokio::spawn(backend::wallet::sweep_every(
             self.state.pool.clone(),
             WALLET_SWEEP_EVERY,
+        ));
+        // The admin figures' daily rollups stay small.
+        tokio::spawn(backend::admin::compact_rollups_every(
+            self.state.pool.clone(),
+            ROLLUP_COMPACT_EVERY,
         ));
         // Without TCP_NODELAY a response written in several pieces (a
         // streamed file, the streamed page) waits for the client's delayed

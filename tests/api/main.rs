@@ -18,6 +18,7 @@ mod group_commit;
 mod ledger;
 mod migrations;
 mod purchases;
+mod rollups;
 mod server;
 mod subscriptions;
 mod sync;

@@ -40,7 +40,10 @@ pub use filter::{
 pub use purchase::AdminPurchase;
 pub use refund::{AdminRefund, RefundError, RefundOutcome, refund, refund_purchase};
 pub use review::{ReviewAction, ReviewError, ReviewOutcome, review_purchase};
-pub use stats::{DailyRevenue, DashboardStats, Figures, PackageSales, StatsPeriod, stats};
+pub use stats::{
+    DailyRevenue, DashboardStats, Figures, PackageSales, StatsPeriod, compact_rollups,
+    compact_rollups_every, recompute, stats,
+};
 pub use table::{
     Cursor, MAX_PAGE_SIZE, Page, PageParams, PurchasePage, PurchaseQuery, PurchaseTable,
     count_purchases, list_purchases, needs_review, parse_page, purchase_table,

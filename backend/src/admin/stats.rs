@@ -163,14 +163,55 @@ pub struct DashboardStats {
     pub by_package: Vec<PackageSales>,
 }
 
-/// The figures, chart and breakdown for `period`.
+/// The figures, chart and breakdown for `period`, from the daily rollups
+/// (`purchase_rollup_totals`): a few thousand rows for any period.
 pub async fn stats(pool: &PgPool, period: StatsPeriod) -> Result<DashboardStats, AdminError> {
+    stats_from(pool, period, Source::Rollups).await
+}
+
+/// [`stats`] recomputed from every purchase in the period: what the rollups
+/// must always equal (the tests check it).
+pub async fn recompute(pool: &PgPool, period: StatsPeriod) -> Result<DashboardStats, AdminError> {
+    stats_from(pool, period, Source::Purchases).await
+}
+
+/// Folds the rollups' pending deltas into the daily rows (readers see the
+/// same sums before and after); returns how many deltas it folded.
+pub async fn compact_rollups(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select purchase_rollups_compact()")
+        .fetch_one(pool)
+        .await
+}
+
+/// [`compact_rollups`] every `every`, for as long as the process runs.
+pub async fn compact_rollups_every(pool: PgPool, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        if let Err(error) = compact_rollups(&pool).await {
+            tracing::error!(error = %crate::error_chain(&error), "purchase rollup compaction failed");
+        }
+    }
+}
+
+/// Where the figures are read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Rollups,
+    Purchases,
+}
+
+async fn stats_from(
+    pool: &PgPool,
+    period: StatsPeriod,
+    source: Source,
+) -> Result<DashboardStats, AdminError> {
     Ok(DashboardStats {
         period,
-        current: figures(pool, period).await?,
-        previous: figures(pool, period.previous()).await?,
-        daily: daily(pool, period).await?,
-        by_package: by_package(pool, period).await?,
+        current: figures(pool, period, source).await?,
+        previous: figures(pool, period.previous(), source).await?,
+        daily: daily(pool, period, source).await?,
+        by_package: by_package(pool, period, source).await?,
     })
 }
 
@@ -178,11 +219,27 @@ fn cents(value: i64) -> Result<Cents, AdminError> {
     Ok(Cents::new(value)?)
 }
 
-async fn figures(pool: &PgPool, period: StatsPeriod) -> Result<Figures, AdminError> {
+/// `$1`..`$2` (timestamps of whole days) as rollup days.
+const ROLLUP_DAYS: &str =
+    "day >= ($1 at time zone 'UTC')::date and day < ($2 at time zone 'UTC')::date";
+
+async fn figures(
+    pool: &PgPool,
+    period: StatsPeriod,
+    source: Source,
+) -> Result<Figures, AdminError> {
     let (start, end) = period.bounds();
-    let (revenue, refunds, purchases, credits, started, paid): (i64, i64, i64, i64, i64, i64) =
-        sqlx::query_as(
-            "with paid as (
+    let sql = match source {
+        Source::Rollups => format!(
+            "select coalesce(sum(revenue_cents) filter (where status = any($3)), 0)::bigint,
+                    coalesce(sum(refunded_cents) filter (where status = any($3)), 0)::bigint,
+                    coalesce(sum(paid) filter (where status = any($3)), 0)::bigint,
+                    coalesce(sum(credits) filter (where status = any($3)), 0)::bigint,
+                    coalesce(sum(started), 0)::bigint,
+                    coalesce(sum(started) filter (where status = any($3)), 0)::bigint
+             from purchase_rollup_totals where {ROLLUP_DAYS}"
+        ),
+        Source::Purchases => "with paid as (
                  select amount_paid_cents, refunded_cents, amount_credits from credit_purchases
                  where status = any($3) and completed_at >= $1 and completed_at < $2
              ), started as (
@@ -193,13 +250,16 @@ async fn figures(pool: &PgPool, period: StatsPeriod) -> Result<Figures, AdminErr
                     (select count(*) from paid),
                     (select coalesce(sum(amount_credits), 0)::bigint from paid),
                     (select count(*) from started),
-                    (select count(*) from started where status = any($3))",
-        )
-        .bind(start)
-        .bind(end)
-        .bind(PurchaseStatus::paid_statuses())
-        .fetch_one(pool)
-        .await?;
+                    (select count(*) from started where status = any($3))"
+            .to_owned(),
+    };
+    let (revenue, refunds, purchases, credits, started, paid): (i64, i64, i64, i64, i64, i64) =
+        sqlx::query_as(&sql)
+            .bind(start)
+            .bind(end)
+            .bind(PurchaseStatus::paid_statuses())
+            .fetch_one(pool)
+            .await?;
     Ok(Figures {
         revenue: cents(revenue)?,
         refunds: cents(refunds)?,
@@ -211,22 +271,34 @@ async fn figures(pool: &PgPool, period: StatsPeriod) -> Result<Figures, AdminErr
     })
 }
 
-async fn daily(pool: &PgPool, period: StatsPeriod) -> Result<Vec<DailyRevenue>, AdminError> {
+async fn daily(
+    pool: &PgPool,
+    period: StatsPeriod,
+    source: Source,
+) -> Result<Vec<DailyRevenue>, AdminError> {
     let (start, end) = period.bounds();
-    let rows: Vec<(NaiveDate, i64, i64, i64)> = sqlx::query_as(
-        "select (completed_at at time zone 'UTC')::date as day,
+    let sql = match source {
+        Source::Rollups => format!(
+            "select day, sum(revenue_cents)::bigint, sum(refunded_cents)::bigint, sum(paid)::bigint
+             from purchase_rollup_totals
+             where status = any($3) and {ROLLUP_DAYS}
+             group by 1"
+        ),
+        Source::Purchases => "select (completed_at at time zone 'UTC')::date as day,
                 coalesce(sum(amount_paid_cents), 0)::bigint,
                 coalesce(sum(refunded_cents), 0)::bigint,
                 count(*)
-         from credit_purchases
-         where status = any($3) and completed_at >= $1 and completed_at < $2
-         group by 1",
-    )
-    .bind(start)
-    .bind(end)
-    .bind(PurchaseStatus::paid_statuses())
-    .fetch_all(pool)
-    .await?;
+             from credit_purchases
+             where status = any($3) and completed_at >= $1 and completed_at < $2
+             group by 1"
+            .to_owned(),
+    };
+    let rows: Vec<(NaiveDate, i64, i64, i64)> = sqlx::query_as(&sql)
+        .bind(start)
+        .bind(end)
+        .bind(PurchaseStatus::paid_statuses())
+        .fetch_all(pool)
+        .await?;
     let mut by_day: BTreeMap<NaiveDate, (i64, i64, i64)> = rows
         .into_iter()
         .map(|(day, revenue, refunds, count)| (day, (revenue, refunds, count)))
@@ -248,26 +320,45 @@ async fn daily(pool: &PgPool, period: StatsPeriod) -> Result<Vec<DailyRevenue>, 
         .collect()
 }
 
-async fn by_package(pool: &PgPool, period: StatsPeriod) -> Result<Vec<PackageSales>, AdminError> {
+async fn by_package(
+    pool: &PgPool,
+    period: StatsPeriod,
+    source: Source,
+) -> Result<Vec<PackageSales>, AdminError> {
     let (start, end) = period.bounds();
-    let rows: Vec<(String, String, i64, i64, i64, i64)> = sqlx::query_as(
-        "select p.package_code,
+    let sql = match source {
+        Source::Rollups => format!(
+            "select t.package_code,
+                    coalesce(max(c.package_name), max(t.package_name)),
+                    sum(t.paid)::bigint,
+                    sum(t.revenue_cents)::bigint,
+                    sum(t.refunded_cents)::bigint,
+                    sum(t.credits)::bigint
+             from purchase_rollup_totals t
+             left join credit_packages c on c.package_code = t.package_code
+             where t.status = any($3) and t.paid > 0 and {ROLLUP_DAYS}
+             group by t.package_code
+             order by 4 desc, 1"
+        ),
+        Source::Purchases => "select p.package_code,
                 coalesce(max(c.package_name), max(p.package_name)),
                 count(*),
                 sum(p.amount_paid_cents)::bigint,
                 sum(p.refunded_cents)::bigint,
                 sum(p.amount_credits)::bigint
-         from credit_purchases p
-         left join credit_packages c on c.package_code = p.package_code
-         where p.status = any($3) and p.completed_at >= $1 and p.completed_at < $2
-         group by p.package_code
-         order by 4 desc, 1",
-    )
-    .bind(start)
-    .bind(end)
-    .bind(PurchaseStatus::paid_statuses())
-    .fetch_all(pool)
-    .await?;
+             from credit_purchases p
+             left join credit_packages c on c.package_code = p.package_code
+             where p.status = any($3) and p.completed_at >= $1 and p.completed_at < $2
+             group by p.package_code
+             order by 4 desc, 1"
+            .to_owned(),
+    };
+    let rows: Vec<(String, String, i64, i64, i64, i64)> = sqlx::query_as(&sql)
+        .bind(start)
+        .bind(end)
+        .bind(PurchaseStatus::paid_statuses())
+        .fetch_all(pool)
+        .await?;
     rows.into_iter()
         .map(
             |(package_code, package_name, purchases, revenue, refunds, credits)| {

@@ -272,10 +272,33 @@ pub async fn list_purchases(
     Ok(PurchasePage { rows, next_cursor })
 }
 
-/// How many purchases match `filter` (for "page 3 of 40").
+/// How many purchases match `filter` (for "page 3 of 40"), exactly. Without
+/// a user search every filter is by status, package and whole UTC days of
+/// creation, which the daily rollups count (`purchase_rollup_totals`, a few
+/// thousand rows) instead of every purchase; a user search counts that
+/// user's purchases by index.
 pub async fn count_purchases(pool: &PgPool, filter: &PurchaseFilter) -> Result<i64, AdminError> {
-    let mut sql = QueryBuilder::new("select count(*) from credit_purchases p");
-    push_where(&mut sql, filter);
+    if filter.user.is_some() {
+        let mut sql = QueryBuilder::new("select count(*) from credit_purchases p");
+        push_where(&mut sql, filter);
+        return Ok(sql.build_query_scalar::<i64>().fetch_one(pool).await?);
+    }
+    let mut sql = QueryBuilder::new(
+        "select coalesce(sum(started), 0)::bigint from purchase_rollup_totals where true",
+    );
+    if let Some(status) = filter.status {
+        sql.push(" and status = ").push_bind(status.as_str());
+    }
+    if let Some(code) = &filter.package {
+        sql.push(" and package_code = ")
+            .push_bind(code.as_str().to_owned());
+    }
+    if let Some(from) = filter.created_from {
+        sql.push(" and day >= ").push_bind(from);
+    }
+    if let Some(to) = filter.created_to {
+        sql.push(" and day <= ").push_bind(to);
+    }
     Ok(sql.build_query_scalar::<i64>().fetch_one(pool).await?)
 }
 
