@@ -463,3 +463,37 @@ async fn malformed_requests_are_refused_in_the_json_error_contract() {
     }
     world.assert_ledger_consistent().await;
 }
+
+#[tokio::test]
+async fn a_checkout_says_how_long_it_waited_on_stripe() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    let response = world
+        .http
+        .post(world.app.url("/api/v1/billing/credits/purchase"))
+        .bearer_auth(&alice)
+        .json(&json!({"package_code": "starter"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let timing = response
+        .headers()
+        .get("server-timing")
+        .expect("a Server-Timing header")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    // `stripe;dur=…;desc="Stripe API", app;dur=…;desc="Ops-Center Credits"`
+    let duration = |metric: &str| -> f64 {
+        timing
+            .split(", ")
+            .find_map(|part| part.strip_prefix(&format!("{metric};dur=")))
+            .and_then(|rest| rest.split(';').next())
+            .and_then(|ms| ms.parse().ok())
+            .unwrap_or_else(|| panic!("no {metric} in {timing:?}"))
+    };
+    // A customer and a session were created on the emulator: time was spent there.
+    assert!(duration("stripe") > 0.0, "{timing}");
+    assert!(duration("app") > 0.0, "{timing}");
+}

@@ -21,6 +21,7 @@ use stripe_shared::{CheckoutSession, CheckoutSessionMode, CheckoutSessionPayment
 
 mod billing;
 mod subscription_events;
+pub mod timing;
 
 pub use billing::{
     Card, InvoiceSummary, PlanPreview, PriceSpec, SubscriptionCheckout, SubscriptionSnapshot,
@@ -90,7 +91,8 @@ pub struct RefundReceipt {
 
 #[derive(Clone)]
 pub struct StripeGateway {
-    client: stripe::Client,
+    /// Each call timed for `Server-Timing` ([`timing::measured`]).
+    client: timing::TimedClient,
     /// Whether our key is a live key (`sk_live_…`): only sessions in the
     /// same mode can pay for our purchases.
     livemode: bool,
@@ -158,7 +160,7 @@ impl StripeGateway {
             .build()
             .map_err(|e| StripeError::Api(e.to_string()))?;
         Ok(StripeGateway {
-            client,
+            client: timing::TimedClient(client),
             livemode: config.is_live(),
         })
     }
