@@ -32,7 +32,7 @@ use crate::{
 /// At most this many deliveries in one transaction.
 pub const MAX_BATCH: usize = 64;
 /// Batches in flight at once (each holds one pool connection while it runs).
-pub const WORKERS: usize = 3;
+pub const WORKERS: usize = 8;
 /// Deliveries queued beyond the running batches before senders wait.
 const QUEUE: usize = 1024;
 
@@ -64,8 +64,9 @@ pub enum Batched {
 /// A row of `fulfil_checkouts`: item (1-based), outcome, purchase, buyer, credits.
 type OutcomeRow = (i32, String, Option<PurchaseId>, Option<UserId>, Option<i64>);
 
-/// Fulfils `items` in ONE transaction and returns their outcomes in the
-/// same order. An error means nothing of the batch was written.
+/// Fulfils `items` in ONE transaction (one statement, one commit) and
+/// returns their outcomes in the same order once it has committed. An error
+/// means nothing of the batch was written.
 pub async fn fulfil_batch(
     pool: &PgPool,
     items: &[&PaidCheckout],
@@ -90,7 +91,9 @@ pub async fn fulfil_batch(
         .collect();
     let livemodes: Vec<bool> = items.iter().map(|i| i.checkout.livemode).collect();
 
-    let mut tx = pool.begin().await?;
+    // One statement outside any explicit transaction is its own transaction:
+    // the rows arrive only after it has committed (sqlx reads to the
+    // server's ReadyForQuery), in one round trip instead of three.
     let rows: Vec<OutcomeRow> =
         sqlx::query_as("select * from fulfil_checkouts($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(&events)
@@ -101,9 +104,8 @@ pub async fn fulfil_batch(
             .bind(&currencies)
             .bind(&livemodes)
             .bind(our_livemode)
-            .fetch_all(&mut *tx)
+            .fetch_all(pool)
             .await?;
-    tx.commit().await?;
 
     let mut outcomes = vec![Batched::Fallback; items.len()];
     for (item, outcome, purchase, user, credits) in rows {
@@ -164,6 +166,7 @@ pub struct Counts {
 
 struct Job {
     item: PaidCheckout,
+    queued: std::time::Instant,
     reply: oneshot::Sender<Result<Batched, sqlx::Error>>,
 }
 
@@ -197,7 +200,11 @@ impl GroupCommit {
     pub async fn fulfil(&self, item: PaidCheckout) -> Result<Batched, GroupError> {
         let (reply, answer) = oneshot::channel();
         self.sender()
-            .send(Job { item, reply })
+            .send(Job {
+                item,
+                queued: std::time::Instant::now(),
+                reply,
+            })
             .await
             .map_err(|_| Stopped)?;
         Ok(answer.await.map_err(|_| Stopped)??)
@@ -251,9 +258,19 @@ impl Inner {
     async fn run(&self, jobs: Vec<Job>) {
         let items: Vec<&PaidCheckout> = jobs.iter().map(|job| &job.item).collect();
         let size = items.len();
+        let started = std::time::Instant::now();
+        let waited = jobs
+            .first()
+            .map(|job| job.queued.elapsed())
+            .unwrap_or_default();
         match self.commit(&items).await {
             Ok(outcomes) => {
-                tracing::debug!(size, "webhook group commit");
+                tracing::debug!(
+                    size,
+                    waited_us = waited.as_micros() as u64,
+                    took_us = started.elapsed().as_micros() as u64,
+                    "webhook group commit"
+                );
                 for (job, outcome) in jobs.into_iter().zip(outcomes) {
                     let _ = job.reply.send(Ok(outcome));
                 }
