@@ -158,6 +158,67 @@ def report(run_dir, out_json, out_md, perf_md):
         if total:
             md += ["", f"{total['spends']:,} spends in all (app and pgbench); afterwards every balance equals its ledger, every grant's "
                    "remainder its amount less its uses, every spend is funded exactly, and nobody is below zero."]
+    if "checkout" in by:
+        md += ["", "## 4. Checkout creation against the Stripe emulator (`POST /credits/purchase`)", "",
+               "Each answer's `Server-Timing` header splits its latency into the time the app waited on Stripe "
+               "(here the emulator, on the same cores) and the rest of the app's own time; *outside* is what "
+               "neither clock saw (network, client). Every checkout is verified to have left one pending purchase "
+               "with its emulator session.", "",
+               "| concurrency | checkouts/s | total p50 / p99 ms | Stripe (emulator) p50 / p99 ms | ours p50 / p99 ms | outside p50 ms | app CPU per checkout |",
+               "|---|---|---|---|---|---|---|"]
+        for r in sorted(by["checkout"], key=lambda r: r["concurrency"]):
+            part = lambda k: f"{r[k]['p50_ms']:.1f} / {r[k]['p99_ms']:.1f}"
+            md.append(f"| {r['concurrency']} | {fmt(r['per_second'])} | {part('total')} | {part('stripe')} | {part('app')} | "
+                      f"{r['outside']['p50_ms']:.1f} | {cpu(r)} |")
+    if "browser-files" in by:
+        files = by["browser-files"][0]
+        md += ["", "## 5. What the browser downloads for `/credits`", "",
+               f"The release site (`cargo leptos build --release --precompress`); the app serves `{files['served_encoding']}` "
+               "to a browser accepting brotli and gzip.", "",
+               "| file | raw KB | gzip KB | brotli KB |", "|---|---|---|---|"]
+        for f in files["files"]:
+            md.append(f"| `{f['file']}` | {f['raw'] / 1000:,.1f} | {f['gzip'] / 1000:,.1f} | {f['brotli'] / 1000:,.1f} |")
+        tti = next(iter(by.get("browser-tti", [])), None)
+        if tti:
+            md += ["", f"Time to interactive in headless Chromium (`bench/tti.mjs`, a fresh browser context each run, "
+                   f"median of {tti['runs']}): **{tti['tti_ms']:.0f} ms** from navigation to the `data-hydrated` marker "
+                   f"(max {tti['tti_max_ms']:.0f} ms); first byte {tti['first_byte_ms']:.0f} ms, DOMContentLoaded "
+                   f"{tti['dom_content_loaded_ms']:.0f} ms, load {tti['load_ms']:.0f} ms. Transferred: "
+                   + ", ".join(f"`{x['name']}` {x['transfer'] / 1000:,.1f} KB" for x in tti["resources"] if x["transfer"]) + "."]
+    if "instances" in by:
+        md += ["", "## 8. Several instances behind haproxy (webhook fulfilment)", "",
+               "One to four app processes on the one database behind haproxy (round robin), N signed deliveries each "
+               "run; afterwards each purchase has exactly one grant, and redelivering the first 400 events through "
+               "the balancer (so to other instances) changes nothing.", "",
+               "| instances | concurrency | deliveries/s | vs one instance | p50 / p99 / max ms |", "|---|---|---|---|---|"]
+        runs_ = sorted(by["instances"], key=lambda r: r["instances"])
+        one = runs_[0]["per_second"] if runs_ else None
+        for r in runs_:
+            md.append(f"| {r['instances']} | {r['concurrency']} | {fmt(r['per_second'])} | {r['per_second'] / one:.2f}× | "
+                      f"{r['p50_ms']:.1f} / {r['p99_ms']:.1f} / {r['max_ms']:.1f} |")
+    if "scale" in by:
+        md += ["", "## 7. The admin views at scale", "",
+               "Admin API calls with an admin's bearer token and the dashboard page with an admin's session, "
+               "wrk at concurrency 4; p99 in ms (requests/s in brackets).", ""]
+        sizes = sorted({r["purchases"] for r in by["scale"]})
+        probes = list(dict.fromkeys(r["probe"] for r in by["scale"]))
+        md.append("| probe | " + " | ".join(f"{n:,} purchases" for n in sizes) + " |")
+        md.append("|---" * (len(sizes) + 1) + "|")
+        for probe in probes:
+            cells = []
+            for n in sizes:
+                r = next((r for r in by["scale"] if r["probe"] == probe and r["purchases"] == n), None)
+                cells.append(f"{r['p99_ms']:.1f} ({fmt(r['per_second'])}/s)" if r else "n/a")
+            md.append(f"| {probe} | " + " | ".join(cells) + " |")
+        for r in sorted(by.get("scale-export", []), key=lambda r: r["purchases"]):
+            md.append("")
+            md.append(f"CSV export of {r['rows']:,} purchases: first byte after {r['ttfb_s'] * 1000:.0f} ms, all "
+                      f"{r['bytes'] / 1e6:,.1f} MB in {r['total_s']:.1f} s; app RSS {r['rss_before_mib']} → {r['rss_after_mib']} MiB.")
+        plans = [r for r in by.get("scale-plan", []) if r["purchases"] == max(sizes)]
+        if plans:
+            md += ["", f"Plans at {max(sizes):,} purchases (`EXPLAIN (ANALYZE, BUFFERS)`):"]
+            for r in plans:
+                md += ["", f"<details><summary><code>{r['query']}</code></summary>", "", "```", r["plan"].rstrip(), "```", "", "</details>"]
     if "healthz" in by:
         md += ["", "Also `/healthz`: " + ", ".join(f"{fmt(r['per_second'])}/s at {r['concurrency']}" for r in sorted(by["healthz"], key=lambda r: r["concurrency"])) + "."]
     if "memory" in by:

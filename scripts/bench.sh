@@ -23,7 +23,8 @@ HTTP_LEVELS=${BENCH_HTTP_LEVELS:-"1 16 64"}
 SECONDS_PER_RUN=${BENCH_SECONDS:-10}
 PGBENCH_SECONDS=${BENCH_PGBENCH_SECONDS:-15}
 PEER_DIR=${PEER_DIR:-$ROOT/../shared/peers/python-ops-center}
-WORKLOADS=${BENCH_WORKLOADS:-"webhook http spend memory"}
+ALL_WORKLOADS="webhook http checkout spend instances scale browser memory"
+WORKLOADS=${BENCH_WORKLOADS:-$ALL_WORKLOADS}
 runs() { [[ " $WORKLOADS " == *" $1 "* ]]; }
 runs webhook || LEVELS=""
 runs http || HTTP_LEVELS=""
@@ -43,7 +44,7 @@ install_bench_tools() {
     command -v node >/dev/null || missing+=(nodejs)
     if [ ${#missing[@]} -gt 0 ]; then say "apt: installing ${missing[*]}"; apt_install "${missing[@]}"; fi
     npm_ci "$ROOT/tools/dev-idp"
-    local venv=$BENCH_DIR/venv want="fastapi uvicorn asyncpg stripe>=16,<17 httpx"
+    local venv=$BENCH_DIR/venv want="fastapi uvicorn asyncpg stripe>=16,<17 httpx brotli"
     if [ "$(cat "$venv/.occ-deps" 2>/dev/null)" != "$want" ]; then
         say "pip: installing the Python Ops-Center's dependencies into $venv"
         python3 -m venv "$venv"
@@ -95,6 +96,7 @@ with_fields() { "$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); d.update(j
 # per request: cpu_fields TICKS_BEFORE TICKS_AFTER RUN_JSON → JSON fields.
 CLK_TCK=$(getconf CLK_TCK)
 app_ticks() { awk '{ print $14 + $15 }' "/proc/$APP_PID/stat"; }
+status_kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$APP_PID/status"; }
 cpu_fields() {
     "$PY" -c 'import json,sys; t0,t1,clk=map(int,sys.argv[1:4]); d=json.loads(sys.argv[4]); n=d.get("deliveries") or d.get("requests") or 1
 s=(t1-t0)/clk; print(json.dumps({"app_cpu_seconds": round(s,2), "app_cpu_us_per_request": round(s*1e6/n,1)}))' "$1" "$2" "$CLK_TCK" "$3"
@@ -111,6 +113,16 @@ install_bench_tools
 say "building the app, the Stripe emulator and the benchmark driver (release)"
 (cd "$ROOT" && nice -n "${BENCH_BUILD_NICE:-10}" env RUSTFLAGS="--cfg erase_components" \
     cargo build -q --release -p ops-center-credits -p stripe-emulator -p bench-driver)
+if runs browser; then
+    # What a browser downloads is the release site: cargo-leptos's wasm-release
+    # profile, wasm-opt, minified JS and the Tailwind stylesheet.
+    start_tool_installs
+    wait_for_tools
+    npm_ci "$ROOT" && npm_ci "$ROOT/end2end"
+    say "building the release site (cargo leptos build --release --frontend-only --precompress)"
+    (cd "$ROOT" && nice -n "${BENCH_BUILD_NICE:-10}" cargo leptos build --release --frontend-only --precompress >"$BENCH_DIR/leptos-build.log" 2>&1) \
+        || { tail -n 40 "$BENCH_DIR/leptos-build.log" >&2; die "cargo leptos build --release failed"; }
+fi
 
 unset DATABASE_URL STRIPE_SECRET_KEY STRIPE_API_KEY OIDC_ISSUER_URL APP_BASE_URL
 start_bench_postgres
@@ -140,6 +152,9 @@ if [ -f "$CARGO_TARGET_DIR/site/pkg/ops-center-credits.css" ]; then
 fi
 # Its default log filter (info: a line per fulfilment), as in production; in
 # the cache directory, so a developer's .env in the clone is not read.
+# The per-user checkout limit is lifted: workload 4 sends thousands of
+# checkouts as one user.
+export RATE_LIMIT_BURST=100000
 start_service app "$APP/healthz" env -C "$BENCH_DIR" LEPTOS_SITE_ROOT="$SITE" "$REL/ops-center-credits"
 APP_PID=${SERVICE_PIDS[-1]}
 
@@ -217,9 +232,9 @@ start_service python-peer "http://127.0.0.1:$PEER_PORT/docs" \
 recreate_db $PGBENCH_DB
 psql -X -q -v ON_ERROR_STOP=1 "$PG_URL/$PGBENCH_DB" -f "$PEER_DIR/schema.sql" >/dev/null
 
-verify_app() {
+verify_app() { # verify_app C [PREFIX]: the purchases of run C (sessions PREFIX…)
     local c=$1
-    local like="cs_bench_c${c}\\_%"
+    local like="${2:-cs_bench_c${c}}\\_%"
     check_zero "app c=$c: purchases not completed" $APP_DB \
         "select count(*) from credit_purchases where stripe_checkout_session_id like '$like' and status <> 'completed'"
     check_zero "app c=$c: purchases without exactly one grant" $APP_DB \
@@ -301,9 +316,9 @@ wrk_run() { # wrk_run NAME CONCURRENCY URL [wrk args…] → JSON
     echo "$json"
 }
 
-token() {
+token() { # token [USER PASSWORD]: an access token (alice's by default)
     curl -fsS -u "$OIDC_CLIENT_ID:$OIDC_CLIENT_SECRET" "$OIDC_ISSUER_URL/protocol/openid-connect/token" \
-        -d grant_type=password -d username=alice -d password=alice-password -d scope="openid profile email" \
+        -d grant_type=password -d username="${1:-alice}" -d password="${2:-alice-password}" -d scope="openid profile email" \
         | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
 }
 
@@ -343,6 +358,105 @@ for c in $HTTP_LEVELS; do
     record "$(with_fields "$out" "{\"workload\":\"healthz\",\"system\":\"app\",\"concurrency\":$c}")"
 done
 verify_app 1
+
+# --- workload 4: checkout creation against the emulator ----------------------
+if runs checkout; then
+CHECKOUTS=${BENCH_CHECKOUTS:-1000}
+say "checkout creation: the packages into the emulator, then $CHECKOUTS checkouts per level"
+env -C "$BENCH_DIR" "$REL/ops-center-credits" sync-stripe-catalogue >"$RUN/catalogue.log" 2>&1 \
+    || { cat "$RUN/catalogue.log" >&2; die "sync-stripe-catalogue failed"; }
+CHECKOUT_LEVELS=${BENCH_CHECKOUT_LEVELS:-"1 8"}
+for c in $CHECKOUT_LEVELS; do
+    TOKEN=$(token)
+    before=$(sql $APP_DB "select count(*) from credit_purchases where stripe_checkout_session_id like 'cs\_%' and status = 'pending'")
+    t0=$(app_ticks)
+    out=$("$REL/bench-driver" checkout "$APP/api/v1/billing/credits/purchase" "$TOKEN" "$CHECKOUTS" "$c" 2>"$RUN/checkout-c$c.err") \
+        || { cat "$RUN/checkout-c$c.err" >&2; die "driver failed (checkout)"; }
+    [ "$(echo "$out" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["failed"])')" = 0 ] \
+        || { cat "$RUN/checkout-c$c.err" >&2; die "failed checkouts: $out"; }
+    out=$(with_fields "$out" "$(cpu_fields "$t0" "$(app_ticks)" "$out")")
+    # Every checkout left one pending purchase with its emulator session.
+    after=$(sql $APP_DB "select count(*) from credit_purchases where stripe_checkout_session_id like 'cs\_%' and status = 'pending'")
+    [ $(( after - before )) = "$CHECKOUTS" ] || die "checkout c=$c: $(( after - before )) sessions for $CHECKOUTS checkouts"
+    check_zero "checkout: a purchase without its session" $APP_DB \
+        "select count(*) from credit_purchases where status = 'pending' and stripe_checkout_session_id is null"
+    record "$(with_fields "$out" "{\"workload\":\"checkout\",\"system\":\"app\",\"verified\":true}")"
+    echo "  checkout: $out"
+done
+fi
+
+# --- workload 5: what the browser downloads for /credits ---------------------
+if runs browser; then
+say "browser: the release site's files (raw, gzip, brotli) and time to interactive"
+"$PY" - "$SITE/pkg" >"$RUN/site-sizes.json" <<'PY'
+import brotli, gzip, json, os, sys
+out = []
+for name in sorted(os.listdir(sys.argv[1])):
+    if name.rsplit(".", 1)[-1] not in ("wasm", "js", "css"):
+        continue
+    data = open(os.path.join(sys.argv[1], name), "rb").read()
+    out.append({"file": name, "raw": len(data), "gzip": len(gzip.compress(data, 9)),
+                "brotli": len(brotli.compress(data, quality=11))})
+print(json.dumps(out))
+PY
+encoding=$(curl -fsS -o /dev/null -D - -H 'Accept-Encoding: br, gzip' "$APP/pkg/ops-center-credits.wasm" \
+    | awk -F': ' 'tolower($1) == "content-encoding" { gsub("\r", "", $2); print $2 }')
+record "{\"workload\":\"browser-files\",\"system\":\"app\",\"concurrency\":0,\"served_encoding\":\"${encoding:-identity}\",\"files\":$(cat "$RUN/site-sizes.json")}"
+out=$(node "$ROOT/bench/tti.mjs" "$APP/credits" "$COOKIE" "${BENCH_TTI_RUNS:-5}" 2>"$RUN/tti.err") \
+    || { cat "$RUN/tti.err" >&2; die "time to interactive: the page did not hydrate"; }
+record "$(with_fields "$out" '{"workload":"browser-tti","system":"app","concurrency":1}')"
+echo "  /credits: $out"
+fi
+
+# --- workload 8: several instances behind a load balancer ------------------
+if runs instances; then
+command -v haproxy >/dev/null || { say "apt: installing haproxy"; apt_install haproxy; }
+INSTANCE_C=${BENCH_INSTANCE_CONCURRENCY:-32}
+INSTANCE_PORTS=("$APP_PORT") EXTRA_PIDS=()
+LB_PORT=$(free_port)
+INSTANCES=${BENCH_INSTANCES:-"1 2 4"}
+for k in $INSTANCES; do
+    while [ ${#INSTANCE_PORTS[@]} -lt "$k" ]; do
+        port=$(free_port)
+        start_service "app-$(( ${#INSTANCE_PORTS[@]} + 1 ))" "http://127.0.0.1:$port/healthz" \
+            env -C "$BENCH_DIR" LEPTOS_SITE_ROOT="$SITE" LEPTOS_SITE_ADDR="127.0.0.1:$port" "$REL/ops-center-credits"
+        INSTANCE_PORTS+=("$port") EXTRA_PIDS+=("${SERVICE_PIDS[-1]}")
+    done
+    {
+        printf 'global\n    maxconn 4096\ndefaults\n    mode http\n    timeout connect 5s\n    timeout client 60s\n    timeout server 60s\n'
+        printf 'frontend webhooks\n    bind 127.0.0.1:%s\n    default_backend apps\nbackend apps\n    balance roundrobin\n' "$LB_PORT"
+        for i in "${!INSTANCE_PORTS[@]}"; do
+            [ "$i" -lt "$k" ] && printf '    server app%s 127.0.0.1:%s\n' "$i" "${INSTANCE_PORTS[$i]}"
+        done
+    } >"$RUN/haproxy-$k.cfg"
+    start_service "haproxy-$k" "http://127.0.0.1:$LB_PORT/healthz" haproxy -db -f "$RUN/haproxy-$k.cfg"
+    LB_PID=${SERVICE_PIDS[-1]}
+    sql $APP_DB "insert into credit_purchases (user_id, package_id, package_code, package_name, amount_credits,
+            amount_paid_cents, discount_percentage, currency, stripe_checkout_session_id)
+        select u.id, p.id, p.package_code, p.package_name, p.credits, p.price_cents, p.discount_percentage, 'usd',
+               'cs_bench_i${k}_' || n
+        from generate_series(1, $N) n
+        join users u on u.keycloak_sub = 'bench-user-' || (1 + n % 1000)
+        cross join (select * from credit_packages where package_code = 'starter') p"
+    sql $APP_DB "select stripe_checkout_session_id, amount_paid_cents, currency from credit_purchases
+        where stripe_checkout_session_id like 'cs_bench_i${k}\_%' order by stripe_checkout_session_id" \
+        | tr '|' ' ' >"$RUN/instances-$k.sessions"
+    sql $APP_DB "analyze credit_purchases"
+    say "instances: $k behind haproxy, webhook at concurrency $INSTANCE_C, $N deliveries"
+    out=$(drive "instances-$k" "http://127.0.0.1:$LB_PORT/api/v1/billing/credits/webhook" "$STRIPE_WEBHOOK_SECRET_CREDITS" \
+        "$RUN/instances-$k.sessions" "$INSTANCE_C")
+    verify_app "$INSTANCE_C" "cs_bench_i${k}"
+    # Redelivered through the balancer, so to other instances: nothing changes.
+    head -n 400 "$RUN/instances-$k.sessions" >"$RUN/instances-$k.redeliver"
+    drive "instances-$k-redeliver" "http://127.0.0.1:$LB_PORT/api/v1/billing/credits/webhook" "$STRIPE_WEBHOOK_SECRET_CREDITS" \
+        "$RUN/instances-$k.redeliver" 16 >/dev/null
+    verify_app "$INSTANCE_C" "cs_bench_i${k}"
+    record "$(with_fields "$out" "{\"workload\":\"instances\",\"system\":\"app\",\"instances\":$k,\"verified\":true}")"
+    echo "  $k instance(s): $out"
+    kill "$LB_PID" 2>/dev/null; wait "$LB_PID" 2>/dev/null || true
+done
+for pid in "${EXTRA_PIDS[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; done
+fi
 
 # --- wallet spends (issue #14) ------------------------------------------------
 if runs spend; then
@@ -399,7 +513,6 @@ record "{\"workload\":\"spend-total\",\"system\":\"app+pgbench\",\"concurrency\"
 say "wallet: $spends spends, balances verified"
 fi
 
-status_kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$APP_PID/status"; }
 rss_under_load() { # rss_under_load CONNECTIONS: RSS (KiB) in the middle of a /healthz run
     wrk -t 2 -c "$1" -d 6s "$APP/healthz" >"$RUN/rss-c$1.wrk" 2>&1 &
     local pid=$!
@@ -418,9 +531,110 @@ for pair in "RSS with 10 open connections:$rss10" "RSS with 1,000 open connectio
 done
 fi
 
+# --- workload 7: scale of data ------------------------------------------------
+if runs scale; then
+# The admin views at 10k, 100k and 1M purchases: purchases are added (a
+# year of them, every status, four packages, 1,000 users) until the table
+# holds each size; then each admin endpoint for SCALE_SECONDS at
+# concurrency 4 with an admin's token, the dashboard page with an admin's
+# session, the whole CSV export, and EXPLAIN (ANALYZE, BUFFERS) of the hot
+# queries.
+SCALE_SECONDS=${BENCH_SCALE_SECONDS:-5}
+ADMIN_TOKEN=$(token admin admin-password)
+ADMIN_COOKIE=$("$PY" "$ROOT/bench/bench.py" login "$APP" admin admin-password)
+ROWS="p.id, p.user_id, u.email as user_email, u.name as user_name, p.package_code, p.package_name,
+      p.amount_credits, p.amount_paid_cents, p.refunded_cents, p.status, p.created_at, p.completed_at,
+      p.stripe_checkout_session_id, p.stripe_payment_intent_id, p.review_reason"
+TODAY=$(date -u +%F)
+day_ago() { date -u -d "$TODAY - $1 days" +%F; }
+SCALES=${BENCH_SCALES:-"10000 100000 1000000"}
+for size in $SCALES; do
+    have=$(sql $APP_DB "select count(*) from credit_purchases")
+    if [ "$have" -lt "$size" ]; then
+        say "scale: adding $(( size - have )) purchases (to $size)"
+        sql $APP_DB "insert into credit_purchases (user_id, package_code, package_name, amount_credits,
+                amount_paid_cents, status, refunded_cents, created_at, completed_at, review_reason,
+                stripe_checkout_session_id, stripe_payment_intent_id)
+            select u.id, p.code, initcap(p.code) || ' Pack', p.credits, p.cents, s.status,
+                   case s.status when 'refunded' then p.cents when 'partially_refunded' then p.cents / 2 else 0 end,
+                   t.at,
+                   case when s.status in ('completed', 'refunded', 'partially_refunded', 'disputed') then t.at + interval '2 minutes' end,
+                   case when s.status = 'needs_review' then 'amount' end,
+                   'cs_scale_' || $have || '_' || n, 'pi_scale_' || $have || '_' || n
+            from generate_series(1, $(( size - have ))) n
+            cross join lateral (select now() - (n % 365) * interval '1 day' - (n % 1440) * interval '1 minute' as at) t
+            cross join lateral (select (array['starter', 'standard', 'pro', 'enterprise'])[1 + n % 4] as code,
+                    (array[1000, 5000, 10000, 50000])[1 + n % 4]::bigint as credits,
+                    (array[1000, 4500, 8000, 35000])[1 + n % 4]::bigint as cents) p
+            cross join lateral (select (array['completed', 'completed', 'completed', 'completed', 'completed', 'pending',
+                    'expired', 'failed', 'refunded', 'partially_refunded', 'disputed', 'needs_review'])[1 + n % 12] as status) s
+            join users u on u.keycloak_sub = 'bench-user-' || (1 + n % 1000)"
+    fi
+    sql $APP_DB "vacuum analyze credit_purchases"
+    sql $APP_DB "select purchase_rollups_compact()" >/dev/null
+    have=$(sql $APP_DB "select count(*) from credit_purchases")
+    deep=$(sql $APP_DB "select 't' || (extract(epoch from created_at) * 1000000)::bigint || '.' || replace(id::text, '-', '')
+        from credit_purchases order by created_at desc, id desc offset $(( have * 9 / 10 )) limit 1")
+    api=$APP/api/v1/billing/credits/admin
+    for probe in \
+        "list-first|$api/purchases?limit=50" \
+        "list-filtered|$api/purchases?limit=50&status=completed&package=pro&from=$(day_ago 90)" \
+        "list-user|$api/purchases?limit=50&user=bench-user-42%40" \
+        "list-deep|$api/purchases?limit=50&cursor=$deep" \
+        "list-by-amount|$api/purchases?limit=50&sort=amount&order=desc" \
+        "stats-7d|$api/stats?from=$(day_ago 6)&to=$TODAY" \
+        "stats-30d|$api/stats?from=$(day_ago 29)&to=$TODAY" \
+        "stats-90d|$api/stats?from=$(day_ago 89)&to=$TODAY"; do
+        name=${probe%%|*} url=${probe#*|}
+        out=$(SECONDS_PER_RUN=$SCALE_SECONDS wrk_run "scale-$size-$name" 4 "$url" -H "Authorization: Bearer $ADMIN_TOKEN")
+        record "$(with_fields "$out" "{\"workload\":\"scale\",\"system\":\"app\",\"concurrency\":4,\"purchases\":$have,\"probe\":\"$name\"}")"
+        echo "  $size $name: $out"
+    done
+    for page in "/admin/credits" "/admin/credits?status=completed&package=pro"; do
+        out=$(SECONDS_PER_RUN=$SCALE_SECONDS wrk_run "scale-$size-page" 4 "$APP$page" -H "Cookie: $ADMIN_COOKIE" -H "Accept: text/html")
+        record "$(with_fields "$out" "{\"workload\":\"scale\",\"system\":\"app\",\"concurrency\":4,\"purchases\":$have,\"probe\":\"page $page\"}")"
+        echo "  $size page $page: $out"
+    done
+    # The whole export, streamed: time to the first byte and to the last,
+    # its size, and the app's resident memory before and at the end.
+    rss0=$(status_kib VmRSS)
+    csv=$(curl -fsS -o "$RUN/scale-$size.csv" -w '{"ttfb_s":%{time_starttransfer},"total_s":%{time_total},"bytes":%{size_download}}' \
+        -H "Authorization: Bearer $ADMIN_TOKEN" "$api/purchases/export")
+    lines=$(( $(wc -l <"$RUN/scale-$size.csv") - 1 ))
+    [ "$lines" = "$have" ] || die "scale $size: the export has $lines rows for $have purchases"
+    rm -f "$RUN/scale-$size.csv"
+    record "$(with_fields "$csv" "{\"workload\":\"scale-export\",\"system\":\"app\",\"concurrency\":1,\"purchases\":$have,\"rows\":$lines,\"rss_before_mib\":$(( rss0 / 1024 )),\"rss_after_mib\":$(( $(status_kib VmRSS) / 1024 ))}")"
+    echo "  $size export: $csv"
+    # The hot queries' plans, as the app sends them.
+    plans=$RUN/plans-$size && mkdir -p "$plans"
+    explain() { sql $APP_DB "explain (analyze, buffers) $2" >"$plans/$1.txt"; }
+    explain list-first "select $ROWS from credit_purchases p join users u on u.id = p.user_id where true
+        order by p.created_at desc, p.id desc limit 51"
+    explain list-filtered "select $ROWS from credit_purchases p join users u on u.id = p.user_id
+        where true and p.status = 'completed' and p.package_code = 'pro' and p.created_at >= '$(day_ago 90)'
+        order by p.created_at desc, p.id desc limit 51"
+    explain list-deep "select $ROWS from credit_purchases p join users u on u.id = p.user_id where true
+        and (p.created_at, p.id) < (select created_at, id from credit_purchases order by created_at desc, id desc
+                                    offset $(( have * 9 / 10 )) limit 1)
+        order by p.created_at desc, p.id desc limit 51"
+    explain list-by-amount "select $ROWS from credit_purchases p join users u on u.id = p.user_id where true
+        order by p.amount_paid_cents desc, p.id desc limit 51"
+    explain count "select coalesce(sum(started), 0)::bigint from purchase_rollup_totals where true and status = 'completed'"
+    explain figures-90d "select coalesce(sum(revenue_cents) filter (where status = any('{completed,refunded,partially_refunded,disputed}')), 0)::bigint,
+            coalesce(sum(started), 0)::bigint from purchase_rollup_totals
+        where day >= '$(day_ago 89)' and day < '$TODAY'::date + 1"
+    explain export "select $ROWS from credit_purchases p join users u on u.id = p.user_id where true
+        order by p.created_at desc, p.id desc"
+    for f in "$plans"/*.txt; do
+        record "$("$PY" -c 'import json,sys; print(json.dumps({"workload":"scale-plan","system":"postgres","concurrency":0,
+            "purchases":int(sys.argv[1]),"query":sys.argv[2],"plan":open(sys.argv[3]).read()}))' "$have" "$(basename "$f" .txt)" "$f")"
+    done
+done
+fi
+
 say "writing the report"
 PERF_MD=$ROOT/docs/PERFORMANCE.md
-[ "$WORKLOADS" = "webhook http spend memory" ] || PERF_MD=""
+[ "$WORKLOADS" = "$ALL_WORKLOADS" ] || PERF_MD=""
 "$PY" "$ROOT/bench/bench.py" report "$RUN" "$ROOT/bench/results/$STAMP.json" "$ROOT/bench/results/$STAMP.md" \
     "$PERF_MD"
 cat "$ROOT/bench/results/$STAMP.md"

@@ -7,6 +7,10 @@
 //! where SESSIONS_FILE has one purchase a line: `session_id amount_total currency`.
 //! Signature (Stripe's scheme): `Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256
 //! of "t.body">`, keyed by the whole `whsec_…` secret.
+//!
+//! Or `bench-driver checkout URL TOKEN COUNT CONCURRENCY`: COUNT credit-pack
+//! checkouts (`POST /credits/purchase` with a bearer token), each answer's
+//! `Server-Timing` splitting its latency into Stripe's part and ours.
 
 use std::{
     sync::{
@@ -28,6 +32,9 @@ struct Purchase {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("checkout") {
+        return checkout_main(&args[1..]);
+    }
     let [url, secret, sessions, concurrency] = args.as_slice() else {
         eprintln!("usage: bench-driver URL SECRET SESSIONS_FILE CONCURRENCY");
         std::process::exit(2);
@@ -127,13 +134,7 @@ async fn run(
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if latencies.is_empty() {
-            return 0.0;
-        }
-        let rank = ((p / 100.0) * latencies.len() as f64).ceil() as usize;
-        latencies[rank.clamp(1, latencies.len()) - 1] as f64 / 1000.0
-    };
+    let pct = |p: f64| percentile(&latencies, p);
     for failure in failures.iter().take(5) {
         eprintln!("bench-driver: failed delivery: {failure}");
     }
@@ -199,4 +200,130 @@ fn unix_now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .expect("after 1970")
         .as_secs()
+}
+
+fn checkout_main(args: &[String]) {
+    let [url, token, count, concurrency] = args else {
+        eprintln!("usage: bench-driver checkout URL TOKEN COUNT CONCURRENCY");
+        std::process::exit(2);
+    };
+    let count: usize = count.parse().expect("COUNT is a number");
+    let concurrency: usize = concurrency.parse().expect("CONCURRENCY is a number");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let report = runtime.block_on(checkouts(url, token, count, concurrency));
+    println!("{report}");
+}
+
+/// One checkout: its latency, and the `stripe` and `app` parts its
+/// `Server-Timing` header names (microseconds).
+struct Timed {
+    total: u64,
+    stripe: u64,
+    app: u64,
+}
+
+async fn checkouts(url: &str, token: &str, count: usize, concurrency: usize) -> serde_json::Value {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("http client");
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        let (client, next) = (client.clone(), next.clone());
+        let (url, token) = (url.to_owned(), token.to_owned());
+        workers.push(tokio::spawn(async move {
+            let mut samples = Vec::new();
+            let mut failures: Vec<String> = Vec::new();
+            while next.fetch_add(1, Ordering::Relaxed) < count {
+                let sent = Instant::now();
+                let response = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&json!({ "package_code": "starter" }))
+                    .send()
+                    .await;
+                match response {
+                    Ok(r) if r.status().is_success() => {
+                        let timing = r
+                            .headers()
+                            .get("server-timing")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_owned();
+                        let _ = r.bytes().await;
+                        samples.push(Timed {
+                            total: sent.elapsed().as_micros() as u64,
+                            stripe: metric_us(&timing, "stripe"),
+                            app: metric_us(&timing, "app"),
+                        });
+                    }
+                    Ok(r) => {
+                        let status = r.status();
+                        failures.push(format!(
+                            "HTTP {status}: {}",
+                            r.text().await.unwrap_or_default()
+                        ));
+                    }
+                    Err(e) => failures.push(e.to_string()),
+                }
+            }
+            (samples, failures)
+        }));
+    }
+    let mut samples = Vec::new();
+    let mut failures = Vec::new();
+    for worker in workers {
+        let (s, f) = worker.await.expect("worker");
+        samples.extend(s);
+        failures.extend(f);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    for failure in failures.iter().take(5) {
+        eprintln!("bench-driver: failed checkout: {failure}");
+    }
+    let summary = |pick: fn(&Timed) -> u64| {
+        let mut values: Vec<u64> = samples.iter().map(pick).collect();
+        values.sort_unstable();
+        json!({ "p50_ms": percentile(&values, 50.0), "p99_ms": percentile(&values, 99.0),
+                "mean_ms": values.iter().sum::<u64>() as f64 / values.len().max(1) as f64 / 1000.0 })
+    };
+    json!({
+        "requests": samples.len(),
+        "failed": failures.len(),
+        "concurrency": concurrency,
+        "seconds": elapsed,
+        "per_second": samples.len() as f64 / elapsed,
+        "total": summary(|t| t.total),
+        "stripe": summary(|t| t.stripe),
+        "app": summary(|t| t.app),
+        // Outside the app's own clock: the network and the client.
+        "outside": summary(|t| t.total.saturating_sub(t.stripe + t.app)),
+    })
+}
+
+/// `name;dur=<ms>` in a `Server-Timing` value, in microseconds (0 if absent).
+fn metric_us(timing: &str, name: &str) -> u64 {
+    timing
+        .split(',')
+        .map(str::trim)
+        .find_map(|part| part.strip_prefix(name)?.strip_prefix(";dur="))
+        .and_then(|rest| rest.split(';').next())
+        .and_then(|ms| ms.parse::<f64>().ok())
+        .map_or(0, |ms| (ms * 1000.0) as u64)
+}
+
+/// The `p`th percentile of sorted microseconds, in milliseconds.
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1] as f64 / 1000.0
 }
