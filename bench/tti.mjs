@@ -34,13 +34,20 @@ for (let run = 0; run < runs; run += 1) {
         window.__hydratedAt = performance.now();
         observer.disconnect();
       }
-    }).observe(document.documentElement, { attributes: true, subtree: true, childList: true });
+    }).observe(document, { attributes: true, subtree: true, childList: true });
   });
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('requestfailed', (r) => errors.push(`${r.url()}: ${r.failure()?.errorText}`));
   await page.goto(url, { waitUntil: 'load' });
-  await page.waitForFunction(() => window.__hydratedAt !== undefined, null, { timeout: 30000 });
+  try {
+    await page.waitForFunction(() => window.__hydratedAt !== undefined, null, { timeout: 30000 });
+  } catch (e) {
+    console.error(`${url} did not hydrate within 30 s:\n${errors.join('\n')}`);
+    process.exit(1);
+  }
   const timing = await page.evaluate(() => {
     const nav = performance.getEntriesByType('navigation')[0];
     const resources = performance.getEntriesByType('resource').map((r) => ({

@@ -42,6 +42,7 @@ install_bench_tools() {
     command -v wrk >/dev/null || missing+=(wrk)
     command -v pgbench >/dev/null || missing+=(postgresql-contrib)
     command -v node >/dev/null || missing+=(nodejs)
+    if runs browser; then [ -x /usr/bin/chromium ] || missing+=(chromium fonts-liberation); fi
     if [ ${#missing[@]} -gt 0 ]; then say "apt: installing ${missing[*]}"; apt_install "${missing[@]}"; fi
     npm_ci "$ROOT/tools/dev-idp"
     local venv=$BENCH_DIR/venv want="fastapi uvicorn asyncpg stripe>=16,<17 httpx brotli"
@@ -115,12 +116,15 @@ say "building the app, the Stripe emulator and the benchmark driver (release)"
     cargo build -q --release -p ops-center-credits -p stripe-emulator -p bench-driver)
 if runs browser; then
     # What a browser downloads is the release site: cargo-leptos's wasm-release
-    # profile, wasm-opt, minified JS and the Tailwind stylesheet.
+    # profile, wasm-opt, minified JS and the Tailwind stylesheet. Built with
+    # the server's `--cfg erase_components`: views built without it do not
+    # hydrate the server's HTML (tachys panics).
     start_tool_installs
     wait_for_tools
     npm_ci "$ROOT" && npm_ci "$ROOT/end2end"
     say "building the release site (cargo leptos build --release --frontend-only --precompress)"
-    (cd "$ROOT" && nice -n "${BENCH_BUILD_NICE:-10}" cargo leptos build --release --frontend-only --precompress >"$BENCH_DIR/leptos-build.log" 2>&1) \
+    (cd "$ROOT" && nice -n "${BENCH_BUILD_NICE:-10}" env RUSTFLAGS="--cfg erase_components" \
+        cargo leptos build --release --frontend-only --precompress >"$BENCH_DIR/leptos-build.log" 2>&1) \
         || { tail -n 40 "$BENCH_DIR/leptos-build.log" >&2; die "cargo leptos build --release failed"; }
 fi
 
@@ -403,7 +407,7 @@ encoding=$(curl -fsS -o /dev/null -D - -H 'Accept-Encoding: br, gzip' "$APP/pkg/
     | awk -F': ' 'tolower($1) == "content-encoding" { gsub("\r", "", $2); print $2 }')
 record "{\"workload\":\"browser-files\",\"system\":\"app\",\"concurrency\":0,\"served_encoding\":\"${encoding:-identity}\",\"files\":$(cat "$RUN/site-sizes.json")}"
 out=$(node "$ROOT/bench/tti.mjs" "$APP/credits" "$COOKIE" "${BENCH_TTI_RUNS:-5}" 2>"$RUN/tti.err") \
-    || { cat "$RUN/tti.err" >&2; die "time to interactive: the page did not hydrate"; }
+    || { cat "$RUN/tti.err" >&2; die "time to interactive: no measurement (see above)"; }
 record "$(with_fields "$out" '{"workload":"browser-tti","system":"app","concurrency":1}')"
 echo "  /credits: $out"
 fi
