@@ -28,17 +28,8 @@ create table purchase_rollups (
     primary key (day, package_code, package_name, status)
 );
 
-create table purchase_rollup_deltas (
-    day             date   not null,
-    package_code    text   not null,
-    package_name    text   not null,
-    status          text   not null,
-    started         bigint not null,
-    paid            bigint not null,
-    revenue_cents   bigint not null,
-    refunded_cents  bigint not null,
-    credits         bigint not null
-);
+-- The same columns, no key: rows are only ever appended and folded away.
+create table purchase_rollup_deltas (like purchase_rollups);
 
 -- What one purchase row adds (p_sign 1) or takes away (p_sign -1): its
 -- start, and its sale if it was paid.

@@ -70,7 +70,7 @@ async fn write_rows(
     let mut sql = QueryBuilder::new(format!(
         "select {ROW_COLUMNS} from credit_purchases p join users u on u.id = p.user_id"
     ));
-    push_where(&mut sql, filter);
+    push_where(&mut sql, filter, pool).await?;
     push_order(&mut sql, sort);
     let mut rows = sql.build_query_as::<AdminPurchaseRow>().fetch(pool);
     let mut chunk = header_line();

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{PackageCode, PurchaseStatus};
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::{PgPool, Postgres, QueryBuilder};
 
 pub use domain::admin::FilterParams;
 
@@ -226,8 +226,22 @@ pub(super) fn day_start(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(chrono::NaiveTime::MIN).and_utc()
 }
 
+/// At most this many users found by a search are named in the query itself.
+const NAMED_USERS: i64 = 500;
+
 /// Appends ` where …` for `filter` (always a where clause, maybe `true`).
-pub(super) fn push_where(sql: &mut QueryBuilder<'_, Postgres>, filter: &PurchaseFilter) {
+///
+/// A user search is resolved first, by its own query (trigram indexes when
+/// pg_trgm is there): the users it finds are written into the statement as
+/// literals, so the planner knows how few they are and reads their
+/// purchases through `(user_id, created_at)` instead of walking every
+/// purchase by date and filtering (75 ms at a million purchases). A search
+/// matching more than [`NAMED_USERS`] users stays a subquery.
+pub(super) async fn push_where(
+    sql: &mut QueryBuilder<'_, Postgres>,
+    filter: &PurchaseFilter,
+    pool: &PgPool,
+) -> Result<(), sqlx::Error> {
     sql.push(" where true");
     if let Some(status) = filter.status {
         sql.push(" and p.status = ").push_bind(status.as_str());
@@ -247,18 +261,38 @@ pub(super) fn push_where(sql: &mut QueryBuilder<'_, Postgres>, filter: &Purchase
         sql.push(" and p.created_at < ").push_bind(end);
     }
     if let Some(user) = &filter.user {
-        // Users first (trigram indexes when pg_trgm is there), then their purchases by index.
-        let pattern = user.like_pattern();
-        sql.push(" and p.user_id = any(array(select id from users where email ilike ")
-            .push_bind(pattern.clone())
-            .push(" or name ilike ")
-            .push_bind(pattern.clone());
-        if user.could_be_id() {
-            sql.push(" or id::text like ")
-                .push_bind(pattern.to_ascii_lowercase());
+        let mut users = QueryBuilder::new("select id from users where ");
+        push_user_match(&mut users, user);
+        users.push(" limit ").push_bind(NAMED_USERS + 1);
+        let found: Vec<uuid::Uuid> = users.build_query_scalar().fetch_all(pool).await?;
+        if found.len() as i64 <= NAMED_USERS {
+            // Uuids print as hex digits and dashes only: safe as literals.
+            let list: Vec<String> = found.iter().map(uuid::Uuid::to_string).collect();
+            sql.push(format_args!(
+                " and p.user_id = any('{{{}}}'::uuid[])",
+                list.join(",")
+            ));
+        } else {
+            sql.push(" and p.user_id = any(array(select id from users where ");
+            push_user_match(sql, user);
+            sql.push("))");
         }
-        sql.push("))");
     }
+    Ok(())
+}
+
+/// `email ilike … or name ilike …` (or the id's text, if it could be one).
+fn push_user_match(sql: &mut QueryBuilder<'_, Postgres>, user: &UserSearch) {
+    let pattern = user.like_pattern();
+    sql.push("(email ilike ")
+        .push_bind(pattern.clone())
+        .push(" or name ilike ")
+        .push_bind(pattern.clone());
+    if user.could_be_id() {
+        sql.push(" or id::text like ")
+            .push_bind(pattern.to_ascii_lowercase());
+    }
+    sql.push(")");
 }
 
 /// Appends ` order by …` for `sort`.

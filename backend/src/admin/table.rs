@@ -228,7 +228,7 @@ pub async fn list_purchases(
     let mut sql = QueryBuilder::new(format!(
         "select {ROW_COLUMNS} from credit_purchases p join users u on u.id = p.user_id"
     ));
-    push_where(&mut sql, &query.filter);
+    push_where(&mut sql, &query.filter, pool).await?;
     if let Page::Keyset {
         after: Some(cursor),
         ..
@@ -280,7 +280,7 @@ pub async fn list_purchases(
 pub async fn count_purchases(pool: &PgPool, filter: &PurchaseFilter) -> Result<i64, AdminError> {
     if filter.user.is_some() {
         let mut sql = QueryBuilder::new("select count(*) from credit_purchases p");
-        push_where(&mut sql, filter);
+        push_where(&mut sql, filter, pool).await?;
         return Ok(sql.build_query_scalar::<i64>().fetch_one(pool).await?);
     }
     let mut sql = QueryBuilder::new(
