@@ -204,17 +204,21 @@ say "seeding users and ${N} pending purchases per concurrency level"
 sql $APP_DB "insert into users (keycloak_sub, email)
     select 'bench-user-' || u, 'bench-user-' || u || '@example.com' from generate_series(1, 1000) u
     on conflict do nothing"
-for c in $LEVELS; do
+# seed_pending PREFIX FILE: N pending Starter purchases of the 1,000 bench
+# users, sessions PREFIX_1…PREFIX_N, listed in FILE for the driver.
+seed_pending() {
     sql $APP_DB "insert into credit_purchases (user_id, package_id, package_code, package_name, amount_credits,
             amount_paid_cents, discount_percentage, currency, stripe_checkout_session_id)
         select u.id, p.id, p.package_code, p.package_name, p.credits, p.price_cents, p.discount_percentage, 'usd',
-               'cs_bench_c${c}_' || n
+               '$1_' || n
         from generate_series(1, $N) n
         join users u on u.keycloak_sub = 'bench-user-' || (1 + n % 1000)
         cross join (select * from credit_packages where package_code = 'starter') p"
     sql $APP_DB "select stripe_checkout_session_id, amount_paid_cents, currency from credit_purchases
-        where stripe_checkout_session_id like 'cs_bench_c${c}\_%' order by stripe_checkout_session_id" \
-        | tr '|' ' ' >"$RUN/app-c$c.sessions"
+        where stripe_checkout_session_id like '$1\_%' order by stripe_checkout_session_id" | tr '|' ' ' >"$2"
+}
+for c in $LEVELS; do
+    seed_pending "cs_bench_c$c" "$RUN/app-c$c.sessions"
 done
 sql $APP_DB "vacuum analyze"
 
@@ -435,16 +439,7 @@ for k in $INSTANCES; do
     } >"$RUN/haproxy-$k.cfg"
     start_service "haproxy-$k" "http://127.0.0.1:$LB_PORT/healthz" haproxy -db -f "$RUN/haproxy-$k.cfg"
     LB_PID=${SERVICE_PIDS[-1]}
-    sql $APP_DB "insert into credit_purchases (user_id, package_id, package_code, package_name, amount_credits,
-            amount_paid_cents, discount_percentage, currency, stripe_checkout_session_id)
-        select u.id, p.id, p.package_code, p.package_name, p.credits, p.price_cents, p.discount_percentage, 'usd',
-               'cs_bench_i${k}_' || n
-        from generate_series(1, $N) n
-        join users u on u.keycloak_sub = 'bench-user-' || (1 + n % 1000)
-        cross join (select * from credit_packages where package_code = 'starter') p"
-    sql $APP_DB "select stripe_checkout_session_id, amount_paid_cents, currency from credit_purchases
-        where stripe_checkout_session_id like 'cs_bench_i${k}\_%' order by stripe_checkout_session_id" \
-        | tr '|' ' ' >"$RUN/instances-$k.sessions"
+    seed_pending "cs_bench_i$k" "$RUN/instances-$k.sessions"
     sql $APP_DB "analyze credit_purchases"
     say "instances: $k behind haproxy, webhook at concurrency $INSTANCE_C, $N deliveries"
     out=$(drive "instances-$k" "http://127.0.0.1:$LB_PORT/api/v1/billing/credits/webhook" "$STRIPE_WEBHOOK_SECRET_CREDITS" \
