@@ -65,8 +65,10 @@ pub enum Batched {
 type OutcomeRow = (i32, String, Option<PurchaseId>, Option<UserId>, Option<i64>);
 
 /// Fulfils `items` in ONE transaction (one statement, one commit) and
-/// returns their outcomes in the same order once it has committed. An error
-/// means nothing of the batch was written.
+/// returns their outcomes in the same order once it has committed. A
+/// database error means nothing of the batch was written (an answer we
+/// cannot read is an error too, after the commit: retrying it item by item
+/// then finds each event handled, a duplicate).
 pub async fn fulfil_batch(
     pool: &PgPool,
     items: &[&PaidCheckout],
