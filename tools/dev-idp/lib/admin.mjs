@@ -1,13 +1,18 @@
 // The part of Keycloak's Admin REST API the app uses to keep subscription
-// attributes on users (contracts/keycloak-admin-users-subset.json):
-// GET /admin/realms/REALM/users, /users/count, /users/profile,
-// GET and PUT /admin/realms/REALM/users/ID. Users live in memory (the realm
-// file's users, changed in place), so changes last until a restart.
+// attributes on users, and tests use to make users
+// (contracts/keycloak-admin-users-subset.json):
+// GET and POST (create) /admin/realms/REALM/users, GET /users/count,
+// /users/profile, GET and PUT /admin/realms/REALM/users/ID. Users live in
+// memory (the realm file's users, changed in place, plus the created ones),
+// so changes last until a restart.
+import { randomUUID } from 'node:crypto';
 
 const DEFAULT_MAX_RESULTS = 100; // Keycloak's Constants.DEFAULT_MAX_RESULTS
 const LOG_LIMIT = 1000;
 const REALM_MANAGEMENT = 'realm-management';
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
+// Keycloak's UsernameProhibitedCharactersValidator pattern.
+const USERNAME_PROHIBITED = /[<>&"'\s$%!#?§,;:*~/\\|^=[\]{}()`\p{Cc}]/u;
 
 // What the caller's token allows, from its realm-management client roles
 // (Keycloak: manage-users implies view; realm-admin is both).
@@ -138,6 +143,9 @@ class HttpError extends Error {
 
 const badRequest = (body = { error: 'unknown_error' }) => new HttpError(400, body);
 
+// Keycloak's EmailValidator error (an ErrorRepresentation).
+const invalidEmail = (email) => ({ field: 'email', errorMessage: 'error-invalid-email', params: ['email', email] });
+
 function optionalString(body, name) {
   const value = body[name];
   if (value !== undefined && value !== null && typeof value !== 'string') throw badRequest();
@@ -172,9 +180,7 @@ function updateUser(realm, user, body) {
   const lastName = optionalString(body, 'lastName') ?? keep('lastName');
   let email = optionalString(body, 'email');
   email = email === undefined ? keep('email') : email.toLowerCase() || undefined;
-  if (email !== undefined && !EMAIL.test(email)) {
-    throw badRequest({ field: 'email', errorMessage: 'invalid-email', params: ['email', email] });
-  }
+  if (email !== undefined && !EMAIL.test(email)) throw badRequest(invalidEmail(email));
   if (email && realm.users.some((u) => u !== user && u.email === email)) {
     throw new HttpError(409, { errorMessage: 'User exists with same email' });
   }
@@ -191,6 +197,147 @@ function updateUser(realm, user, body) {
   user.attributes = attributes;
 }
 
+// Custom attributes from a UserRepresentation: only those the user profile
+// lets an admin write are kept (others dropped silently, as PUT does).
+function profileAttributes(realm, value) {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw badRequest();
+  const out = {};
+  for (const [name, values] of Object.entries(value)) {
+    if (values === null) continue;
+    if (!Array.isArray(values) || values.some((v) => typeof v !== 'string')) throw badRequest();
+    if (realm.userProfile.adminManaged(name) && values.length > 0) out[name] = [...values];
+  }
+  return out;
+}
+
+// One of Keycloak's validators on a value; an ErrorRepresentation when it fails.
+function validate(validator, config, name, value) {
+  if (validator === 'length') {
+    const n = value.trim().length;
+    const min = config.min === undefined ? null : Number(config.min);
+    const max = config.max === undefined ? null : Number(config.max);
+    if ((min === null || n >= min) && (max === null || n <= max)) return undefined;
+    let errorMessage = 'error-invalid-length';
+    if (max === null) errorMessage = 'error-invalid-length-too-short';
+    else if (min === null) errorMessage = 'error-invalid-length-too-long';
+    return { field: name, errorMessage, params: [name, min, max] };
+  }
+  if (validator === 'email' && !EMAIL.test(value)) return { ...invalidEmail(value), field: name, params: [name, value] };
+  if (validator === 'username-prohibited-characters' && USERNAME_PROHIBITED.test(value)) {
+    return { field: name, errorMessage: 'error-username-invalid-character', params: [name] };
+  }
+  return undefined; // other validators are not checked here
+}
+
+// The user profile's validations (UPConfig) that apply when an admin creates
+// a user: `required` (for the admin: no roles or "admin" among them, no
+// scopes), `length` (trimmed, as Keycloak's LengthValidator), `email` and
+// `username-prohibited-characters`. Blank values skip the validators, as in
+// Keycloak. Errors are ErrorRepresentations, in the profile's attribute order.
+function profileErrors(realm, values) {
+  const errors = [];
+  for (const attribute of realm.userProfile.config.attributes || []) {
+    const { name } = attribute;
+    const list = (values[name] || []).filter((v) => typeof v === 'string' && v.trim() !== '');
+    const required = attribute.required;
+    if (required && list.length === 0 && !(required.scopes || []).length
+      && (!(required.roles || []).length || required.roles.includes('admin'))) {
+      errors.push({ field: name, errorMessage: 'error-user-attribute-required', params: [name] });
+      continue;
+    }
+    // the e-mail format is checked even where the profile does not declare it (as PUT does)
+    const validations = name === 'email' ? { email: {}, ...attribute.validations } : attribute.validations || {};
+    for (const value of list) {
+      for (const [validator, config] of Object.entries(validations)) {
+        const error = validate(validator, config || {}, name, value);
+        if (error) errors.push(error);
+      }
+    }
+  }
+  return errors;
+}
+
+// POST /users with Keycloak's semantics (UsersResource.createUser, 24+):
+// username required (400 "User name is missing"), username and e-mail unique
+// among all users, case-insensitively (409); then the user profile's
+// validations (400, one ErrorRepresentation, or {"errors": [...]} for
+// several). As in Keycloak: `enabled` and `emailVerified` are false unless
+// given (a user created without "enabled": true cannot log in);
+// `createdTimestamp` is taken from the body when given, otherwise now;
+// `id`, `realmRoles`, `clientRoles`, `federatedIdentities` and
+// `serviceAccountClientId` in the body are ignored; the user gets the realm's
+// default role. Credentials: plain {"type": "password", "value": "..."}
+// entries set the password (the last one wins). Not Keycloak, refused with
+// 400 because this provider has no required actions: a temporary password
+// (Keycloak would make the user choose a new one at the next login),
+// non-empty `requiredActions`, and credentials without a plain value or of
+// another type; likewise non-empty `groups` (the realm has no groups).
+function createUser(realm, body) {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest();
+  const username = (optionalString(body, 'username') || '').toLowerCase();
+  const email = optionalString(body, 'email')?.toLowerCase() || undefined;
+  const firstName = optionalString(body, 'firstName');
+  const lastName = optionalString(body, 'lastName');
+  for (const name of ['enabled', 'emailVerified']) {
+    if (body[name] !== undefined && body[name] !== null && typeof body[name] !== 'boolean') throw badRequest();
+  }
+  const createdTimestamp = body.createdTimestamp ?? undefined;
+  if (createdTimestamp !== undefined && !Number.isInteger(createdTimestamp)) throw badRequest();
+  const attributes = profileAttributes(realm, body.attributes);
+
+  const unsupported = (what) => badRequest({ errorMessage: `dev-idp does not support ${what}` });
+  for (const name of ['credentials', 'requiredActions', 'groups']) {
+    if (body[name] !== undefined && body[name] !== null && !Array.isArray(body[name])) throw badRequest();
+  }
+  if ((body.requiredActions || []).length) throw unsupported('required actions ("requiredActions" must be empty)');
+  if ((body.groups || []).length) throw unsupported('groups ("groups" must be empty)');
+  let password;
+  for (const credential of body.credentials || []) {
+    if (!credential || typeof credential !== 'object') throw badRequest();
+    if (credential.type !== undefined && credential.type !== null && credential.type !== 'password') {
+      throw unsupported(`credentials of type ${JSON.stringify(credential.type)} (only "password")`);
+    }
+    if (typeof credential.value !== 'string' || credential.value === '') {
+      throw unsupported('password credentials without a plain "value" (hashed or empty)');
+    }
+    if (credential.temporary === true) {
+      throw unsupported('temporary passwords (no required actions here): send "temporary": false');
+    }
+    password = credential.value;
+  }
+
+  if (!username.trim()) throw badRequest({ errorMessage: 'User name is missing' });
+  if (realm.users.some((u) => u.username === username)) {
+    throw new HttpError(409, { errorMessage: 'User exists with same username' });
+  }
+  if (email && realm.users.some((u) => u.email === email)) {
+    throw new HttpError(409, { errorMessage: 'User exists with same email' });
+  }
+  const errors = profileErrors(realm, {
+    username: [username],
+    email: email ? [email] : [],
+    firstName: firstName ? [firstName] : [],
+    lastName: lastName ? [lastName] : [],
+    ...attributes,
+  });
+  if (errors.length === 1) throw badRequest(errors[0]);
+  if (errors.length > 1) throw badRequest({ errors });
+
+  return realm.addUser({
+    id: randomUUID(),
+    username,
+    email,
+    firstName,
+    lastName,
+    enabled: body.enabled === true,
+    emailVerified: body.emailVerified === true,
+    createdTimestamp: createdTimestamp ?? Date.now(),
+    attributes,
+    credentials: password === undefined ? [] : [{ type: 'password', value: password, temporary: false }],
+  });
+}
+
 function faultProblem({ method, status, count }) {
   if (!Number.isInteger(status) || status < 100 || status > 599) return '"status" must be an HTTP status code';
   if (count !== null && (!Number.isInteger(count) || count < 1)) return '"count" must be a positive integer or null';
@@ -198,7 +345,8 @@ function faultProblem({ method, status, count }) {
   return undefined;
 }
 
-export function createAdminApi({ realm, verifyAccessToken }) {
+// `origin`: the server's origin (the issuer's), for the Location of a created user.
+export function createAdminApi({ realm, verifyAccessToken, origin }) {
   const prefix = `/admin/realms/${realm.name}/users`;
   // Test controls: injected failures and a log of admin requests.
   let faults = []; // { method, status, count (null: until cleared) }
@@ -241,6 +389,17 @@ export function createAdminApi({ realm, verifyAccessToken }) {
     }
     const notFound = new HttpError(404, { error: 'Unable to find matching target resource method' });
     const notAllowed = new HttpError(405, { error: 'HTTP 405 Method Not Allowed' });
+    if (path === prefix && req.method === 'POST') {
+      requireRole(can.manage);
+      let body;
+      try {
+        body = JSON.parse(rawBody);
+      } catch {
+        throw badRequest();
+      }
+      const user = createUser(realm, body);
+      return { status: 201, headers: { location: `${origin}${prefix}/${user.id}` } };
+    }
     if (path === prefix || path === `${prefix}/count`) {
       if (req.method !== 'GET') throw notAllowed;
       requireRole(can.view);

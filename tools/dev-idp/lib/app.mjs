@@ -63,7 +63,7 @@ export async function startIdp({
     return payload;
   };
 
-  const adminApi = createAdminApi({ realm, verifyAccessToken });
+  const adminApi = createAdminApi({ realm, verifyAccessToken, origin: base });
 
   const {
     provider, setKeys, loginPath, realmPath, stop,
@@ -273,8 +273,9 @@ export async function startIdp({
     if (path.startsWith('/admin/')) {
       const body = req.method === 'GET' || req.method === 'HEAD' ? '' : await readBody(req, MAX_BODY);
       const answer = await adminApi.handle(req, url, body);
-      if (answer.status === 204 || answer.status === 304) {
-        res.writeHead(answer.status, { 'cache-control': 'no-cache' });
+      if (answer.status === 204 || answer.status === 304 || answer.body === undefined) {
+        // no content (201 Created has a Location header and no body)
+        res.writeHead(answer.status, { 'cache-control': 'no-cache', ...answer.headers });
         res.end();
       } else {
         json(res, answer.status, answer.body, answer.status === 401 ? { 'www-authenticate': 'Bearer' } : {});

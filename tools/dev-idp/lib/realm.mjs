@@ -165,8 +165,11 @@ export function parseRealm(raw) {
     }
   }
 
-  const users = [];
-  for (const u of rawUsers) {
+  // A user as Keycloak holds it, from a UserRepresentation as the realm file
+  // (or the admin API's create) gives it: plain-text password credential,
+  // the realm's default role added to the assigned realm roles, composites
+  // expanded.
+  function makeUser(u) {
     if (!u || typeof u.username !== 'string' || typeof u.id !== 'string') {
       throw new Error('realm file: every user needs "id" and "username"');
     }
@@ -175,7 +178,7 @@ export function parseRealm(raw) {
     const roles = expand(assigned, u.clientRoles);
     const firstName = u.firstName || '';
     const lastName = u.lastName || '';
-    users.push({
+    return {
       id: u.id,
       username: u.username.toLowerCase(), // Keycloak stores usernames in lower case
       email: u.email ? u.email.toLowerCase() : undefined,
@@ -190,8 +193,10 @@ export function parseRealm(raw) {
       createdTimestamp: Number.isInteger(u.createdTimestamp) ? u.createdTimestamp : Date.now(),
       serviceAccountClientId: typeof u.serviceAccountClientId === 'string' ? u.serviceAccountClientId : undefined,
       attributes: attributesOf(u.attributes),
-    });
+    };
   }
+
+  const users = rawUsers.map(makeUser);
   const byId = new Map(users.map((u) => [u.id, u]));
   if (byId.size !== users.length) throw new Error('realm file: duplicate user ids');
 
@@ -234,6 +239,17 @@ export function parseRealm(raw) {
     clients,
     findUserById(id) {
       return byId.get(id);
+    },
+    // Adds a user (kept in memory until a restart), built like the realm
+    // file's users from a UserRepresentation-shaped object; the caller
+    // (the admin API's create) has checked it. Returns the stored user.
+    addUser(raw) {
+      const user = makeUser(raw);
+      if (byId.has(user.id)) throw new Error(`user id ${user.id} exists`);
+      if (users.some((u) => u.username === user.username)) throw new Error(`username ${user.username} exists`);
+      users.push(user);
+      byId.set(user.id, user);
+      return user;
     },
     findUserByLogin(login) {
       if (typeof login !== 'string') return undefined;

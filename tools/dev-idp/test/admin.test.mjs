@@ -1,7 +1,8 @@
 // The Keycloak Admin API users subset: the sync client's client_credentials
-// token, authorization, search, GET/PUT semantics, the user-profile rule, the
-// test controls, and every admin answer checked against the official
-// contract (contracts/keycloak-admin-users-subset.json, the repo's copy).
+// token, authorization, search, GET/PUT semantics, creating users (POST), the
+// user-profile rule, the test controls, and every admin answer checked
+// against the official contract (contracts/keycloak-admin-users-subset.json,
+// the repo's copy).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 
 import {
-  startServer, tempDir, cleanup, tokenRequest, passwordGrant, verifyJwt, decodeJwt, USERS, SHIPPED_REALM,
+  startServer, tempDir, cleanup, tokenRequest, passwordGrant, verifyJwt, decodeJwt, loginThroughPage, USERS, SHIPPED_REALM,
 } from './helpers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -64,9 +65,10 @@ function checkAgainstContract(method, path, status, text) {
   assert.ok(op, `${method} ${path} is not in the contract`);
   const declared = op.responses[String(status)];
   const schema = declared?.content?.['application/json']?.schema;
-  if (status === 204) {
-    assert.ok(declared, `${method} ${path}: 204 not in the contract`);
-    assert.equal(text, '', '204 has no body');
+  if (status === 204 || (status >= 200 && status < 300 && declared && !declared.content)) {
+    // 204, or e.g. 201 Created declared without content: no body
+    assert.ok(declared, `${method} ${path}: ${status} not in the contract`);
+    assert.equal(text, '', `${status} has no body`);
   } else if (status >= 200 && status < 300) {
     assert.ok(schema, `${method} ${path}: no schema for ${status} in the contract`);
     validate(schema, JSON.parse(text), `${method} ${path} → ${status}`);
@@ -202,7 +204,10 @@ test('admin routes: 401 without a valid token, 403 without view-users / manage-u
 
   // an ordinary user's token (even the app's admin) has no realm-management roles
   const alice = (await passwordGrant(server, { username: 'admin', password: USERS.admin.password })).body.access_token;
-  for (const [method, path, body] of [['GET', '/users'], ['GET', `/users/${USERS.alice.id}`], ['PUT', `/users/${USERS.alice.id}`, {}]]) {
+  for (const [method, path, body] of [
+    ['GET', '/users'], ['GET', `/users/${USERS.alice.id}`], ['PUT', `/users/${USERS.alice.id}`, {}],
+    ['POST', '/users', { username: 'not-created' }],
+  ]) {
     const res = await admin(method, path, { bearer: alice, body });
     assert.equal(res.status, 403, `${method} ${path}`);
     assert.deepEqual(res.body, { error: 'unknown_error' });
@@ -390,6 +395,216 @@ test('the dev users page lists users and attributes; ?format=json validates as U
   validate(operation('GET', '/admin/realms/ops-center/users').responses['200'].content['application/json'].schema, users, 'dev users');
   assert.deepEqual(users.find((u) => u.username === 'alice').attributes, { department: ['research'] });
   assert.ok(users.some((u) => u.serviceAccountClientId === SYNC_CLIENT));
+});
+
+// POST /users: a fresh user per browser test.
+const USERS_PATH = '/admin/realms/ops-center/users';
+let serial = 0;
+function newUser(extra = {}) {
+  serial += 1;
+  const name = `e2e-user-${serial}-${Date.now()}`;
+  return {
+    username: name,
+    email: `${name}@test.example`,
+    firstName: 'Eve',
+    lastName: `Tester${serial}`,
+    enabled: true,
+    credentials: [{ type: 'password', value: `${name}-password`, temporary: false }],
+    ...extra,
+  };
+}
+async function create(body, options = {}) {
+  const res = await admin('POST', '/users', { body, ...options });
+  if (res.status === 201) {
+    const location = res.headers.get('location');
+    assert.match(location, new RegExp(`^${server.origin}${USERS_PATH}/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`));
+    res.id = location.slice(location.lastIndexOf('/') + 1);
+  }
+  return res;
+}
+
+test('POST /users creates a user: 201 + Location, then GET, count, search, password grant and login page', async () => {
+  const before = (await admin('GET', '/users/count')).body;
+  const started = Date.now();
+  const body = newUser({ username: `E2E-Mixed-Case-${Date.now()}`, email: `Mixed.Case-${Date.now()}@Test.Example`, emailVerified: true });
+  const created = await create(body);
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  assert.equal(created.body, undefined, 'no body');
+  const { id } = created;
+
+  const user = await admin('GET', `/users/${id}`);
+  assert.equal(user.status, 200);
+  assert.equal(user.body.id, id);
+  assert.equal(user.body.username, body.username.toLowerCase());
+  assert.equal(user.body.email, body.email.toLowerCase());
+  assert.equal(user.body.firstName, 'Eve');
+  assert.equal(user.body.lastName, body.lastName);
+  assert.equal(user.body.enabled, true);
+  assert.equal(user.body.emailVerified, true);
+  assert.equal(user.body.attributes, undefined);
+  assert.ok(user.body.createdTimestamp >= started && user.body.createdTimestamp <= Date.now());
+  assert.deepEqual(user.body.requiredActions, []);
+
+  assert.equal((await admin('GET', '/users/count')).body, before + 1);
+  assert.ok((await admin('GET', '/users')).body.some((u) => u.id === id), 'in the plain listing');
+  const found = await admin('GET', '/users', { query: { email: body.email, exact: 'true' } });
+  assert.deepEqual(found.body.map((u) => u.id), [id]);
+  assert.deepEqual((await admin('GET', '/users', { query: { search: `id:${id}` } })).body.map((u) => u.id), [id]);
+
+  // the new user logs in (username in any case, or e-mail) and gets a token like the others'
+  const password = body.credentials[0].value;
+  for (const login of [body.username, body.email]) {
+    const grant = await passwordGrant(server, { username: login, password });
+    assert.equal(grant.status, 200, JSON.stringify(grant.body));
+    const { payload } = await verifyJwt(server, grant.body.access_token);
+    assert.equal(payload.sub, id);
+    assert.equal(payload.preferred_username, body.username.toLowerCase());
+    assert.equal(payload.email, body.email.toLowerCase());
+    assert.equal(payload.email_verified, true);
+    assert.equal(payload.name, `Eve ${body.lastName}`);
+    assert.deepEqual([...payload.realm_access.roles].sort(), ['default-roles-ops-center', 'offline_access', 'uma_authorization']);
+  }
+  assert.equal((await passwordGrant(server, { username: body.username, password: 'wrong' })).status, 401);
+
+  const { location } = await loginThroughPage(server, { username: body.username, password });
+  assert.ok(location, 'redirected back to the client');
+  assert.equal(location.origin, 'http://127.0.0.1:3000');
+  assert.ok(location.searchParams.get('code'));
+});
+
+test('POST /users: 409 on a duplicate username or e-mail (case-insensitive); nothing is created', async () => {
+  const first = newUser();
+  assert.equal((await create(first)).status, 201);
+  const count = (await admin('GET', '/users/count')).body;
+
+  const sameName = await create(newUser({ username: first.username.toUpperCase() }));
+  assert.equal(sameName.status, 409);
+  assert.deepEqual(sameName.body, { errorMessage: 'User exists with same username' });
+  const sameEmail = await create(newUser({ email: first.email.toUpperCase() }));
+  assert.equal(sameEmail.status, 409);
+  assert.deepEqual(sameEmail.body, { errorMessage: 'User exists with same email' });
+  // the realm file's users and service accounts count too
+  assert.equal((await create(newUser({ username: 'Alice' }))).status, 409);
+  assert.equal((await create(newUser({ email: 'ALICE@example.com' }))).status, 409);
+  assert.equal((await create(newUser({ username: `service-account-${SYNC_CLIENT}` }))).status, 409);
+
+  assert.equal((await admin('GET', '/users/count')).body, count);
+});
+
+test('POST /users: 400 on a missing username, a bad e-mail, profile validations and unsupported fields', async () => {
+  const count = (await admin('GET', '/users/count')).body;
+  for (const username of [undefined, null, '', '   ']) {
+    const res = await create(newUser({ username }));
+    assert.equal(res.status, 400, JSON.stringify(username));
+    assert.deepEqual(res.body, { errorMessage: 'User name is missing' });
+  }
+  const badEmail = await create(newUser({ email: 'Not-An-Email' }));
+  assert.equal(badEmail.status, 400);
+  assert.deepEqual(badEmail.body, { field: 'email', errorMessage: 'error-invalid-email', params: ['email', 'not-an-email'] });
+  // the shipped user profile: username length 3-255, no prohibited characters
+  const short = await create(newUser({ username: 'ab' }));
+  assert.equal(short.status, 400);
+  assert.deepEqual(short.body, { field: 'username', errorMessage: 'error-invalid-length', params: ['username', 3, 255] });
+  const spaced = await create(newUser({ username: 'has space' }));
+  assert.deepEqual(spaced.body, { field: 'username', errorMessage: 'error-username-invalid-character', params: ['username'] });
+  // several errors: {"errors": [...]}
+  const both = await create(newUser({ username: 'a/', email: 'nope' }));
+  assert.equal(both.status, 400);
+  assert.deepEqual(both.body.errors.map((e) => `${e.field} ${e.errorMessage}`), [
+    'username error-invalid-length', 'username error-username-invalid-character', 'email error-invalid-email',
+  ]);
+  const tooLong = await create(newUser({ attributes: { subscription_tier: ['x'.repeat(256)] } }));
+  assert.deepEqual(tooLong.body, {
+    field: 'subscription_tier', errorMessage: 'error-invalid-length-too-long', params: ['subscription_tier', null, 255],
+  });
+
+  // not JSON / wrongly typed
+  assert.equal((await create('{"username": ')).status, 400);
+  assert.equal((await create(newUser({ enabled: 'yes' }))).status, 400);
+  assert.equal((await create(newUser({ attributes: { subscription_tier: 'pro' } }))).status, 400);
+  assert.equal((await create(newUser({ credentials: { type: 'password', value: 'x' } }))).status, 400);
+  // what this provider cannot do is refused, not ignored
+  for (const extra of [
+    { credentials: [{ type: 'password', value: 'temp-password', temporary: true }] },
+    { credentials: [{ type: 'password', hashedSaltedValue: 'abc', secretData: '{}' }] },
+    { credentials: [{ type: 'otp', value: '123456' }] },
+    { requiredActions: ['UPDATE_PASSWORD'] },
+    { groups: ['/staff'] },
+  ]) {
+    const res = await create(newUser(extra));
+    assert.equal(res.status, 400, JSON.stringify(extra));
+    assert.match(res.body.errorMessage, /^dev-idp does not support /);
+  }
+  assert.equal((await admin('GET', '/users/count')).body, count, 'nothing created');
+});
+
+test('POST /users: 401 without a token, 403 without manage-users', async () => {
+  const count = (await admin('GET', '/users/count')).body;
+  assert.equal((await create(newUser(), { bearer: null })).status, 401);
+  const viewOnly = await mint({ username: 'bob', claims: { resource_access: { 'realm-management': { roles: ['view-users', 'query-users'] } } } });
+  const forbidden = await create(newUser(), { bearer: viewOnly });
+  assert.equal(forbidden.status, 403);
+  assert.deepEqual(forbidden.body, { error: 'unknown_error' });
+  assert.equal((await admin('GET', '/users/count')).body, count);
+  const manage = await mint({ username: 'bob', claims: { resource_access: { 'realm-management': { roles: ['manage-users'] } } } });
+  assert.equal((await create(newUser(), { bearer: manage })).status, 201);
+  // GET-only sub-paths do not take POST (not in the contract, so asked directly)
+  const res = await fetch(`${server.origin}${USERS_PATH}/count`, {
+    method: 'POST', headers: { authorization: `Bearer ${manage}`, 'content-type': 'application/json' }, body: '{}',
+  });
+  assert.equal(res.status, 405);
+});
+
+test('POST /users: undeclared attributes dropped, realmRoles ignored, id ignored, createdTimestamp kept', async () => {
+  const body = newUser({
+    id: '11111111-1111-4111-8111-111111111111',
+    createdTimestamp: 1700000000000,
+    realmRoles: ['admin'],
+    clientRoles: { 'realm-management': ['manage-users'] },
+    attributes: { subscription_tier: ['pro'], favourite_colour: ['blue'], department: [] },
+  });
+  const created = await create(body);
+  assert.equal(created.status, 201);
+  assert.notEqual(created.id, body.id);
+  assert.equal((await admin('GET', `/users/${body.id}`)).status, 404);
+  const user = (await admin('GET', `/users/${created.id}`)).body;
+  assert.deepEqual(user.attributes, { subscription_tier: ['pro'] });
+  assert.equal(user.createdTimestamp, 1700000000000);
+  const found = await admin('GET', '/users', { query: { q: 'favourite_colour:blue' } });
+  assert.ok(!found.body.some((u) => u.id === created.id));
+
+  const grant = await passwordGrant(server, { username: body.username, password: body.credentials[0].value });
+  const { payload } = await verifyJwt(server, grant.body.access_token);
+  assert.ok(!payload.realm_access.roles.includes('admin'), 'realmRoles are not assigned on create');
+  assert.equal(payload.resource_access?.['realm-management'], undefined);
+  // and it can be updated like the others
+  assert.equal((await admin('PUT', `/users/${created.id}`, { body: { ...user, attributes: {} } })).status, 204);
+  assert.equal((await admin('GET', `/users/${created.id}`)).body.attributes, undefined);
+});
+
+test('POST /users: enabled is false unless given (as Keycloak), and a disabled user cannot log in', async () => {
+  for (const enabled of [false, undefined]) {
+    const body = newUser({ enabled });
+    const created = await create(body);
+    assert.equal(created.status, 201);
+    const user = (await admin('GET', `/users/${created.id}`)).body;
+    assert.equal(user.enabled, false);
+    assert.equal(user.emailVerified, false);
+    const password = body.credentials[0].value;
+    const grant = await passwordGrant(server, { username: body.username, password });
+    assert.equal(grant.status, 400);
+    assert.equal(grant.body.error, 'invalid_grant');
+    const { res } = await loginThroughPage(server, { username: body.username, password });
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /Account is disabled, contact your administrator\./);
+    // an admin enables it: now it logs in
+    assert.equal((await admin('PUT', `/users/${created.id}`, { body: { enabled: true } })).status, 204);
+    assert.equal((await passwordGrant(server, { username: body.username, password })).status, 200);
+  }
+  // no credentials: a user without a password cannot log in
+  const body = newUser({ credentials: undefined });
+  assert.equal((await create(body)).status, 201);
+  assert.equal((await passwordGrant(server, { username: body.username, password: '' })).status, 401);
 });
 
 test('the shipped user profile is a valid UPConfig and declares the subscription attributes admin-only', () => {
