@@ -22,6 +22,11 @@ impl<T: Serialize> IntoResponse for Json<T> {
     }
 }
 
+/// A form body (`application/x-www-form-urlencoded`), as a browser posts it.
+#[derive(Debug, Clone, Copy, Default, FromRequest)]
+#[from_request(via(axum::Form), rejection(AppError))]
+pub struct Form<T>(pub T);
+
 /// A query string.
 #[derive(Debug, Clone, Copy, Default, FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(AppError))]

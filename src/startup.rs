@@ -138,6 +138,7 @@ fn router(state: ServerState) -> Router {
         .route("/auth/login", get(routes::auth::login))
         .route("/auth/callback", get(routes::auth::callback))
         .route("/auth/logout", post(routes::auth::logout))
+        .route("/preferences/theme", post(routes::preferences::set_theme))
         .nest(routes::api::BASE, routes::api::router())
         .leptos_routes_with_context(
             &state,

@@ -38,6 +38,20 @@ pub async fn current_user() -> Result<Option<UserView>, ApiError> {
     Ok(ssr::optional_user().await?.map(UserView::from))
 }
 
+/// Where to log in and come back to `path` (a path on this site, with its query).
+pub fn login_href(path: &str) -> String {
+    let encoded: String = path
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("/auth/login?next={encoded}")
+}
+
 #[cfg(feature = "ssr")]
 pub mod ssr {
     use crate::error::ApiError;
@@ -92,7 +106,7 @@ pub mod ssr {
     /// For a protected page rendered on the server: sends an anonymous
     /// visitor to log in and come back to `path`.
     pub fn redirect_to_login(path: &str) {
-        leptos_axum::redirect(&login_href(path));
+        leptos_axum::redirect(&super::login_href(path));
         // leptos_axum only sets 302 when the request says it accepts HTML;
         // a page is always answered with a real redirect.
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
@@ -100,16 +114,18 @@ pub mod ssr {
         }
     }
 
-    fn login_href(path: &str) -> String {
-        let encoded: String = path
-            .bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect();
-        format!("/auth/login?next={encoded}")
+    /// A form posted without JavaScript follows `url` (a 302); a call from
+    /// the page's script gets the answer and navigates itself.
+    pub fn follow_in_plain_forms(url: &str) {
+        let plain_form = use_context::<Parts>().is_some_and(|parts| {
+            parts
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("text/html"))
+        });
+        if plain_form {
+            leptos_axum::redirect(url);
+        }
     }
 }

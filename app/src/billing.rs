@@ -272,6 +272,7 @@ pub async fn subscribe(tier: String, billing_cycle: BillingCycle) -> Result<Stri
     let state = expect_context::<backend::AppState>();
     let redirect =
         backend::subscriptions::manage::start_checkout(&state, &user, &tier, billing_cycle).await?;
+    crate::auth::ssr::follow_in_plain_forms(&redirect.url);
     Ok(redirect.url)
 }
 
@@ -332,7 +333,9 @@ pub async fn resume_plan(subscription_id: String) -> Result<PlanStatus, ApiError
 pub async fn open_portal() -> Result<String, ApiError> {
     let user = crate::auth::ssr::require_user().await?;
     let state = expect_context::<backend::AppState>();
-    Ok(backend::subscriptions::manage::portal(&state, &user).await?)
+    let url = backend::subscriptions::manage::portal(&state, &user).await?;
+    crate::auth::ssr::follow_in_plain_forms(&url);
+    Ok(url)
 }
 
 #[cfg(feature = "ssr")]

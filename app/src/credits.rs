@@ -78,14 +78,14 @@ pub async fn load_credits_page(
     };
     let state = expect_context::<backend::AppState>();
     let checkout = match session_id.filter(|s| !s.is_empty()) {
-        Some(raw) => Some(match CheckoutSessionId::parse(raw) {
+        Some(raw) => match CheckoutSessionId::parse(raw) {
             // Over the limit: no call to Stripe; the webhook still fulfils it.
             Ok(_) if state.limits.check(Limited::Confirm, user.id).is_err() => {
-                CheckoutReturn::Unknown
+                Some(CheckoutReturn::Unknown)
             }
             Ok(session) => ssr::confirm(&state, user.id, &session).await,
-            Err(_) => CheckoutReturn::Unknown,
-        }),
+            Err(_) => Some(CheckoutReturn::Unknown),
+        },
         None => None,
     };
     let page = page.max(1);
@@ -128,12 +128,19 @@ pub async fn buy_credits(package_code: PackageCode) -> Result<String, ApiError> 
     let user = crate::auth::ssr::require_user().await?;
     let state = expect_context::<backend::AppState>();
     let redirect = backend::checkout::buy(&state, &user, &package_code, Default::default()).await?;
+    crate::auth::ssr::follow_in_plain_forms(&redirect.url);
     Ok(redirect.url)
 }
 
 /// The human message of a server function error.
 pub fn error_message(error: &ApiError) -> String {
-    error.detail.clone()
+    match error.code {
+        // The API's wording speaks to programs; a person's session ran out.
+        ErrorCode::NotAuthenticated | ErrorCode::InvalidToken => {
+            "Your session has expired. Log in again to continue where you were.".to_owned()
+        }
+        _ => error.detail.clone(),
+    }
 }
 
 #[cfg(feature = "ssr")]
@@ -145,8 +152,8 @@ impl From<backend::purchases::PurchaseRecord> for PurchaseView {
             credits: record.amount_credits,
             amount_paid: record.amount_paid,
             status: record.status,
-            created_at: ssr::timestamp(record.created_at),
-            completed_at: record.completed_at.map(ssr::timestamp),
+            created_at: ssr::iso(record.created_at),
+            completed_at: record.completed_at.map(ssr::iso),
         }
     }
 }
@@ -163,50 +170,69 @@ pub(crate) mod ssr {
 
     use super::CheckoutReturn;
 
-    pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
-        at.format("%-d %b %Y, %H:%M UTC").to_string()
+    /// An instant for `LocalTime` (RFC 3339, UTC).
+    pub fn iso(at: chrono::DateTime<chrono::Utc>) -> String {
+        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     }
 
+    /// How long after a checkout settled its banner still shows: a reload
+    /// right after paying keeps it; a bookmark or the history a day later
+    /// does not announce an old payment again.
+    pub const BANNER_LASTS: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+
     /// Confirms the checkout the user came back from; never fails the page.
+    /// `None`: it settled too long ago to announce (see [`BANNER_LASTS`]).
     pub async fn confirm(
         state: &AppState,
         user: UserId,
         session: &CheckoutSessionId,
-    ) -> CheckoutReturn {
-        match checkout::confirm_return(&state.pool, &state.stripe, user, session).await {
-            Ok(purchase) => match purchase.status {
-                PurchaseStatus::Pending => CheckoutReturn::Processing {
-                    package_name: purchase.package_name,
-                },
-                PurchaseStatus::Completed
-                | PurchaseStatus::Refunded
-                | PurchaseStatus::PartiallyRefunded
-                | PurchaseStatus::Disputed => CheckoutReturn::Completed {
-                    package_name: purchase.package_name,
-                    credits: purchase.amount_credits,
-                },
-                PurchaseStatus::NeedsReview => CheckoutReturn::UnderReview {
-                    package_name: purchase.package_name,
-                },
-                status @ (PurchaseStatus::Failed | PurchaseStatus::Expired) => {
-                    CheckoutReturn::Unsuccessful {
+    ) -> Option<CheckoutReturn> {
+        Some(
+            match checkout::confirm_return(&state.pool, &state.stripe, user, session).await {
+                Ok(purchase) if is_stale(&purchase, chrono::Utc::now()) => return None,
+                Ok(purchase) => match purchase.status {
+                    PurchaseStatus::Pending => CheckoutReturn::Processing {
                         package_name: purchase.package_name,
-                        status,
+                    },
+                    PurchaseStatus::Completed
+                    | PurchaseStatus::Refunded
+                    | PurchaseStatus::PartiallyRefunded
+                    | PurchaseStatus::Disputed => CheckoutReturn::Completed {
+                        package_name: purchase.package_name,
+                        credits: purchase.amount_credits,
+                    },
+                    PurchaseStatus::NeedsReview => CheckoutReturn::UnderReview {
+                        package_name: purchase.package_name,
+                    },
+                    status @ (PurchaseStatus::Failed | PurchaseStatus::Expired) => {
+                        CheckoutReturn::Unsuccessful {
+                            package_name: purchase.package_name,
+                            status,
+                        }
                     }
+                },
+                Err(CheckoutError::UnknownSession) => CheckoutReturn::Unknown,
+                Err(error) => {
+                    // Stripe or the database is unavailable: the webhook will
+                    // still fulfil it; the page says the payment is being confirmed.
+                    tracing::error!(
+                        error = &error as &dyn std::error::Error,
+                        session = %session,
+                        "confirming a checkout on return failed"
+                    );
+                    CheckoutReturn::Unknown
                 }
             },
-            Err(CheckoutError::UnknownSession) => CheckoutReturn::Unknown,
-            Err(error) => {
-                // Stripe or the database is unavailable: the webhook will
-                // still fulfil it; the page says the payment is being confirmed.
-                tracing::error!(
-                    error = &error as &dyn std::error::Error,
-                    session = %session,
-                    "confirming a checkout on return failed"
-                );
-                CheckoutReturn::Unknown
-            }
-        }
+        )
+    }
+
+    /// A settled purchase whose moment has passed; one still pending never is.
+    pub fn is_stale(
+        purchase: &backend::purchases::PurchaseRecord,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
+        purchase.status != PurchaseStatus::Pending
+            && now - purchase.completed_at.unwrap_or(purchase.created_at) > BANNER_LASTS
     }
 
     /// 404: the purchase does not exist or is someone else's (the same answer for both).

@@ -646,6 +646,19 @@ pub mod ssr {
         }
     }
 
+    impl From<axum::extract::rejection::FormRejection> for ApiError {
+        fn from(rejection: axum::extract::rejection::FormRejection) -> Self {
+            use axum::extract::rejection::FormRejection;
+            match rejection {
+                FormRejection::InvalidFormContentType(_) => ApiError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    "Send the form as application/x-www-form-urlencoded.",
+                ),
+                other => ApiError::new(ErrorCode::InvalidBody, other.body_text()),
+            }
+        }
+    }
+
     impl From<axum::extract::rejection::QueryRejection> for ApiError {
         fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
             ApiError::new(ErrorCode::InvalidQuery, rejection.body_text())

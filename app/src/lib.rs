@@ -9,6 +9,7 @@ pub mod credits;
 pub mod error;
 pub mod packages;
 pub mod pages;
+pub mod theme;
 pub mod wallet;
 
 use leptos::prelude::*;
@@ -20,7 +21,7 @@ use leptos_router::{
 };
 
 use crate::{
-    components::header::Header,
+    components::{footer::Footer, header::Header},
     pages::{
         admin::{
             dashboard::AdminDashboardPage, packages::AdminPackagesPage,
@@ -35,7 +36,7 @@ use crate::{
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang="en" data-theme=theme::current().attribute()>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -44,7 +45,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <HydrationScripts options />
                 <MetaTags />
             </head>
-            <body class="min-h-screen bg-slate-50 text-slate-900 antialiased">
+            <body class="flex min-h-screen flex-col bg-slate-50 text-slate-900 antialiased">
                 <App />
             </body>
         </html>
@@ -67,7 +68,7 @@ pub fn App() -> impl IntoView {
         <Title text="Ops-Center Credits" />
         <Router>
             <Header />
-            <main class="mx-auto max-w-6xl px-4 py-8 sm:px-6">
+            <main id="main" tabindex="-1" class="mx-auto w-full max-w-6xl flex-1 px-4 py-8 sm:px-6">
                 <Routes fallback=pages::not_found::NotFound>
                     // Async: the whole page is rendered before the response
                     // starts, so `/credits` can still redirect to log in.
@@ -110,6 +111,7 @@ pub fn App() -> impl IntoView {
                     />
                 </Routes>
             </main>
+            <Footer />
         </Router>
     }
 }

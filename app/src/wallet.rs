@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 /// Activity rows per page.
 pub const ACTIVITY_PAGE_SIZE: i64 = 25;
 
+/// The days the credit-use chart covers.
+pub const USAGE_DAYS: i32 = 30;
+
 /// Credits of one grant that expire soon.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExpiringView {
@@ -56,6 +59,9 @@ pub struct ActivityView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActivityPage {
     pub items: Vec<ActivityView>,
+    /// Credits spent per day over the last [`USAGE_DAYS`] days, oldest
+    /// first (on the first page only).
+    pub daily_use: Vec<crate::components::revenue_chart::Bar>,
     /// `?cursor=` of the next (older) page.
     pub next_cursor: Option<String>,
 }
@@ -80,7 +86,10 @@ pub(crate) mod ssr {
     use domain::{Credits, ids::UserId};
     use sqlx::PgPool;
 
-    use super::{ACTIVITY_PAGE_SIZE, ActivityPage, ActivityView, ExpiringView, WalletView};
+    use super::{
+        ACTIVITY_PAGE_SIZE, ActivityPage, ActivityView, ExpiringView, USAGE_DAYS, WalletView,
+    };
+    use crate::components::revenue_chart::Bar;
     use crate::error::{ApiError, ErrorCode};
 
     pub fn wallet_view(b: Breakdown) -> WalletView {
@@ -128,12 +137,26 @@ pub(crate) mod ssr {
             after,
             ..TransactionFilter::default()
         };
+        let daily_use = if filter.after.is_some() {
+            Vec::new()
+        } else {
+            wallet::daily_usage(pool, user, USAGE_DAYS)
+                .await?
+                .into_iter()
+                .map(|(day, used)| Bar {
+                    label: day.to_string(),
+                    value: used,
+                    title: format!("{} credits", Credits::signed(used)),
+                })
+                .collect()
+        };
         let items = wallet::transactions(pool, user, &filter).await?;
         let next_cursor = (items.len() as i64 == ACTIVITY_PAGE_SIZE)
             .then(|| items.last().map(|t| t.cursor.encode()))
             .flatten();
         Ok(ActivityPage {
             items: items.into_iter().map(activity_view).collect(),
+            daily_use,
             next_cursor,
         })
     }
@@ -162,7 +185,7 @@ pub(crate) mod ssr {
             model: t.model,
             amount: Credits::signed(t.amount),
             balance_after: t.balance_after.map(Credits::signed),
-            at: crate::credits::ssr::timestamp(t.created_at),
+            at: crate::credits::ssr::iso(t.created_at),
         }
     }
 

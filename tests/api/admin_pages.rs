@@ -186,7 +186,7 @@ async fn the_dashboard_shows_the_figures_chart_and_the_filtered_table() {
         assert!(current.contains(value), "{figure}: {current}");
     }
     assert!(html.contains(r#"<svg id="revenue-chart""#));
-    assert!(html.contains(r#"data-cents="5500""#), "today's bar");
+    assert!(html.contains(r#"data-value="5500""#), "today's bar");
     assert_eq!(html.matches("<tr data-purchase=").count(), 3);
 
     let (_, filtered, _) = world

@@ -88,6 +88,35 @@ async fn the_success_return_shows_the_new_balance_before_the_webhook_arrives() {
 }
 
 #[tokio::test]
+async fn the_success_banner_survives_a_reload_for_a_while_not_for_ever() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    let session = world.buy_and_pay(&alice, "starter", CARD_OK).await;
+    let path = format!("/credits?session_id={session}");
+    for _ in 0..2 {
+        let (_, html, _) = world.page(Some(&alice), &path).await;
+        assert_eq!(banner_kind(&html).as_deref(), Some("success"));
+    }
+
+    // The same address a while later (a bookmark, the browser's history):
+    // the page, without announcing an old payment again.
+    sqlx::query(
+        "update credit_purchases set created_at = created_at - interval '20 minutes', \
+         completed_at = completed_at - interval '20 minutes' \
+         where stripe_checkout_session_id = $1",
+    )
+    .bind(&session)
+    .execute(&world.app.pool)
+    .await
+    .unwrap();
+    let (status, html, _) = world.page(Some(&alice), &path).await;
+    assert_eq!(status, 200);
+    assert_eq!(banner_kind(&html), None);
+    assert_eq!(text_of(&html, "balance"), "1,000");
+    assert!(html.contains(r#"data-status="completed""#));
+}
+
+#[tokio::test]
 async fn a_payment_still_processing_shows_a_pending_note_and_no_credits() {
     let world = world().await;
     let alice = world.token("alice").await;

@@ -17,6 +17,7 @@ mod credits_webhook;
 mod group_commit;
 mod ledger;
 mod migrations;
+mod preferences;
 mod purchases;
 mod rollups;
 mod server;

@@ -1099,3 +1099,65 @@ async fn run_sequence(pool: &PgPool, steps: Vec<Step>) -> Result<(), TestCaseErr
     assert_wallet_consistent(pool).await;
     Ok(())
 }
+
+#[tokio::test]
+async fn the_activity_tab_charts_the_credits_used_each_day() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    let (status, html, _) = world.page(Some(&alice), "/credits?tab=activity").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"id="usage-empty""#), "{html}");
+    assert!(!html.contains(r#"id="usage-chart""#));
+
+    world.buy_and_pay(&alice, "starter", CARD_OK).await;
+    world.wait_for_balance(&alice, 1_000).await;
+    let alice_id = world.user_id(&alice).await;
+    let gateway = world.idp.spender_token().await;
+    for (amount, key) in [(120, "use-1"), (80, "use-2")] {
+        assert_eq!(spend(&world, &gateway, &alice_id, amount, key).await.0, 201);
+    }
+    // Yesterday's use, moved back a day, is a bar of its own (the ledger is
+    // append-only: its guard trigger is skipped for this one test edit).
+    let mut tx = world.app.pool.begin().await.unwrap();
+    sqlx::query("set local session_replication_role = replica")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query(
+        "update credit_ledger set created_at = created_at - interval '1 day' \
+         where source = 'usage' and amount = -80",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let (_, html, _) = world.page(Some(&alice), "/credits?tab=activity").await;
+    assert!(html.contains(r#"<svg id="usage-chart""#), "{html}");
+    // Thirty days, each a bar; today's and yesterday's with what was spent.
+    assert_eq!(html.matches("data-day=").count(), 30);
+    let today = Utc::now().date_naive();
+    let yesterday = today.pred_opt().unwrap();
+    assert!(
+        html.contains(&format!(r#"data-day="{today}" data-value="120""#)),
+        "{html}"
+    );
+    assert!(html.contains(&format!(r#"data-day="{yesterday}" data-value="80""#)));
+    assert!(html.contains("200 credits used, per day (UTC)"));
+    // The figures as a table, newest first, days without use left out.
+    let table = html
+        .find(r#"<th scope="row""#)
+        .map(|at| html[at..].replace("<!>", ""))
+        .expect("the table of figures");
+    let (first, second) = (
+        format!(
+            r#"font-normal">{today}</th><td class="py-1 text-right tabular-nums">120 credits</td>"#
+        ),
+        format!(
+            r#"font-normal">{yesterday}</th><td class="py-1 text-right tabular-nums">80 credits</td>"#
+        ),
+    );
+    let (first_at, second_at) = (table.find(&first), table.find(&second));
+    assert!(first_at.is_some() && first_at < second_at, "{table}");
+    assert_eq!(table.matches(r#"<th scope="row""#).count(), 2, "{table}");
+}

@@ -87,6 +87,11 @@ pub(crate) mod ssr {
         expect_context::<AppState>()
     }
 
+    /// An instant for `LocalTime` (RFC 3339, UTC).
+    pub fn iso(at: chrono::DateTime<chrono::Utc>) -> String {
+        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }
+
     pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
         at.format("%Y-%m-%d %H:%M").to_string()
     }
@@ -133,8 +138,8 @@ pub(crate) mod ssr {
             amount: purchase.amount_paid,
             refunded: purchase.refunded,
             status: purchase.status,
-            created_at: timestamp(purchase.created_at),
-            completed_at: purchase.completed_at.map(timestamp),
+            created_at: iso(purchase.created_at),
+            completed_at: purchase.completed_at.map(iso),
             session_id: purchase.stripe_session_id,
             payment_id: purchase.stripe_payment_id,
             review_reason: purchase.review_reason,

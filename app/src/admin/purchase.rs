@@ -49,7 +49,7 @@ pub struct PurchaseDetailView {
 /// `unknown_purchase` when there is none.
 #[server(endpoint = "admin_purchase")]
 pub async fn admin_purchase(id: PurchaseId) -> Result<PurchaseDetailView, ApiError> {
-    use super::ssr::{require_admin, row, state, timestamp};
+    use super::ssr::{iso, require_admin, row, state};
 
     require_admin().await?;
     let state = state();
@@ -69,7 +69,7 @@ pub async fn admin_purchase(id: PurchaseId) -> Result<PurchaseDetailView, ApiErr
             .audit
             .into_iter()
             .map(|entry| AuditView {
-                at: timestamp(entry.occurred_at),
+                at: iso(entry.occurred_at),
                 actor: entry.actor,
                 action: entry.action,
                 details: entry.details.to_string(),
@@ -79,7 +79,7 @@ pub async fn admin_purchase(id: PurchaseId) -> Result<PurchaseDetailView, ApiErr
             .ledger
             .into_iter()
             .map(|entry| LedgerView {
-                at: timestamp(entry.created_at),
+                at: iso(entry.created_at),
                 amount: entry.amount,
                 reference: entry.reference,
                 description: entry.description,

@@ -3,7 +3,15 @@
 
 use leptos::prelude::*;
 
-use crate::wallet::{ActivityPage, ActivityView};
+use domain::Credits;
+
+use crate::{
+    components::{
+        local_time::LocalTime,
+        revenue_chart::{RevenueChart, Unit},
+    },
+    wallet::{ActivityPage, ActivityView, USAGE_DAYS},
+};
 
 /// `page_href`: this list's own address without a cursor (`&cursor=` is
 /// appended); `export_href`: its CSV.
@@ -14,7 +22,39 @@ pub fn Activity(
     #[prop(into)] page_href: String,
     #[prop(into)] export_href: String,
 ) -> impl IntoView {
-    let ActivityPage { items, next_cursor } = page;
+    let ActivityPage {
+        items,
+        next_cursor,
+        daily_use,
+    } = page;
+    let used = daily_use.iter().map(|b| b.value).sum::<i64>();
+    let usage = first.then(|| {
+        view! {
+            <section aria-labelledby="usage-heading" class="mt-4 rounded-xl bg-surface p-4 shadow-sm ring-1 ring-slate-200">
+                <h3 id="usage-heading" class="text-sm font-semibold">
+                    {format!("Credits used in the last {USAGE_DAYS} days")}
+                </h3>
+                {if used == 0 {
+                    view! {
+                        <p id="usage-empty" class="mt-2 text-sm text-slate-600">
+                            "Nothing spent yet in this period. When Ops-Center services use your credits, each day's total shows here."
+                        </p>
+                    }
+                        .into_any()
+                } else {
+                    view! {
+                        <RevenueChart
+                            bars=daily_use
+                            caption=format!("{} credits used, per day (UTC)", Credits::signed(used))
+                            unit=Unit::Credits
+                            id="usage-chart"
+                        />
+                    }
+                        .into_any()
+                }}
+            </section>
+        }
+    });
     view! {
         <section aria-labelledby="activity-heading" class="mt-6">
             <div class="flex flex-wrap items-center justify-between gap-3">
@@ -30,6 +70,7 @@ pub fn Activity(
                     "Export CSV"
                 </a>
             </div>
+            {usage}
             {if items.is_empty() && first {
                 view! {
                     <p class="mt-4 rounded-xl border border-dashed border-slate-300 p-6 text-center text-slate-600">
@@ -39,14 +80,14 @@ pub fn Activity(
                     .into_any()
             } else {
                 view! {
-                    <ul id="activity" class="mt-4 divide-y divide-slate-100 rounded-xl bg-white shadow-sm ring-1 ring-slate-200">
+                    <ul id="activity" class="mt-4 divide-y divide-slate-100 rounded-xl bg-surface shadow-sm ring-1 ring-slate-200">
                         {items.into_iter().map(|item| view! { <Row item /> }).collect_view()}
                     </ul>
                     <nav aria-label="Activity pages" class="mt-4 flex items-center justify-between text-sm">
                         {(!first)
                             .then(|| {
                                 view! {
-                                    <a href=page_href.clone() class="font-medium text-indigo-600 hover:underline">
+                                    <a href=page_href.clone() class="font-medium text-link hover:underline">
                                         "← Newest"
                                     </a>
                                 }
@@ -58,7 +99,7 @@ pub fn Activity(
                                     <a
                                         data-role="older-activity"
                                         href=format!("{page_href}&cursor={cursor}")
-                                        class="font-medium text-indigo-600 hover:underline"
+                                        class="font-medium text-link hover:underline"
                                     >
                                         "Older →"
                                     </a>
@@ -100,7 +141,7 @@ fn Row(item: ActivityView) -> impl IntoView {
                     {item.description.clone()}
                     {(!detail.is_empty()).then(|| view! { <span class="text-slate-500">{format!(" ({detail})")}</span> })}
                 </p>
-                <p class="text-xs text-slate-500">{item.at.clone()}</p>
+                <p class="text-xs text-slate-500"><LocalTime iso=item.at.clone() /></p>
             </div>
             <div class="text-right">
                 <p class=format!("font-semibold tabular-nums {amount_class}")>{amount}</p>

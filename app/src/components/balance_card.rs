@@ -21,7 +21,7 @@ pub fn BalanceCard(wallet: WalletView) -> impl IntoView {
     let figure = |id: &'static str, label: &'static str, value: String| {
         view! {
             <div>
-                <dt class="text-xs font-medium uppercase tracking-wide text-indigo-100">{label}</dt>
+                <dt class="text-xs font-medium uppercase tracking-wide text-white/80">{label}</dt>
                 <dd id=id class="mt-0.5 text-lg font-semibold tabular-nums">{value}</dd>
             </div>
         }
@@ -31,14 +31,14 @@ pub fn BalanceCard(wallet: WalletView) -> impl IntoView {
             aria-labelledby="balance-heading"
             class="rounded-2xl bg-gradient-to-br from-indigo-600 to-indigo-800 p-6 text-white shadow-sm"
         >
-            <h2 id="balance-heading" class="text-sm font-medium text-indigo-100">
+            <h2 id="balance-heading" class="text-sm font-medium text-white/80">
                 "Your balance"
             </h2>
             <p class="mt-2 flex items-baseline gap-2">
                 <span id="balance" class="text-4xl font-bold tracking-tight">
                     {balance.to_string()}
                 </span>
-                <span class="text-indigo-100">"credits"</span>
+                <span class="text-white/80">"credits"</span>
             </p>
             <dl id="balance-breakdown" class="mt-4 grid grid-cols-2 gap-4 sm:grid-cols-4">
                 {figure("balance-available", "Available", available.to_string())}
@@ -58,14 +58,14 @@ pub fn BalanceCard(wallet: WalletView) -> impl IntoView {
                 })}
             {if expiring.is_empty() {
                 view! {
-                    <p class="mt-4 text-sm text-indigo-100">
+                    <p class="mt-4 text-sm text-white/80">
                         "Paid credits never expire; plan and promotional credits are used first."
                     </p>
                 }
                     .into_any()
             } else {
                 view! {
-                    <div id="balance-expiring" class="mt-4 text-sm text-indigo-50">
+                    <div id="balance-expiring" class="mt-4 text-sm text-white/90">
                         <p class="font-medium">
                             {format!("{expiring_soon} credits expire in the next 30 days:")}
                         </p>

@@ -51,7 +51,7 @@ pub fn CheckoutBanner(outcome: CheckoutReturn) -> impl IntoView {
         ),
         CheckoutReturn::Unknown => (
             "unknown",
-            "border-slate-200 bg-white text-slate-800",
+            "border-slate-200 bg-surface text-slate-800",
             "We are confirming your payment".to_owned(),
             "If you completed a payment, its credits appear in your balance within a few minutes."
                 .to_owned(),
@@ -68,7 +68,7 @@ pub fn CancelledBanner() -> impl IntoView {
     view! {
         <Notice
             kind="cancelled"
-            colours="border-slate-200 bg-white text-slate-800"
+            colours="border-slate-200 bg-surface text-slate-800"
             title="Checkout cancelled".to_owned()
             body="No payment was taken and your balance is unchanged. You can pick a pack again whenever you like."
                 .to_owned()

@@ -1,3 +1,6 @@
+//! The header on every page: the product, the balance and plan at a glance,
+//! and the user menu (a `<details>`, so it opens without JavaScript).
+
 use leptos::prelude::*;
 
 use crate::{
@@ -10,13 +13,23 @@ pub fn Header() -> impl IntoView {
     let user = Resource::new(|| (), |_| current_user());
     let summary = Resource::new(|| (), |_| account_summary());
     view! {
-        <header class="border-b border-slate-200 bg-white">
-            <div class="mx-auto flex max-w-6xl items-center justify-between px-4 py-4 sm:px-6">
-                <a href="/" class="flex items-center gap-2 text-lg font-semibold text-slate-900">
-                    <span class="inline-block h-7 w-7 rounded-lg bg-indigo-600"></span>
-                    "Ops-Center Credits"
+        <a
+            href="#main"
+            class="sr-only rounded-lg bg-indigo-600 px-4 py-2 font-semibold text-white focus:not-sr-only focus:absolute focus:top-3 focus:left-3 focus:z-50"
+        >
+            "Skip to content"
+        </a>
+        <header class="border-b border-slate-200 bg-surface">
+            <div class="mx-auto flex max-w-6xl items-center justify-between gap-4 px-4 py-3 sm:px-6">
+                <a
+                    href="/"
+                    class="flex shrink-0 items-center gap-2 text-lg font-semibold text-slate-900"
+                >
+                    <span aria-hidden="true" class="inline-block h-7 w-7 rounded-lg bg-indigo-600"></span>
+                    <span class="hidden sm:inline">"Ops-Center Credits"</span>
+                    <span class="sm:hidden">"Credits"</span>
                 </a>
-                <nav id="account" class="flex items-center gap-4 text-sm">
+                <nav id="account" aria-label="Account" class="flex min-w-0 items-center gap-3 text-sm">
                     <Suspense fallback=|| ()>
                         {move || Suspend::new(async move {
                             match user.await {
@@ -36,47 +49,125 @@ pub fn Header() -> impl IntoView {
 
 #[component]
 fn Account(user: UserView, summary: Option<HeaderSummary>) -> impl IntoView {
-    view! {
-        {summary
-            .map(|summary| {
-                view! {
-                    <a
-                        id="header-plan"
-                        href="/billing"
-                        class="rounded-full bg-indigo-50 px-2.5 py-0.5 text-xs font-semibold text-indigo-700 hover:bg-indigo-100"
-                    >
-                        {summary.tier_name}
-                    </a>
-                    <span id="header-balance" class="text-slate-600">
-                        {format!("{} credits", summary.balance)}
-                    </span>
-                }
-            })}
-        {user
-            .is_admin
-            .then(|| {
-                view! {
-                    <a
-                        id="admin-link"
-                        href="/admin/credits"
-                        class="font-medium text-indigo-600 hover:underline"
-                    >
-                        "Admin"
-                    </a>
-                }
-            })}
-        <span id="user-name" class="font-medium text-slate-700">
-            {user.name}
-        </span>
-        <form method="post" action="/auth/logout">
-            <button
-                id="logout"
-                type="submit"
-                class="rounded-lg border border-slate-300 px-3 py-1.5 font-medium text-slate-700 hover:bg-slate-50"
+    let tier = summary.as_ref().map(|s| s.tier_name.clone());
+    let at_a_glance = summary.map(|summary| {
+        view! {
+            <a
+                id="header-plan"
+                href="/billing"
+                class="hidden rounded-full bg-indigo-50 px-2.5 py-0.5 text-xs font-semibold text-indigo-700 hover:bg-indigo-100 sm:inline-block"
             >
-                "Log out"
-            </button>
-        </form>
+                {summary.tier_name}
+            </a>
+            <a
+                id="header-balance"
+                href="/credits"
+                class="whitespace-nowrap font-medium text-slate-700 tabular-nums hover:text-slate-900"
+            >
+                {summary.balance.to_string()}
+                <span class="font-normal text-slate-500">" credits"</span>
+            </a>
+        }
+    });
+    let menu = NodeRef::<leptos::html::Details>::new();
+    let close = move || {
+        if let Some(menu) = menu.get_untracked() {
+            menu.set_open(false);
+        }
+    };
+    view! {
+        {at_a_glance}
+        <details
+            id="user-menu"
+            node_ref=menu
+            class="relative"
+            on:keydown=move |ev| {
+                if ev.key() == "Escape" {
+                    close();
+                }
+            }
+            on:focusout=move |ev| {
+                // Closes when focus leaves the menu (a tab past its last item).
+                let inside = ev
+                    .related_target()
+                    .and_then(|target| {
+                        use leptos::wasm_bindgen::JsCast;
+                        target.dyn_into::<leptos::web_sys::Node>().ok()
+                    })
+                    .zip(menu.get_untracked())
+                    .is_some_and(|(target, menu)| menu.contains(Some(&target)));
+                if !inside && ev.related_target().is_some() {
+                    close();
+                }
+            }
+        >
+            <summary class="flex cursor-pointer list-none items-center gap-2 rounded-lg px-2 py-1.5 font-medium text-slate-700 hover:bg-slate-100 [&::-webkit-details-marker]:hidden">
+                <span
+                    aria-hidden="true"
+                    class="inline-flex h-7 w-7 items-center justify-center rounded-full bg-indigo-100 text-xs font-semibold text-indigo-700"
+                >
+                    {initials(&user.name)}
+                </span>
+                <span id="user-name" class="sr-only sm:not-sr-only">
+                    {user.name.clone()}
+                </span>
+                <svg aria-hidden="true" viewBox="0 0 20 20" class="h-4 w-4 fill-current text-slate-500">
+                    <path d="M5.5 7.5 10 12l4.5-4.5" stroke="currentColor" stroke-width="1.5" fill="none" />
+                </svg>
+            </summary>
+            <div
+                class="absolute right-0 z-20 mt-2 w-60 rounded-xl bg-surface p-1 text-sm shadow-lg ring-1 ring-slate-200"
+                on:click=move |_| close()
+            >
+                <div class="border-b border-slate-100 px-3 py-2">
+                    <p class="font-medium text-slate-900">{user.name.clone()}</p>
+                    {tier.map(|tier| view! { <p class="text-slate-500">{tier}</p> })}
+                </div>
+                <ul class="py-1">
+                    <li>
+                        <a href="/credits" class=MENU_ITEM>"Credits"</a>
+                    </li>
+                    <li>
+                        <a id="billing-menu-link" href="/billing" class=MENU_ITEM>
+                            "Billing"
+                        </a>
+                    </li>
+                    {user
+                        .is_admin
+                        .then(|| {
+                            view! {
+                                <li>
+                                    <a id="admin-link" href="/admin/credits" class=MENU_ITEM>
+                                        "Admin"
+                                    </a>
+                                </li>
+                            }
+                        })}
+                </ul>
+                <form method="post" action="/auth/logout" class="border-t border-slate-100 pt-1">
+                    <button id="logout" type="submit" class=MENU_ITEM>
+                        "Log out"
+                    </button>
+                </form>
+            </div>
+        </details>
+    }
+}
+
+const MENU_ITEM: &str = "block w-full rounded-lg px-3 py-2 text-left text-slate-700 hover:bg-slate-100 hover:text-slate-900";
+
+/// Up to two initials for the avatar: "Ada Admin" → "AA".
+fn initials(name: &str) -> String {
+    let letters: String = name
+        .split_whitespace()
+        .filter_map(|word| word.chars().next())
+        .take(2)
+        .flat_map(char::to_uppercase)
+        .collect();
+    if letters.is_empty() {
+        "?".into()
+    } else {
+        letters
     }
 }
 
@@ -91,5 +182,18 @@ fn LogIn() -> impl IntoView {
         >
             "Log in"
         </a>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::initials;
+
+    #[test]
+    fn initials_take_the_first_two_words() {
+        assert_eq!(initials("Ada Admin"), "AA");
+        assert_eq!(initials("bob"), "B");
+        assert_eq!(initials("Jean Luc Picard"), "JL");
+        assert_eq!(initials("  "), "?");
     }
 }

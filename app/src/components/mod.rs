@@ -1,8 +1,12 @@
 pub mod activity;
 pub mod balance_card;
 pub mod checkout_banner;
+pub mod error_notice;
+pub mod footer;
 pub mod header;
+pub mod local_time;
 pub mod package_card;
 pub mod purchase_history;
 pub mod revenue_chart;
+pub mod skeleton;
 pub mod status_chip;

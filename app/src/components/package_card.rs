@@ -1,10 +1,7 @@
 use domain::PackageCode;
 use leptos::prelude::*;
 
-use crate::{
-    credits::{BuyCredits, error_message},
-    packages::PackageView,
-};
+use crate::{components::error_notice::ErrorNotice, credits::BuyCredits, packages::PackageView};
 
 /// What the card's button does: start Checkout, or (anonymous) log in first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +20,7 @@ pub fn PackageCard(package: PackageView, action: CardAction) -> impl IntoView {
     };
     view! {
         <article
-            class=format!("relative flex flex-col rounded-2xl bg-white p-6 shadow-sm {ring}")
+            class=format!("relative flex flex-col rounded-2xl bg-surface p-6 shadow-sm {ring}")
             data-package=package.code.to_string()
         >
             <div class="flex h-6 flex-wrap gap-1">
@@ -82,6 +79,8 @@ pub fn PackageCard(package: PackageView, action: CardAction) -> impl IntoView {
 
 /// Goes straight to Stripe Checkout: pending while the session is created
 /// (and while the browser leaves), the error inline if it could not start.
+/// A form: before the page is hydrated (or without JavaScript) it posts,
+/// and the server answers with a redirect to Checkout.
 #[component]
 fn BuyButton(code: PackageCode) -> impl IntoView {
     let buy = ServerAction::<BuyCredits>::new();
@@ -93,31 +92,29 @@ fn BuyButton(code: PackageCode) -> impl IntoView {
     });
     let leaving = move || buy.pending().get() || matches!(value.get(), Some(Ok(_)));
     let error = move || match value.get() {
-        Some(Err(error)) => Some(error_message(&error)),
+        Some(Err(error)) => Some(error),
         _ => None,
     };
     view! {
-        <button
-            type="button"
-            data-role="buy"
-            class="w-full rounded-lg bg-indigo-600 px-4 py-2 text-sm font-semibold text-white shadow-sm hover:bg-indigo-500 disabled:cursor-wait disabled:opacity-60"
-            disabled=leaving
-            aria-busy=move || leaving().to_string()
-            on:click=move |_| {
-                buy.dispatch(BuyCredits {
-                    package_code: code.clone(),
-                });
-            }
-        >
-            {move || if leaving() { "Redirecting to Stripe…" } else { "Buy" }}
-        </button>
+        <ActionForm action=buy>
+            <input type="hidden" name="package_code" value=code.to_string() />
+            <button
+                type="submit"
+                data-role="buy"
+                class="w-full rounded-lg bg-indigo-600 px-4 py-2 text-sm font-semibold text-white shadow-sm hover:bg-indigo-500 disabled:cursor-wait disabled:opacity-60"
+                disabled=leaving
+                aria-busy=move || leaving().to_string()
+            >
+                {move || if leaving() { "Redirecting to Stripe…" } else { "Buy" }}
+            </button>
+        </ActionForm>
         {move || {
             error()
-                .map(|message| {
+                .map(|error| {
                     view! {
-                        <p data-role="buy-error" class="mt-2 text-sm text-red-700" role="alert">
-                            {message}
-                        </p>
+                        <div data-role="buy-error">
+                            <ErrorNotice error inline=true />
+                        </div>
                     }
                 })
         }}

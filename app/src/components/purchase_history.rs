@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 
 use crate::{
-    components::status_chip::StatusChip,
+    components::{local_time::LocalTime, status_chip::StatusChip},
     credits::{CreditsOverview, PurchaseView},
 };
 
@@ -29,14 +29,14 @@ pub fn PurchaseHistory(overview: CreditsOverview) -> impl IntoView {
                     .into_any()
             } else {
                 view! {
-                    <div class="mt-4 overflow-x-auto rounded-xl bg-white shadow-sm ring-1 ring-slate-200">
-                        <table id="history" class="min-w-full divide-y divide-slate-200 text-sm">
+                    <div class="mt-4 rounded-xl bg-surface shadow-sm ring-1 ring-slate-200 sm:overflow-x-auto">
+                        <table id="history" class="cards min-w-full divide-y divide-slate-200 text-sm">
                             <thead class="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
                                 <tr>
                                     <th scope="col" class="px-4 py-3">"Date"</th>
                                     <th scope="col" class="px-4 py-3">"Package"</th>
                                     <th scope="col" class="px-4 py-3 text-right">"Credits"</th>
-                                    <th scope="col" class="hidden px-4 py-3 text-right sm:table-cell">
+                                    <th scope="col" class="px-4 py-3 text-right">
                                         "Amount"
                                     </th>
                                     <th scope="col" class="px-4 py-3">"Status"</th>
@@ -57,7 +57,7 @@ pub fn PurchaseHistory(overview: CreditsOverview) -> impl IntoView {
                                     <a
                                         data-role="newer"
                                         href=format!("/credits?page={}", page - 1)
-                                        class="font-medium text-indigo-600 hover:underline"
+                                        class="font-medium text-link hover:underline"
                                     >
                                         "← Newer"
                                     </a>
@@ -70,7 +70,7 @@ pub fn PurchaseHistory(overview: CreditsOverview) -> impl IntoView {
                                     <a
                                         data-role="older"
                                         href=format!("/credits?page={}", page + 1)
-                                        class="font-medium text-indigo-600 hover:underline"
+                                        class="font-medium text-link hover:underline"
                                     >
                                         "Older →"
                                     </a>
@@ -88,15 +88,15 @@ pub fn PurchaseHistory(overview: CreditsOverview) -> impl IntoView {
 fn HistoryRow(purchase: PurchaseView) -> impl IntoView {
     view! {
         <tr data-purchase=purchase.id.clone()>
-            <td class="whitespace-nowrap px-4 py-3 text-slate-600">{purchase.created_at.clone()}</td>
-            <td class="px-4 py-3 font-medium">{purchase.package_name.clone()}</td>
-            <td class="whitespace-nowrap px-4 py-3 text-right tabular-nums">
+            <td data-label="Date" class="whitespace-nowrap px-4 py-3 text-slate-600"><LocalTime iso=purchase.created_at.clone() /></td>
+            <td data-label="Package" class="px-4 py-3 font-medium">{purchase.package_name.clone()}</td>
+            <td data-label="Credits" class="whitespace-nowrap px-4 py-3 text-right tabular-nums">
                 {purchase.credits.to_string()}
             </td>
-            <td class="hidden whitespace-nowrap px-4 py-3 text-right tabular-nums sm:table-cell">
+            <td data-label="Amount" class="whitespace-nowrap px-4 py-3 text-right tabular-nums">
                 {purchase.amount_paid.to_string()}
             </td>
-            <td class="px-4 py-3">
+            <td data-label="Status" class="px-4 py-3">
                 <StatusChip status=purchase.status />
             </td>
         </tr>

@@ -1,6 +1,7 @@
 //! `/billing` (the plan, card, actions and invoices) and `/billing/plans`
 //! (the plan picker). Anonymous visitors are sent to log in.
 
+use crate::components::skeleton::PageSkeleton;
 #[allow(unused_imports)]
 use crate::error::{ApiError, ErrorCode};
 use domain::BillingCycle;
@@ -13,6 +14,7 @@ use crate::{
         PreviewPlanChange, ResumePlan, Subscribe, TierView, day, load_billing_page,
         load_plans_page, money,
     },
+    components::error_notice::ErrorNotice,
     credits::error_message,
 };
 
@@ -27,7 +29,7 @@ pub fn BillingPage() -> impl IntoView {
         |(session_id, _, _)| load_billing_page(session_id),
     );
     view! {
-        <Suspense fallback=|| view! { <p class="text-slate-500">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <PageSkeleton /> }>
             {move || Suspend::new(async move {
                 match overview.await {
                     Ok(Some(overview)) => view! { <Billing overview cancel resume /> }.into_any(),
@@ -36,7 +38,7 @@ pub fn BillingPage() -> impl IntoView {
                         crate::auth::ssr::redirect_to_login("/billing");
                         view! { <p>"Please log in."</p> }.into_any()
                     }
-                    Err(error) => view! { <Problem message=error_message(&error) /> }.into_any(),
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
                 }
             })}
         </Suspense>
@@ -85,7 +87,7 @@ fn Billing(
                     "Your subscription, the card it is paid with, and your invoices."
                 </p>
             </div>
-            <a href="/credits" class="text-sm font-medium text-indigo-600 hover:underline">
+            <a href="/credits" class="text-sm font-medium text-link hover:underline">
                 "← Credits"
             </a>
         </div>
@@ -182,7 +184,7 @@ fn CurrentPlan(
         <section
             id="current-plan"
             aria-labelledby="plan-heading"
-            class="mt-8 grid gap-6 rounded-2xl bg-white p-6 shadow-sm ring-1 ring-slate-200 md:grid-cols-3"
+            class="mt-8 grid gap-6 rounded-2xl bg-surface p-6 shadow-sm ring-1 ring-slate-200 md:grid-cols-3"
         >
             <div class="md:col-span-2">
                 <div class="flex items-center gap-3">
@@ -315,19 +317,19 @@ fn PortalButton() -> impl IntoView {
     });
     let leaving = move || portal.pending().get() || matches!(value.get(), Some(Ok(_)));
     view! {
-        <button
-            id="manage-billing"
-            type="button"
-            disabled=leaving
-            class="w-full rounded-lg bg-slate-900 px-4 py-2 text-sm font-semibold text-white hover:bg-slate-700 disabled:opacity-60"
-            on:click=move |_| {
-                portal.dispatch(OpenPortal {});
-            }
-        >
-            {move || if leaving() { "Opening Stripe…" } else { "Manage billing" }}
-        </button>
+        <ActionForm action=portal>
+            <button
+                id="manage-billing"
+                type="submit"
+                disabled=leaving
+                aria-busy=move || leaving().to_string()
+                class="w-full rounded-lg bg-ink px-4 py-2 text-sm font-semibold text-white hover:bg-ink-hover disabled:opacity-60"
+            >
+                {move || if leaving() { "Opening Stripe…" } else { "Manage billing" }}
+            </button>
+        </ActionForm>
         {move || match value.get() {
-            Some(Err(error)) => Some(view! { <p role="alert" class="text-sm text-red-700">{error_message(&error)}</p> }),
+            Some(Err(error)) => Some(view! { <ErrorNotice error inline=true /> }),
             _ => None,
         }}
     }
@@ -337,7 +339,7 @@ fn PortalButton() -> impl IntoView {
 fn NoPlan(plan: PlanStatus) -> impl IntoView {
     let ended = plan.status == "canceled";
     view! {
-        <section id="no-plan" class="mt-8 rounded-2xl bg-white p-6 shadow-sm ring-1 ring-slate-200">
+        <section id="no-plan" class="mt-8 rounded-2xl bg-surface p-6 shadow-sm ring-1 ring-slate-200">
             <div class="flex items-center gap-3">
                 <h2 class="text-2xl font-semibold">"No active plan"</h2>
                 <PlanChip status=plan.status.clone() />
@@ -370,13 +372,13 @@ fn Invoices(overview: BillingOverview) -> impl IntoView {
                 view! { <p id="no-invoices" class="mt-2 text-sm text-slate-600">"No invoices yet."</p> }.into_any()
             } else {
                 view! {
-                    <ul id="invoices" class="mt-4 divide-y divide-slate-200 rounded-2xl bg-white shadow-sm ring-1 ring-slate-200">
+                    <ul id="invoices" class="mt-4 divide-y divide-slate-200 rounded-2xl bg-surface shadow-sm ring-1 ring-slate-200">
                         {rows
                             .into_iter()
                             .map(|invoice| {
                                 let link = invoice.hosted_invoice_url.clone().map(|url| {
                                     view! {
-                                        <a data-role="invoice-link" href=url rel="external" class="text-indigo-600 hover:underline">
+                                        <a data-role="invoice-link" href=url rel="external" class="text-link hover:underline">
                                             "View"
                                         </a>
                                     }
@@ -406,7 +408,7 @@ pub fn PlansPage() -> impl IntoView {
     let query = use_query_map();
     let cancelled = move || query.with(|q| q.get("checkout").as_deref() == Some("cancelled"));
     view! {
-        <Suspense fallback=|| view! { <p class="text-slate-500">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <PageSkeleton /> }>
             {move || Suspend::new(async move {
                 match overview.await {
                     Ok(Some(overview)) => {
@@ -428,12 +430,14 @@ pub fn PlansPage() -> impl IntoView {
                         crate::auth::ssr::redirect_to_login("/billing/plans");
                         view! { <p>"Please log in."</p> }.into_any()
                     }
-                    Err(error) => view! { <Problem message=error_message(&error) /> }.into_any(),
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
                 }
             })}
         </Suspense>
     }
 }
+
+const CHOOSE: &str = "w-full rounded-lg bg-indigo-600 px-4 py-2 text-sm font-semibold text-white shadow-sm hover:bg-indigo-500 disabled:cursor-not-allowed disabled:opacity-50";
 
 /// The tiers side by side with a monthly/yearly toggle; choosing one goes
 /// to Checkout (no plan yet) or to a confirm step with Stripe's prorated
@@ -482,7 +486,7 @@ fn PlanPicker(tiers: Vec<TierView>, plan: PlanStatus) -> impl IntoView {
     let current_cycle = plan.billing_cycle;
     let toggle_class = move |mine: BillingCycle| {
         if cycle.get() == mine {
-            "rounded-md bg-white px-3 py-1.5 text-sm font-semibold text-slate-900 shadow-sm"
+            "rounded-md bg-surface px-3 py-1.5 text-sm font-semibold text-slate-900 shadow-sm"
         } else {
             "rounded-md px-3 py-1.5 text-sm font-semibold text-slate-600"
         }
@@ -539,7 +543,7 @@ fn PlanPicker(tiers: Vec<TierView>, plan: PlanStatus) -> impl IntoView {
                     view! {
                         <article
                             data-tier=tier.tier.clone()
-                            class="flex flex-col rounded-2xl bg-white p-6 shadow-sm ring-1 ring-slate-200"
+                            class="flex flex-col rounded-2xl bg-surface p-6 shadow-sm ring-1 ring-slate-200"
                         >
                             <div class="flex h-6 items-center gap-2">
                                 {move || is_current_label().then(|| view! {
@@ -567,23 +571,48 @@ fn PlanPicker(tiers: Vec<TierView>, plan: PlanStatus) -> impl IntoView {
                                 {format!("{} credits / month", domain::Credits::signed(tier.monthly_allowance))}
                             </p>
                             <div class="mt-auto pt-6">
-                                <button
-                                    type="button"
-                                    data-role="choose"
-                                    class="w-full rounded-lg bg-indigo-600 px-4 py-2 text-sm font-semibold text-white shadow-sm hover:bg-indigo-500 disabled:cursor-not-allowed disabled:opacity-50"
-                                    disabled=move || busy() || is_current_now() || (cycle.get() == BillingCycle::Yearly && yearly.is_none())
-                                    on:click=move |_| {
-                                        let billing_cycle = cycle.get_untracked();
-                                        let tier = tier_for_click.clone();
-                                        if has_plan {
-                                            preview.dispatch(PreviewPlanChange { tier, billing_cycle });
-                                        } else {
-                                            subscribe.dispatch(Subscribe { tier, billing_cycle });
-                                        }
+                                {if has_plan {
+                                    view! {
+                                        <button
+                                            type="button"
+                                            data-role="choose"
+                                            class=CHOOSE
+                                            disabled=move || busy() || is_current_now() || (cycle.get() == BillingCycle::Yearly && yearly.is_none())
+                                            on:click=move |_| {
+                                                preview.dispatch(PreviewPlanChange {
+                                                    tier: tier_for_click.clone(),
+                                                    billing_cycle: cycle.get_untracked(),
+                                                });
+                                            }
+                                        >
+                                            "Switch to this plan"
+                                        </button>
                                     }
-                                >
-                                    {if has_plan { "Switch to this plan" } else { "Subscribe" }}
-                                </button>
+                                        .into_any()
+                                } else {
+                                    // A form: before hydration (or without JavaScript)
+                                    // it posts (monthly) and is redirected to Checkout.
+                                    view! {
+                                        <ActionForm action=subscribe>
+                                            <input type="hidden" name="tier" value=tier_for_click.clone() />
+                                            <input
+                                                type="hidden"
+                                                name="billing_cycle"
+                                                value=initial.as_str()
+                                                prop:value=move || cycle.get().as_str()
+                                            />
+                                            <button
+                                                type="submit"
+                                                data-role="choose"
+                                                class=CHOOSE
+                                                disabled=move || busy() || (cycle.get() == BillingCycle::Yearly && yearly.is_none())
+                                            >
+                                                "Subscribe"
+                                            </button>
+                                        </ActionForm>
+                                    }
+                                        .into_any()
+                                }}
                             </div>
                         </article>
                     }

@@ -2,6 +2,7 @@
 //! button, the banner after Checkout, and the purchase history. Anonymous
 //! visitors see the packs on `/` and are sent to log in from `/credits`.
 
+use crate::components::skeleton::PageSkeleton;
 #[allow(unused_imports)]
 use crate::error::{ApiError, ErrorCode};
 use domain::ids::PurchaseId;
@@ -13,10 +14,11 @@ use crate::{
         activity::Activity,
         balance_card::BalanceCard,
         checkout_banner::{CancelledBanner, CheckoutBanner},
+        error_notice::ErrorNotice,
         package_card::{CardAction, PackageCard},
         purchase_history::PurchaseHistory,
     },
-    credits::{AbandonCheckout, CreditsOverview, error_message, load_credits_page},
+    credits::{AbandonCheckout, CreditsOverview, load_credits_page},
     packages::{PackageView, list_packages},
     wallet::{ActivityPage, load_activity},
 };
@@ -77,7 +79,7 @@ pub fn CreditsPage(
     );
 
     view! {
-        <Suspense fallback=|| view! { <p class="text-slate-500">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <PageSkeleton /> }>
             {move || Suspend::new(async move {
                 let packages = packages.await;
                 let activity = activity.await;
@@ -94,7 +96,7 @@ pub fn CreditsPage(
                         }
                         view! { <Anonymous packages /> }.into_any()
                     }
-                    Err(error) => view! { <Problem message=error_message(&error) /> }.into_any(),
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
                 }
             })}
         </Suspense>
@@ -138,7 +140,7 @@ fn Signed(
         Err(error) => view! {
             {top}
             <Tabs activity=true />
-            <Problem message=error_message(&error) />
+            <ErrorNotice error />
         }
         .into_any(),
         Ok(None) => view! {
@@ -180,7 +182,7 @@ fn Overview(
 ) -> impl IntoView {
     view! {
         <p class="mt-4 text-sm">
-            <a id="billing-link" href="/billing" class="font-medium text-indigo-600 hover:underline">
+            <a id="billing-link" href="/billing" class="font-medium text-link hover:underline">
                 "Plans & billing →"
             </a>
             <span class="text-slate-600">" Subscribe for a monthly credit allowance."</span>
@@ -226,7 +228,7 @@ fn Packages(packages: Result<Vec<PackageView>, ApiError>, action: CardAction) ->
             </div>
         }
         .into_any(),
-        Err(error) => view! { <Problem message=error_message(&error) /> }.into_any(),
+        Err(error) => view! { <ErrorNotice error /> }.into_any(),
     }
 }
 
@@ -235,7 +237,7 @@ fn HowCreditsWork() -> impl IntoView {
     view! {
         <aside
             aria-labelledby="how-heading"
-            class="rounded-2xl bg-white p-6 text-sm text-slate-600 shadow-sm ring-1 ring-slate-200"
+            class="rounded-2xl bg-surface p-6 text-sm text-slate-600 shadow-sm ring-1 ring-slate-200"
         >
             <h2 id="how-heading" class="text-base font-semibold text-slate-900">
                 "How credits work"
@@ -248,14 +250,5 @@ fn HowCreditsWork() -> impl IntoView {
                 <li>"Refunded payments take the matching credits back."</li>
             </ul>
         </aside>
-    }
-}
-
-#[component]
-fn Problem(message: String) -> impl IntoView {
-    view! {
-        <p class="mt-6 rounded-lg bg-red-50 p-4 text-red-700" role="alert">
-            {message}
-        </p>
     }
 }

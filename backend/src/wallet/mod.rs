@@ -31,7 +31,7 @@ pub use ops::{
 };
 pub use read::{
     Breakdown, CSV_COLUMNS, Cursor, EXPIRING_WITHIN_DAYS, Expiring, Transaction, TransactionFilter,
-    TransactionKind, activity_csv, breakdown, transactions,
+    TransactionKind, activity_csv, breakdown, daily_usage, transactions,
 };
 
 /// A service that spends credits: the OAuth client of its access token.

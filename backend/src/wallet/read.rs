@@ -379,3 +379,32 @@ pub async fn activity_csv(pool: &PgPool, user: UserId) -> Result<String, WalletE
         }
     }
 }
+
+/// Credits `user` spent (`usage`) on each of the last `days` UTC days,
+/// oldest first; every day is present, with 0 when nothing was spent.
+pub async fn daily_usage(
+    pool: &PgPool,
+    user: UserId,
+    days: i32,
+) -> Result<Vec<(chrono::NaiveDate, i64)>, WalletError> {
+    let rows = sqlx::query_as(
+        "with span as ( \
+           select (now() at time zone 'utc')::date - ($2::int - 1) as first, \
+                  (now() at time zone 'utc')::date as last), \
+         used as ( \
+           select (l.created_at at time zone 'utc')::date as day, sum(-l.amount)::bigint as credits \
+           from credit_ledger l, span \
+           where l.user_id = $1 and l.source = 'usage' \
+             and l.created_at >= span.first::timestamp at time zone 'utc' \
+           group by 1) \
+         select d::date, coalesce(used.credits, 0)::bigint \
+         from span cross join lateral generate_series(span.first, span.last, interval '1 day') d \
+         left join used on used.day = d::date \
+         order by 1",
+    )
+    .bind(user)
+    .bind(days.max(1))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows)
+}

@@ -1,10 +1,11 @@
+use crate::components::skeleton::PageSkeleton;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use super::{AdminNav, refusal};
 use crate::{
     admin::{AdminRow, DashboardView, FilterParams, PERIODS, PageParams, admin_dashboard},
-    components::{revenue_chart::RevenueChart, status_chip::StatusChip},
+    components::{local_time::LocalTime, revenue_chart::RevenueChart, status_chip::StatusChip},
 };
 
 #[component]
@@ -35,7 +36,7 @@ pub fn AdminDashboardPage() -> impl IntoView {
         admin_dashboard(days, params, page)
     });
     view! {
-        <Suspense fallback=|| view! { <p class="text-slate-500">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <PageSkeleton /> }>
             {move || Suspend::new(async move {
                 match dashboard.await {
                     Ok(view) => view! { <Dashboard view /> }.into_any(),
@@ -81,12 +82,12 @@ fn Dashboard(view: DashboardView) -> impl IntoView {
                 <h1 class="text-3xl font-bold tracking-tight">"Credits dashboard"</h1>
                 <p class="mt-1 text-sm text-slate-600">{format!("Figures for {period} (UTC), beside the {days} days before.")}</p>
             </div>
-            <nav aria-label="Period" class="flex gap-1 rounded-lg bg-white p-1 shadow-sm ring-1 ring-slate-200">
+            <nav aria-label="Period" class="flex gap-1 rounded-lg bg-surface p-1 shadow-sm ring-1 ring-slate-200">
                 {PERIODS
                     .iter()
                     .map(|&d| {
                         let class = if d == days {
-                            "rounded-md bg-slate-900 px-3 py-1 text-sm font-semibold text-white"
+                            "rounded-md bg-ink px-3 py-1 text-sm font-semibold text-white"
                         } else {
                             "rounded-md px-3 py-1 text-sm text-slate-700 hover:bg-slate-100"
                         };
@@ -103,7 +104,7 @@ fn Dashboard(view: DashboardView) -> impl IntoView {
                 .into_iter()
                 .map(|figure| {
                     view! {
-                        <div data-figure=figure.key class="rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200">
+                        <div data-figure=figure.key class="rounded-xl bg-surface p-4 shadow-sm ring-1 ring-slate-200">
                             <dt class="text-xs font-medium uppercase tracking-wide text-slate-500">{figure.label}</dt>
                             <dd class="mt-1 text-2xl font-bold tabular-nums" data-role="current">{figure.current}</dd>
                             <dd class="text-xs text-slate-500" data-role="previous">{format!("previous: {}", figure.previous)}</dd>
@@ -114,11 +115,11 @@ fn Dashboard(view: DashboardView) -> impl IntoView {
         </dl>
 
         <div class="mt-6 grid gap-6 lg:grid-cols-3">
-            <section class="rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200 lg:col-span-2">
+            <section class="rounded-xl bg-surface p-4 shadow-sm ring-1 ring-slate-200 lg:col-span-2">
                 <h2 class="text-sm font-semibold">"Revenue per day"</h2>
                 <RevenueChart bars caption="Revenue from completed purchases" />
             </section>
-            <section class="rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200">
+            <section class="rounded-xl bg-surface p-4 shadow-sm ring-1 ring-slate-200">
                 <h2 class="text-sm font-semibold">"Purchases by package"</h2>
                 <ul id="by-package" class="mt-3 space-y-3 text-sm">
                     {by_package
@@ -149,7 +150,7 @@ fn Dashboard(view: DashboardView) -> impl IntoView {
         <section class="mt-10">
             <div class="flex flex-wrap items-end justify-between gap-2">
                 <h2 class="text-xl font-semibold tracking-tight">"All purchases"</h2>
-                <a id="export-csv" href=csv_href rel="external" download class="rounded-lg border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium hover:bg-slate-50">
+                <a id="export-csv" href=csv_href rel="external" download class="rounded-lg border border-slate-300 bg-surface px-3 py-1.5 text-sm font-medium hover:bg-slate-50">
                     "Export CSV"
                 </a>
             </div>
@@ -158,8 +159,8 @@ fn Dashboard(view: DashboardView) -> impl IntoView {
                 <p class="mt-3 rounded-lg bg-amber-50 p-3 text-sm text-amber-900" role="alert">{message}</p>
             })}
             <p id="purchase-count" class="mt-3 text-sm text-slate-600">{if total == 1 { "1 purchase matches".to_owned() } else { format!("{total} purchases match") }}</p>
-            <div class="mt-2 overflow-x-auto rounded-xl bg-white shadow-sm ring-1 ring-slate-200">
-                <table id="purchases" class="min-w-full divide-y divide-slate-200 text-sm">
+            <div class="mt-2 rounded-xl bg-surface shadow-sm ring-1 ring-slate-200 sm:overflow-x-auto" tabindex="0" role="region" aria-label="All purchases">
+                <table id="purchases" class="cards min-w-full divide-y divide-slate-200 text-sm">
                     <thead class="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
                         <tr>
                             <th scope="col" class="px-3 py-2">"User"</th>
@@ -182,9 +183,9 @@ fn Dashboard(view: DashboardView) -> impl IntoView {
                 </table>
             </div>
             <nav aria-label="Pages" class="mt-3 flex justify-between text-sm">
-                {first_href.map(|href| view! { <a data-role="first" href=href class="font-medium text-indigo-600 hover:underline">"← First page"</a> })}
+                {first_href.map(|href| view! { <a data-role="first" href=href class="font-medium text-link hover:underline">"← First page"</a> })}
                 <span></span>
-                {next_href.map(|href| view! { <a data-role="next" href=href class="font-medium text-indigo-600 hover:underline">"Next page →"</a> })}
+                {next_href.map(|href| view! { <a data-role="next" href=href class="font-medium text-link hover:underline">"Next page →"</a> })}
             </nav>
         </section>
     }
@@ -200,11 +201,11 @@ fn NeedsReview(rows: Vec<AdminRow>, total: i64) -> impl IntoView {
     };
     let shown = rows.len() as i64;
     view! {
-        <section id="needs-review" data-count=total.to_string() class="mt-6 rounded-xl bg-white p-4 shadow-sm ring-1 ring-orange-200">
+        <section id="needs-review" data-count=total.to_string() class="mt-6 rounded-xl bg-surface p-4 shadow-sm ring-1 ring-orange-200">
             <div class="flex flex-wrap items-end justify-between gap-2">
                 <h2 class="text-sm font-semibold">{heading}</h2>
                 {(total > shown).then(|| view! {
-                    <a href="/admin/credits?status=needs_review" class="text-sm font-medium text-indigo-600 hover:underline">"All of them →"</a>
+                    <a href="/admin/credits?status=needs_review" class="text-sm font-medium text-link hover:underline">"All of them →"</a>
                 })}
             </div>
             {if rows.is_empty() {
@@ -218,11 +219,11 @@ fn NeedsReview(rows: Vec<AdminRow>, total: i64) -> impl IntoView {
                             view! {
                                 <li data-purchase=row.id.clone() class="flex flex-wrap items-baseline justify-between gap-2 py-2">
                                     <span>
-                                        <a data-role="open" href=detail class="font-medium text-indigo-600 hover:underline">{row.package_name.clone()}</a>
+                                        <a data-role="open" href=detail class="font-medium text-link hover:underline">{row.package_name.clone()}</a>
                                         {format!(" · {} · {}", row.user_email.clone().unwrap_or_else(|| row.user_id.clone()), row.amount)}
                                     </span>
                                     <span data-role="reason" class="text-slate-600">{row.review_reason.clone().unwrap_or_default()}</span>
-                                    <span class="text-xs text-slate-500">{row.created_at.clone()}</span>
+                                    <span class="text-xs text-slate-500"><LocalTime iso=row.created_at.clone() /></span>
                                 </li>
                             }
                         }).collect_view()}
@@ -239,7 +240,7 @@ fn Filters(params: FilterParams, packages: Vec<(String, String)>) -> impl IntoVi
     let package = params.package.clone().unwrap_or_default();
     let input = "mt-1 block w-full rounded-lg border border-slate-300 px-2 py-1.5 text-sm";
     view! {
-        <form id="filters" method="get" action="/admin/credits" class="mt-4 grid gap-3 rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200 sm:grid-cols-3 lg:grid-cols-6">
+        <form id="filters" method="get" action="/admin/credits" class="mt-4 grid gap-3 rounded-xl bg-surface p-4 shadow-sm ring-1 ring-slate-200 sm:grid-cols-3 lg:grid-cols-6">
             <label class="text-xs font-medium text-slate-600">"Status"
                 <select name="status" class=input>
                     <option value="" selected=status.is_empty()>"Any"</option>
@@ -290,23 +291,23 @@ fn Row(row: AdminRow) -> impl IntoView {
     let detail = format!("/admin/credits/purchases/{}", row.id);
     view! {
         <tr data-purchase=row.id.clone()>
-            <td class="px-3 py-2">
+            <td data-label="User" class="px-3 py-2">
                 <div class="font-medium">{row.user_email.clone().unwrap_or_else(|| row.user_id.clone())}</div>
                 <div class="text-xs text-slate-500">{row.user_name.clone().unwrap_or_default()}</div>
             </td>
-            <td class="px-3 py-2">
-                <a data-role="open" href=detail class="font-medium text-indigo-600 hover:underline">{row.package_name.clone()}</a>
+            <td data-label="Package" class="px-3 py-2">
+                <a data-role="open" href=detail class="font-medium text-link hover:underline">{row.package_name.clone()}</a>
             </td>
-            <td class="whitespace-nowrap px-3 py-2 text-right tabular-nums">{row.credits.to_string()}</td>
-            <td class="whitespace-nowrap px-3 py-2 text-right tabular-nums">{row.amount.to_string()}</td>
-            <td class="px-3 py-2"><StatusChip status=row.status /></td>
-            <td class="whitespace-nowrap px-3 py-2 text-slate-600">{row.created_at.clone()}</td>
-            <td class="whitespace-nowrap px-3 py-2 text-slate-600">{row.completed_at.clone().unwrap_or_default()}</td>
-            <td class="px-3 py-2 font-mono text-xs text-slate-500">
+            <td data-label="Credits" class="whitespace-nowrap px-3 py-2 text-right tabular-nums">{row.credits.to_string()}</td>
+            <td data-label="Amount" class="whitespace-nowrap px-3 py-2 text-right tabular-nums">{row.amount.to_string()}</td>
+            <td data-label="Status" class="px-3 py-2"><StatusChip status=row.status /></td>
+            <td data-label="Created" class="whitespace-nowrap px-3 py-2 text-slate-600"><LocalTime iso=row.created_at.clone() /></td>
+            <td data-label="Completed" class="whitespace-nowrap px-3 py-2 text-slate-600">{row.completed_at.clone().map(|iso| view! { <LocalTime iso /> })}</td>
+            <td data-label="Stripe" class="px-3 py-2 font-mono text-xs text-slate-500">
                 <div>{row.session_id.clone().unwrap_or_default()}</div>
                 <div>
                     {match (row.payment_url.clone(), row.payment_id.clone()) {
-                        (Some(url), Some(id)) => view! { <a href=url rel="external" target="_blank" class="text-indigo-600 hover:underline">{id}</a> }.into_any(),
+                        (Some(url), Some(id)) => view! { <a href=url rel="external" target="_blank" class="text-link hover:underline">{id}</a> }.into_any(),
                         (_, id) => view! { <span>{id.unwrap_or_default()}</span> }.into_any(),
                     }}
                 </div>
@@ -323,22 +324,22 @@ fn Subscriptions(view: crate::admin::SubscriptionsView) -> impl IntoView {
         <section id="subscriptions" aria-labelledby="subscriptions-heading" class="mt-10">
             <h2 id="subscriptions-heading" class="text-xl font-semibold tracking-tight">"Subscriptions"</h2>
             <dl class="mt-4 grid grid-cols-2 gap-4 md:grid-cols-4">
-                <div data-figure="mrr" class="rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200">
+                <div data-figure="mrr" class="rounded-xl bg-surface p-4 shadow-sm ring-1 ring-slate-200">
                     <dt class="text-xs font-medium uppercase tracking-wide text-slate-500">"MRR"</dt>
                     <dd class="mt-1 text-2xl font-bold tabular-nums" data-role="current">{view.mrr}</dd>
                     <dd class="text-xs text-slate-500">"yearly plans as a twelfth"</dd>
                 </div>
-                <div data-figure="new-subscriptions" class="rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200">
+                <div data-figure="new-subscriptions" class="rounded-xl bg-surface p-4 shadow-sm ring-1 ring-slate-200">
                     <dt class="text-xs font-medium uppercase tracking-wide text-slate-500">"New"</dt>
                     <dd class="mt-1 text-2xl font-bold tabular-nums" data-role="current">{view.new_current}</dd>
                     <dd class="text-xs text-slate-500" data-role="previous">{format!("previous: {}", view.new_previous)}</dd>
                 </div>
-                <div data-figure="churned-subscriptions" class="rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200">
+                <div data-figure="churned-subscriptions" class="rounded-xl bg-surface p-4 shadow-sm ring-1 ring-slate-200">
                     <dt class="text-xs font-medium uppercase tracking-wide text-slate-500">"Churned"</dt>
                     <dd class="mt-1 text-2xl font-bold tabular-nums" data-role="current">{view.churned_current}</dd>
                     <dd class="text-xs text-slate-500" data-role="previous">{format!("previous: {}", view.churned_previous)}</dd>
                 </div>
-                <div class="rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200">
+                <div class="rounded-xl bg-surface p-4 shadow-sm ring-1 ring-slate-200">
                     <dt class="text-xs font-medium uppercase tracking-wide text-slate-500">"Active by tier"</dt>
                     <dd>
                         <ul id="active-by-tier" class="mt-1 space-y-0.5 text-sm">
@@ -356,7 +357,7 @@ fn Subscriptions(view: crate::admin::SubscriptionsView) -> impl IntoView {
                     </dd>
                 </div>
             </dl>
-            <div id="past-due-list" data-count=past_due_count.to_string() class="mt-4 rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200">
+            <div id="past-due-list" data-count=past_due_count.to_string() class="mt-4 rounded-xl bg-surface p-4 shadow-sm ring-1 ring-slate-200">
                 <h3 class="text-sm font-semibold">{format!("Past due ({past_due_count})")}</h3>
                 {if past_due.is_empty() {
                     view! { <p class="mt-1 text-sm text-slate-600">"Every subscriber is paid up."</p> }.into_any()

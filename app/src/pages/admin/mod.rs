@@ -10,7 +10,11 @@ pub mod wallets;
 
 use leptos::prelude::*;
 
-use crate::error::{ApiError, ErrorCode};
+use crate::{
+    components::error_notice::ErrorNotice,
+    error::{ApiError, ErrorCode},
+    pages::not_found::StatusPage,
+};
 
 /// What to show when an admin server function refused or failed.
 pub fn refusal(error: &ApiError, path: &str) -> AnyView {
@@ -22,22 +26,16 @@ pub fn refusal(error: &ApiError, path: &str) -> AnyView {
             view! { <p class="text-slate-600">"Please log in."</p> }.into_any()
         }
         ErrorCode::Forbidden => view! {
-            <section id="forbidden" class="mx-auto max-w-lg rounded-2xl bg-white p-8 text-center shadow-sm ring-1 ring-slate-200">
-                <p class="text-sm font-semibold text-red-600">"403"</p>
-                <h1 class="mt-2 text-2xl font-bold tracking-tight">"Admins only"</h1>
-                <p class="mt-2 text-slate-600">
-                    "This page is for administrators. If you need access, ask one to give you the admin role."
-                </p>
-                <a href="/credits" class="mt-6 inline-block font-medium text-indigo-600 hover:underline">
-                    "Back to your credits"
-                </a>
-            </section>
+            <StatusPage
+                id="forbidden"
+                code="403"
+                title="Admins only"
+                body="This page is for administrators. If you need access, ask one to give you the admin role."
+                back=("/credits", "Back to your credits")
+            />
         }
         .into_any(),
-        _ => view! {
-            <p class="rounded-lg bg-red-50 p-4 text-red-700" role="alert">{error.detail.clone()}</p>
-        }
-        .into_any(),
+        _ => view! { <ErrorNotice error=error.clone() /> }.into_any(),
     }
 }
 

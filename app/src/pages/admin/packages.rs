@@ -1,3 +1,4 @@
+use crate::components::skeleton::PageSkeleton;
 use leptos::prelude::*;
 
 use super::{AdminNav, refusal};
@@ -18,7 +19,7 @@ pub fn AdminPackagesPage() -> impl IntoView {
         |_| admin_packages(),
     );
     view! {
-        <Suspense fallback=|| view! { <p class="text-slate-500">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <PageSkeleton /> }>
             {move || Suspend::new(async move {
                 match packages.await {
                     Ok(list) => view! { <Catalogue list create shift /> }.into_any(),
@@ -49,7 +50,7 @@ fn Catalogue(
         <div id="package-list" class="mt-6 space-y-4">
             {list.into_iter().map(|package| view! { <PackageEditor package shift /> }).collect_view()}
         </div>
-        <section class="mt-10 rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200">
+        <section class="mt-10 rounded-xl bg-surface p-4 shadow-sm ring-1 ring-slate-200">
             <h2 class="font-semibold">"New package"</h2>
             <PackageForm action=create package=None form_id="new-package" />
         </section>
@@ -67,7 +68,7 @@ fn Tiers() -> impl IntoView {
         _ => None,
     };
     view! {
-        <section id="tiers" aria-labelledby="tiers-heading" class="mt-10 rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200">
+        <section id="tiers" aria-labelledby="tiers-heading" class="mt-10 rounded-xl bg-surface p-4 shadow-sm ring-1 ring-slate-200">
             <h2 id="tiers-heading" class="font-semibold">"Subscription tiers"</h2>
             <p class="mt-1 text-sm text-slate-600">
                 "Each paid period grants the tier's monthly allowance (twelve months' worth for a yearly plan). A change applies from the next paid invoice."
@@ -121,7 +122,7 @@ fn TierRow(tier: TierView, save: ServerAction<SetTierAllowance>) -> impl IntoVie
                     class="mt-1 block w-36 rounded-lg border border-slate-300 px-2 py-1.5 text-sm"
                 />
             </label>
-            <button type="submit" class="rounded-lg bg-slate-900 px-3 py-1.5 text-sm font-semibold text-white hover:bg-slate-700">
+            <button type="submit" class="rounded-lg bg-ink px-3 py-1.5 text-sm font-semibold text-white hover:bg-ink-hover">
                 "Save"
             </button>
         </ActionForm>
@@ -144,7 +145,7 @@ fn PackageEditor(package: AdminPackageView, shift: ServerAction<MovePackage>) ->
         }
     };
     view! {
-        <article data-package=code class="rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200">
+        <article data-package=code class="rounded-xl bg-surface p-4 shadow-sm ring-1 ring-slate-200">
             <div class="flex items-center justify-between gap-2">
                 <h2 class="font-semibold">
                     {package.name.clone()}
@@ -153,7 +154,7 @@ fn PackageEditor(package: AdminPackageView, shift: ServerAction<MovePackage>) ->
                 </h2>
                 <div class="flex gap-1">{mover("up", "↑")}{mover("down", "↓")}</div>
             </div>
-            <p class="mt-1 font-mono text-xs text-slate-400">{package.stripe_price_id.clone().unwrap_or_else(|| "not in Stripe yet".into())}</p>
+            <p class="mt-1 font-mono text-xs text-slate-500">{package.stripe_price_id.clone().unwrap_or_else(|| "not in Stripe yet".into())}</p>
             <PackageForm action=save package=Some(package) form_id="" />
         </article>
     }

@@ -1,3 +1,4 @@
+use crate::components::skeleton::PageSkeleton;
 #[allow(unused_imports)]
 use crate::error::{ApiError, ErrorCode};
 use domain::ids::PurchaseId;
@@ -7,7 +8,10 @@ use leptos_router::hooks::use_params_map;
 use super::{AdminNav, refusal};
 use crate::{
     admin::{AdjustCredits, PurchaseDetailView, RefundPurchase, ReviewPurchase, admin_purchase},
-    components::status_chip::StatusChip,
+    components::{
+        local_time::{LocalTime, Shown, in_utc},
+        status_chip::StatusChip,
+    },
     credits::error_message,
 };
 
@@ -42,8 +46,8 @@ pub fn AdminPurchasePage() -> impl IntoView {
     );
     view! {
         <AdminNav active="dashboard" />
-        <a href="/admin/credits" class="text-sm font-medium text-indigo-600 hover:underline">"← All purchases"</a>
-        <Suspense fallback=|| view! { <p class="text-slate-500">"Loading…"</p> }>
+        <a href="/admin/credits" class="text-sm font-medium text-link hover:underline">"← All purchases"</a>
+        <Suspense fallback=|| view! { <PageSkeleton /> }>
             {move || Suspend::new(async move {
                 match detail.await {
                     Ok(view) => view! { <Detail view refund adjust review /> }.into_any(),
@@ -90,14 +94,14 @@ fn Detail(
             <h1 class="text-2xl font-bold tracking-tight">{format!("{} for {}", row.package_name, row.user_email.clone().unwrap_or_else(|| row.user_id.clone()))}</h1>
             <span id="purchase-status"><StatusChip status=row.status /></span>
         </div>
-        <dl id="purchase-detail" class="mt-4 grid gap-4 rounded-xl bg-white p-4 text-sm shadow-sm ring-1 ring-slate-200 sm:grid-cols-2 lg:grid-cols-4">
+        <dl id="purchase-detail" class="mt-4 grid gap-4 rounded-xl bg-surface p-4 text-sm shadow-sm ring-1 ring-slate-200 sm:grid-cols-2 lg:grid-cols-4">
             {field("Purchase", row.id.clone())}
             {field("User", format!("{} {}", row.user_name.clone().unwrap_or_default(), row.user_email.clone().unwrap_or_default()))}
             {field("Credits", row.credits.to_string())}
             {field("Amount", format!("{} ({}% discount)", row.amount, discount_percentage))}
             {field("Refunded", row.refunded.to_string())}
-            {field("Created", row.created_at.clone())}
-            {field("Completed", row.completed_at.clone().unwrap_or_else(|| "–".into()))}
+            {field("Created", in_utc(&row.created_at, Shown::DateTime))}
+            {field("Completed", row.completed_at.as_deref().map(|at| in_utc(at, Shown::DateTime)).unwrap_or_else(|| "–".into()))}
             {field("User's balance", format!("{user_balance} credits"))}
             {field("User's plan", user_plan)}
             {user_sync.iter().map(|sync| view! {
@@ -112,7 +116,7 @@ fn Detail(
             {field("Payment", row.payment_id.clone().unwrap_or_else(|| "–".into()))}
             {field("Stripe customer", stripe_customer_id.unwrap_or_else(|| "–".into()))}
             {row.payment_url.clone().map(|url| view! {
-                <div><a href=url rel="external" target="_blank" class="font-medium text-indigo-600 hover:underline">"Open in Stripe"</a></div>
+                <div><a href=url rel="external" target="_blank" class="font-medium text-link hover:underline">"Open in Stripe"</a></div>
             })}
         </dl>
 
@@ -125,7 +129,7 @@ fn Detail(
             let (grant_id, refund_id) = (row.id.clone(), row.id.clone());
             let credits = row.credits;
             view! {
-                <section id="review" class="mt-6 rounded-xl bg-white p-4 shadow-sm ring-1 ring-orange-200">
+                <section id="review" class="mt-6 rounded-xl bg-surface p-4 shadow-sm ring-1 ring-orange-200">
                     <h2 class="font-semibold">"Needs review"</h2>
                     <p class="mt-1 text-sm text-slate-600">
                         "The buyer paid, but no credits were granted. Grant the purchase's credits, or refund the whole payment through Stripe."
@@ -134,14 +138,14 @@ fn Detail(
                         <ActionForm action=review attr:id="review-grant-form">
                             <input type="hidden" name="id" value=grant_id.clone() />
                             <input type="hidden" name="action" value="grant" />
-                            <button id="review-grant" type="submit" class="rounded-lg bg-emerald-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-emerald-500">
+                            <button id="review-grant" type="submit" disabled=move || review.pending().get() aria-busy=move || review.pending().get().to_string() class="disabled:opacity-60 rounded-lg bg-emerald-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-emerald-500">
                                 {format!("Grant {credits} credits")}
                             </button>
                         </ActionForm>
                         <ActionForm action=review attr:id="review-refund-form">
                             <input type="hidden" name="id" value=refund_id.clone() />
                             <input type="hidden" name="action" value="refund" />
-                            <button id="review-refund" type="submit" class="rounded-lg bg-red-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-red-500">
+                            <button id="review-refund" type="submit" disabled=move || review.pending().get() aria-busy=move || review.pending().get().to_string() class="disabled:opacity-60 rounded-lg bg-red-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-red-500">
                                 "Refund the payment"
                             </button>
                         </ActionForm>
@@ -152,7 +156,7 @@ fn Detail(
         <Outcome value=Signal::derive(move || review.value().get()) id="review-result" />
 
         <div class="mt-6 grid gap-6 lg:grid-cols-2">
-            <section class="rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200">
+            <section class="rounded-xl bg-surface p-4 shadow-sm ring-1 ring-slate-200">
                 <h2 class="font-semibold">"Refund"</h2>
                 {if can_refund {
                     view! {
@@ -164,7 +168,7 @@ fn Detail(
                                 {format!("Amount in dollars (blank: all {refundable} left)")}
                                 <input name="amount" inputmode="decimal" placeholder=refundable.to_string() class=input />
                             </label>
-                            <button type="submit" class="rounded-lg bg-red-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-red-500">
+                            <button type="submit" disabled=move || refund.pending().get() aria-busy=move || refund.pending().get().to_string() class="rounded-lg bg-red-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-red-500 disabled:opacity-60">
                                 "Refund through Stripe"
                             </button>
                         </ActionForm>
@@ -178,7 +182,7 @@ fn Detail(
                 }}
                 <Outcome value=Signal::derive(move || refund.value().get()) id="refund-result" />
             </section>
-            <section class="rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200">
+            <section class="rounded-xl bg-surface p-4 shadow-sm ring-1 ring-slate-200">
                 <h2 class="font-semibold">"Adjust this user's credits"</h2>
                 <ActionForm action=adjust attr:id="adjust-form" attr:class="mt-3 grid gap-3 sm:grid-cols-3">
                     <input type="hidden" name="user_id" value=row.user_id.clone() />
@@ -190,7 +194,7 @@ fn Detail(
                         <input name="reason" required class=input />
                     </label>
                     <div>
-                        <button type="submit" class="rounded-lg bg-slate-900 px-3 py-1.5 text-sm font-semibold text-white hover:bg-slate-700">
+                        <button type="submit" disabled=move || adjust.pending().get() aria-busy=move || adjust.pending().get().to_string() class="rounded-lg bg-ink px-3 py-1.5 text-sm font-semibold text-white hover:bg-ink-hover disabled:opacity-60">
                             "Adjust"
                         </button>
                     </div>
@@ -201,8 +205,8 @@ fn Detail(
 
         <section class="mt-6">
             <h2 class="font-semibold">"Ledger entries"</h2>
-            <div class="mt-2 overflow-x-auto rounded-xl bg-white shadow-sm ring-1 ring-slate-200">
-                <table id="ledger" class="min-w-full divide-y divide-slate-200 text-sm">
+            <div class="mt-2 rounded-xl bg-surface shadow-sm ring-1 ring-slate-200 sm:overflow-x-auto" tabindex="0" role="region" aria-label="Ledger entries">
+                <table id="ledger" class="cards min-w-full divide-y divide-slate-200 text-sm">
                     <thead class="bg-slate-50 text-left text-xs font-semibold uppercase text-slate-500">
                         <tr>
                             <th class="px-3 py-2">"When"</th>
@@ -215,11 +219,11 @@ fn Detail(
                     <tbody class="divide-y divide-slate-100">
                         {ledger.into_iter().map(|entry| view! {
                             <tr>
-                                <td class="whitespace-nowrap px-3 py-2">{entry.at}</td>
-                                <td class="px-3 py-2 text-right tabular-nums">{entry.amount.to_string()}</td>
-                                <td class="px-3 py-2 font-mono text-xs">{entry.reference}</td>
-                                <td class="px-3 py-2">{entry.description}</td>
-                                <td class="px-3 py-2 text-right tabular-nums">{entry.balance_after.to_string()}</td>
+                                <td data-label="When" class="whitespace-nowrap px-3 py-2"><LocalTime iso=entry.at /></td>
+                                <td data-label="Credits" class="px-3 py-2 text-right tabular-nums">{entry.amount.to_string()}</td>
+                                <td data-label="Reference" class="px-3 py-2 font-mono text-xs">{entry.reference}</td>
+                                <td data-label="Description" class="px-3 py-2">{entry.description}</td>
+                                <td data-label="Balance after" class="px-3 py-2 text-right tabular-nums">{entry.balance_after.to_string()}</td>
                             </tr>
                         }).collect_view()}
                     </tbody>
@@ -231,10 +235,10 @@ fn Detail(
             <h2 class="font-semibold">"Audit trail"</h2>
             <ol id="audit" class="mt-2 space-y-2 text-sm">
                 {audit.into_iter().map(|entry| view! {
-                    <li class="rounded-lg bg-white p-3 shadow-sm ring-1 ring-slate-200">
+                    <li class="rounded-lg bg-surface p-3 shadow-sm ring-1 ring-slate-200">
                         <div class="flex flex-wrap justify-between gap-2">
                             <span class="font-medium">{entry.action}</span>
-                            <span class="text-slate-500">{format!("{} · {}", entry.at, entry.actor)}</span>
+                            <span class="text-slate-500"><LocalTime iso=entry.at />{format!(" · {}", entry.actor)}</span>
                         </div>
                         <pre class="mt-1 overflow-x-auto whitespace-pre-wrap break-all text-xs text-slate-500">{entry.details}</pre>
                     </li>

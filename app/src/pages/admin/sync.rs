@@ -1,3 +1,4 @@
+use crate::components::skeleton::PageSkeleton;
 use leptos::prelude::*;
 
 use super::{AdminNav, refusal};
@@ -17,7 +18,7 @@ pub fn AdminSyncPage() -> impl IntoView {
         |_| admin_sync(),
     );
     view! {
-        <Suspense fallback=|| view! { <p class="text-slate-500">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <PageSkeleton /> }>
             {move || Suspend::new(async move {
                 match page.await {
                     Ok(page) => view! { <Sync page retry retry_all /> }.into_any(),
@@ -75,7 +76,7 @@ fn Sync(
                     type="submit"
                     id="retry-all-failed"
                     disabled=!has_failed
-                    class="rounded-lg bg-slate-900 px-3 py-1.5 text-sm font-semibold text-white hover:bg-slate-700 disabled:opacity-50"
+                    class="rounded-lg bg-ink px-3 py-1.5 text-sm font-semibold text-white hover:bg-ink-hover disabled:opacity-50"
                 >
                     "Retry all failed"
                 </button>
@@ -91,15 +92,15 @@ fn Sync(
 fn JobTable(jobs: Vec<SyncJobView>, retry: ServerAction<RetrySync>) -> impl IntoView {
     if jobs.is_empty() {
         return view! {
-            <p id="sync-jobs-empty" class="mt-6 rounded-xl bg-white p-6 text-center text-slate-600 shadow-sm ring-1 ring-slate-200">
+            <p id="sync-jobs-empty" class="mt-6 rounded-xl bg-surface p-6 text-center text-slate-600 shadow-sm ring-1 ring-slate-200">
                 "Everything is in sync: no job is waiting or failed."
             </p>
         }
         .into_any();
     }
     view! {
-        <div class="mt-6 overflow-x-auto rounded-xl bg-white shadow-sm ring-1 ring-slate-200">
-            <table id="sync-jobs" class="min-w-full divide-y divide-slate-200 text-sm">
+        <div class="mt-6 rounded-xl bg-surface shadow-sm ring-1 ring-slate-200 sm:overflow-x-auto" tabindex="0" role="region" aria-label="Sync jobs">
+            <table id="sync-jobs" class="cards min-w-full divide-y divide-slate-200 text-sm">
                 <thead class="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
                     <tr>
                         <th scope="col" class="px-3 py-2">"System"</th>
@@ -134,12 +135,12 @@ fn JobRow(job: SyncJobView, retry: ServerAction<RetrySync>) -> impl IntoView {
     let (form_system, form_user) = (job.system.clone(), job.user_id.clone());
     view! {
         <tr data-system=job.system.clone() data-user=job.user_id.clone() data-state=job.state.clone()>
-            <td class="px-3 py-2 font-medium capitalize">{job.system.clone()}</td>
-            <td class="px-3 py-2">{who}</td>
-            <td class="px-3 py-2"><span class=format!("rounded-full px-2 py-0.5 text-xs font-semibold {chip}")>{job.state.clone()}</span></td>
-            <td class="whitespace-nowrap px-3 py-2 text-right tabular-nums">{format!("{} / {}", job.attempts, job.max_attempts)}</td>
-            <td class="whitespace-nowrap px-3 py-2 text-slate-600">{job.next_try_at.clone().unwrap_or_default()}</td>
-            <td class="max-w-md px-3 py-2 text-slate-700">{job.last_error.clone().unwrap_or_default()}</td>
+            <td data-label="System" class="px-3 py-2 font-medium capitalize">{job.system.clone()}</td>
+            <td data-label="User" class="px-3 py-2">{who}</td>
+            <td data-label="State" class="px-3 py-2"><span class=format!("rounded-full px-2 py-0.5 text-xs font-semibold {chip}")>{job.state.clone()}</span></td>
+            <td data-label="Attempts" class="whitespace-nowrap px-3 py-2 text-right tabular-nums">{format!("{} / {}", job.attempts, job.max_attempts)}</td>
+            <td data-label="Next try" class="whitespace-nowrap px-3 py-2 text-slate-600">{job.next_try_at.clone().unwrap_or_default()}</td>
+            <td data-label="Last error" class="max-w-md px-3 py-2 text-slate-700">{job.last_error.clone().unwrap_or_default()}</td>
             <td class="px-3 py-2">
                 <ActionForm action=retry>
                     <input type="hidden" name="system" value=form_system.clone() />
@@ -185,7 +186,7 @@ fn LastReconcile(run: Option<ReconcileRunView>) -> impl IntoView {
         }
     };
     view! {
-        <section id="last-reconcile" aria-labelledby="reconcile-heading" class="mt-10 rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200">
+        <section id="last-reconcile" aria-labelledby="reconcile-heading" class="mt-10 rounded-xl bg-surface p-4 shadow-sm ring-1 ring-slate-200">
             <h2 id="reconcile-heading" class="font-semibold">"Last reconcile with Stripe"</h2>
             {body}
         </section>

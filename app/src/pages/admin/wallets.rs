@@ -2,6 +2,7 @@
 //! see its breakdown and activity, and grant promotional credits to them or
 //! to every subscriber of a tier.
 
+use crate::components::skeleton::PageSkeleton;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -25,7 +26,7 @@ pub fn AdminWalletsPage() -> impl IntoView {
         |(user, cursor, _)| admin_wallet(user, cursor),
     );
     view! {
-        <Suspense fallback=|| view! { <p class="text-slate-500">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <PageSkeleton /> }>
             {move || Suspend::new(async move {
                 match page.await {
                     Ok(view) => {
@@ -80,12 +81,12 @@ fn Wallets(
                 "E-mail or user id"
                 <input id="wallet-search" name="user" type="search" value=query required class=INPUT />
             </label>
-            <button type="submit" class="rounded-lg bg-slate-900 px-4 py-2 text-sm font-semibold text-white hover:bg-slate-700">
+            <button type="submit" class="rounded-lg bg-ink px-4 py-2 text-sm font-semibold text-white hover:bg-ink-hover">
                 "Look up"
             </button>
         </form>
         {found}
-        <section aria-labelledby="tier-promotion-heading" class="mt-10 max-w-xl rounded-2xl bg-white p-6 shadow-sm ring-1 ring-slate-200">
+        <section aria-labelledby="tier-promotion-heading" class="mt-10 max-w-xl rounded-2xl bg-surface p-6 shadow-sm ring-1 ring-slate-200">
             <h2 id="tier-promotion-heading" class="text-lg font-semibold">"Promotional credits for a tier"</h2>
             <p class="mt-1 text-sm text-slate-600">
                 "Every user whose subscription on the tier is live receives the credits once."
@@ -154,7 +155,7 @@ fn Found(
     };
     let figure = |id: &'static str, label: &'static str, value: String| {
         view! {
-            <div class="rounded-xl bg-white p-4 shadow-sm ring-1 ring-slate-200">
+            <div class="rounded-xl bg-surface p-4 shadow-sm ring-1 ring-slate-200">
                 <dt class="text-xs font-medium uppercase tracking-wide text-slate-600">{label}</dt>
                 <dd id=id class="mt-1 text-xl font-semibold tabular-nums">{value}</dd>
             </div>
@@ -186,7 +187,7 @@ fn Found(
                     {format!("{} credits expire in the next 30 days.", wallet.expiring_soon)}
                 </p>
             })}
-            <div class="mt-6 rounded-2xl bg-white p-6 shadow-sm ring-1 ring-slate-200">
+            <div class="mt-6 rounded-2xl bg-surface p-6 shadow-sm ring-1 ring-slate-200">
                 <h3 class="text-lg font-semibold">"Promotional credits for this user"</h3>
                 <ActionForm action=promote attr:id="user-promotion-form" attr:class="mt-3 grid gap-3 sm:grid-cols-2">
                     <input type="hidden" name="user_id" value=form_user />

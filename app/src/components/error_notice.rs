@@ -1,0 +1,52 @@
+//! An error as the user should read it: what happened and what to do. An
+//! expired session offers to log in again and come back to this page.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_location;
+
+use crate::{
+    credits::error_message,
+    error::{ApiError, ErrorCode},
+};
+
+#[component]
+pub fn ErrorNotice(
+    error: ApiError,
+    /// Smaller, without the box: under a button or a form.
+    #[prop(optional)]
+    inline: bool,
+) -> impl IntoView {
+    let location = use_location();
+    let expired = matches!(
+        error.code,
+        ErrorCode::NotAuthenticated | ErrorCode::InvalidToken
+    );
+    let login = move || {
+        let search = location.search.get();
+        let here = if search.is_empty() {
+            location.pathname.get()
+        } else {
+            format!("{}?{search}", location.pathname.get())
+        };
+        crate::auth::login_href(&here)
+    };
+    let class = if inline {
+        "mt-2 text-sm text-red-700"
+    } else {
+        "mt-6 rounded-lg bg-red-50 p-4 text-red-700"
+    };
+    view! {
+        <p class=class role="alert" data-error=error.code.as_str()>
+            {error_message(&error)}
+            {expired
+                .then(|| {
+                    view! {
+                        " "
+                        <a href=login rel="external" class="font-semibold underline">
+                            "Log in again"
+                        </a>
+                    }
+                })}
+        </p>
+    }
+}
