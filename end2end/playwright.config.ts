@@ -1,12 +1,16 @@
 import { defineConfig } from '@playwright/test';
 
-// The test script starts the app and passes its address in BASE_URL.
+// The test script starts the app and passes its address in BASE_URL. Every
+// journey creates its own users (support.ts, newUser), so tests run in
+// parallel, each once on a laptop and once on a phone.
 export default defineConfig({
   testDir: './tests',
-  timeout: 30_000,
+  // The test script keeps these outside the clone (E2E_ARTIFACTS).
+  outputDir: process.env.E2E_ARTIFACTS ? `${process.env.E2E_ARTIFACTS}/test-results` : 'test-results',
+  timeout: 60_000,
   expect: { timeout: 10_000 },
-  fullyParallel: false,
-  workers: 1,
+  fullyParallel: true,
+  workers: Number(process.env.E2E_WORKERS ?? 3),
   retries: 0,
   reporter: [['list']],
   use: {
@@ -19,4 +23,13 @@ export default defineConfig({
       args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     },
   },
+  projects: [
+    { name: 'desktop', use: { viewport: { width: 1280, height: 800 } } },
+    {
+      name: 'phone',
+      use: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 },
+      // These walk through both sizes themselves, or need no second run.
+      testIgnore: /screens\.spec|nojs\.spec/,
+    },
+  ],
 });

@@ -44,6 +44,15 @@ export LEPTOS_SITE_ROOT=$CARGO_TARGET_DIR/site LEPTOS_OUTPUT_NAME=ops-center-cre
 STOP_HOOKS+=("psql -q '$PG_URL/postgres' -c 'drop database if exists \"${DATABASE_URL##*/}\" with (force)' >/dev/null")
 # Run outside the clone so a developer's .env cannot leak into the tests.
 start_service app "$APP_BASE_URL/readyz" env -C "$CACHE_DIR" "$CARGO_TARGET_DIR/debug/ops-center-credits"
-(cd end2end && BASE_URL=$APP_BASE_URL OIDC_ISSUER_URL=$OIDC_ISSUER_URL npx playwright test)
+# Traces and screenshots of failures, and a screenshot of every screen
+# (light and dark, laptop and phone), kept outside the clone: the last five runs.
+E2E_ARTIFACTS=$CACHE_DIR/e2e/$(date +%Y%m%dT%H%M%S)
+mkdir -p "$E2E_ARTIFACTS"
+ls -1d "$CACHE_DIR"/e2e/*/ | head -n -5 | xargs -r rm -rf
+if ! (cd end2end && BASE_URL=$APP_BASE_URL OIDC_ISSUER_URL=$OIDC_ISSUER_URL \
+    E2E_ARTIFACTS=$E2E_ARTIFACTS SCREENSHOTS_DIR=$E2E_ARTIFACTS/screenshots npx playwright test); then
+    die "browser tests failed: traces and screenshots in $E2E_ARTIFACTS (npx playwright show-trace <trace.zip>)"
+fi
+say "screenshots of every screen: $E2E_ARTIFACTS/screenshots"
 
 say "all tests passed in $(( $(date +%s) - started )) s"
