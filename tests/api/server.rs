@@ -138,3 +138,28 @@ fn an_unreachable_database_fails_startup_with_a_clear_message() {
     assert_eq!(code, Some(1), "stderr: {stderr}");
     assert!(stderr.contains("database setup failed"), "stderr: {stderr}");
 }
+
+#[tokio::test]
+async fn a_page_whose_data_cannot_be_read_says_so_with_its_status() {
+    let app = spawn_app().await;
+    app.db.drop_now().await;
+    let response = app
+        .client
+        .get(app.url("/"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let html = response.text().await.unwrap();
+    // In the app's layout, saying what happened and what to do, with the
+    // status of the error it shows (not 200).
+    let code = match status {
+        500 => "internal_error",
+        503 => "database_unavailable",
+        other => panic!("{other}: {html}"),
+    };
+    assert!(html.contains(&format!(r#"data-error="{code}""#)), "{html}");
+    assert!(html.contains("Try again"));
+    assert!(html.contains(r#"id="theme""#));
+}

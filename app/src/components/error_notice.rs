@@ -1,5 +1,7 @@
 //! An error as the user should read it: what happened and what to do. An
-//! expired session offers to log in again and come back to this page.
+//! expired session offers to log in again and come back to this page; our
+//! or a peer's failure (5xx) offers to try again, and a page rendered
+//! around one answers with that status, not 200.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
@@ -21,15 +23,22 @@ pub fn ErrorNotice(
         error.code,
         ErrorCode::NotAuthenticated | ErrorCode::InvalidToken
     );
-    let login = move || {
+    let failed = error.code.status() >= 500;
+    #[cfg(feature = "ssr")]
+    if failed && let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        if let Ok(status) = http::StatusCode::from_u16(error.code.status()) {
+            response.set_status(status);
+        }
+    }
+    let here = move || {
         let search = location.search.get();
-        let here = if search.is_empty() {
+        if search.is_empty() {
             location.pathname.get()
         } else {
             format!("{}?{search}", location.pathname.get())
-        };
-        crate::auth::login_href(&here)
+        }
     };
+    let login = move || crate::auth::login_href(&here());
     let class = if inline {
         "mt-2 text-sm text-red-700"
     } else {
@@ -44,6 +53,15 @@ pub fn ErrorNotice(
                         " "
                         <a href=login rel="external" class="font-semibold underline">
                             "Log in again"
+                        </a>
+                    }
+                })}
+            {failed
+                .then(|| {
+                    view! {
+                        " "
+                        <a href=here rel="external" class="font-semibold underline">
+                            "Try again"
                         </a>
                     }
                 })}
