@@ -4,7 +4,6 @@
 //! around one answers with that status, not 200.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_location;
 
 use crate::{
     credits::error_message,
@@ -18,26 +17,19 @@ pub fn ErrorNotice(
     #[prop(optional)]
     inline: bool,
 ) -> impl IntoView {
-    let location = use_location();
     let expired = matches!(
         error.code,
         ErrorCode::NotAuthenticated | ErrorCode::InvalidToken
     );
     let failed = error.code.status() >= 500;
     #[cfg(feature = "ssr")]
-    if failed && let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        if let Ok(status) = http::StatusCode::from_u16(error.code.status()) {
-            response.set_status(status);
-        }
+    if failed
+        && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(status) = http::StatusCode::from_u16(error.code.status())
+    {
+        response.set_status(status);
     }
-    let here = move || {
-        let search = location.search.get();
-        if search.is_empty() {
-            location.pathname.get()
-        } else {
-            format!("{}?{search}", location.pathname.get())
-        }
-    };
+    let here = super::current_path();
     let login = move || crate::auth::login_href(&here());
     let class = if inline {
         "mt-2 text-sm text-red-700"

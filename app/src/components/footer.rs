@@ -2,23 +2,14 @@
 //! it works before the page is hydrated and without JavaScript).
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_location;
 
 use crate::theme::{self, Theme};
 
 #[component]
 pub fn Footer() -> impl IntoView {
     let chosen = theme::current();
-    let location = use_location();
     // Back to this very page after the choice is saved.
-    let here = move || {
-        let search = location.search.get();
-        if search.is_empty() {
-            location.pathname.get()
-        } else {
-            format!("{}?{search}", location.pathname.get())
-        }
-    };
+    let here = super::current_path();
     let option = move |theme: Theme| {
         let pressed = theme == chosen;
         let class = if pressed {
