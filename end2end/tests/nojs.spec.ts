@@ -1,4 +1,4 @@
-import { expect, newUser, test } from './support';
+import { expect, newUser, payWith, test } from './support';
 
 // Before the wasm arrives (or without JavaScript at all) the main journeys
 // still work: every form posts to the server and follows its redirect.
@@ -33,4 +33,39 @@ test('without JavaScript: log in, open the menu, buy through Checkout, pick a th
   await page.locator('#logout').click();
   await page.waitForURL((url) => url.pathname === '/' && !url.href.includes('/realms/'));
   await expect(page.locator('#login')).toBeVisible();
+});
+
+test('without JavaScript: subscribe through Checkout, cancel at period end, resume', async ({ page, problems }) => {
+  problems.allow(/^csp: GET .*\/pkg\//);
+  const carol = await newUser('Carol');
+  await page.goto('/auth/login?next=/billing/plans');
+  await page.locator('#username').fill(carol.username);
+  await page.locator('#password').fill(carol.password);
+  await page.locator('#kc-login').click();
+  await page.waitForURL((url) => url.pathname === '/billing/plans');
+
+  // Subscribe is a form: monthly, straight to Checkout.
+  await page.locator('[data-tier="starter"] [data-role="choose"]').click();
+  await page.waitForURL((url) => url.pathname.startsWith('/c/pay/'));
+  await payWith(page, '4242 4242 4242 4242');
+  await page.waitForURL((url) => url.pathname === '/billing');
+  await expect
+    .poll(async () => {
+      await page.goto('/billing');
+      return page.locator('#plan-tier').count();
+    })
+    .toBe(1);
+  await expect(page.locator('#plan-tier')).toHaveText('Starter');
+  await expect(page.locator('#plan-cycle')).toHaveText('Monthly');
+
+  // The confirm step is a <details>; the answer is a form.
+  await page.locator('#cancel-plan').click();
+  await expect(page.locator('#cancel-confirm')).toContainText('stays active until');
+  await page.locator('#cancel-confirm-yes').click();
+  await page.waitForURL((url) => url.pathname === '/billing');
+  await expect(page.locator('#plan-ends')).toContainText('Ends on');
+
+  await page.locator('#resume-plan').click();
+  await page.waitForURL((url) => url.pathname === '/billing');
+  await expect(page.locator('#plan-renews')).toContainText('Renews on');
 });

@@ -175,9 +175,9 @@ fn CurrentPlan(
         None => "No card on file".to_owned(),
     };
     let subscription_id = plan.subscription_id.clone().unwrap_or_default();
-    let (confirming, set_confirming) = signal(false);
     let busy = move || cancel.pending().get() || resume.pending().get();
     let cancel_id = subscription_id.clone();
+    let cancel_details = NodeRef::<leptos::html::Details>::new();
     let resume_id = subscription_id;
     let end_text = end.clone();
     view! {
@@ -231,64 +231,68 @@ fn CurrentPlan(
                 >
                     "Change plan"
                 </a>
+                // Forms, and a <details> for the confirm step: they work before
+                // the page is hydrated and without JavaScript.
                 {if plan.cancel_at_period_end {
                     view! {
-                        <button
-                            id="resume-plan"
-                            type="button"
-                            disabled=busy
-                            class="w-full rounded-lg bg-indigo-600 px-4 py-2 text-sm font-semibold text-white hover:bg-indigo-500 disabled:opacity-60"
-                            on:click=move |_| {
-                                resume.dispatch(ResumePlan { subscription_id: resume_id.clone() });
-                            }
-                        >
-                            "Resume plan"
-                        </button>
+                        <ActionForm action=resume>
+                            <input type="hidden" name="subscription_id" value=resume_id.clone() />
+                            <button
+                                id="resume-plan"
+                                type="submit"
+                                disabled=busy
+                                aria-busy=move || busy().to_string()
+                                class="w-full rounded-lg bg-indigo-600 px-4 py-2 text-sm font-semibold text-white hover:bg-indigo-500 disabled:opacity-60"
+                            >
+                                "Resume plan"
+                            </button>
+                        </ActionForm>
                     }
                         .into_any()
                 } else {
                     view! {
-                        <button
-                            id="cancel-plan"
-                            type="button"
-                            class="w-full rounded-lg px-4 py-2 text-sm font-semibold text-red-700 ring-1 ring-red-200 hover:bg-red-50"
-                            on:click=move |_| set_confirming.set(true)
-                        >
-                            "Cancel plan"
-                        </button>
-                        <Show when=move || confirming.get()>
-                            <div id="cancel-confirm" role="alertdialog" aria-labelledby="cancel-confirm-text" class="rounded-lg bg-amber-50 p-3 text-sm text-amber-900">
+                        <details id="cancel-details" node_ref=cancel_details>
+                            <summary
+                                id="cancel-plan"
+                                class="block w-full cursor-pointer list-none rounded-lg px-4 py-2 text-center text-sm font-semibold text-red-700 ring-1 ring-red-200 hover:bg-red-50 [&::-webkit-details-marker]:hidden"
+                            >
+                                "Cancel plan"
+                            </summary>
+                            <div id="cancel-confirm" role="alertdialog" aria-labelledby="cancel-confirm-text" class="mt-3 rounded-lg bg-amber-50 p-3 text-sm text-amber-900">
                                 <p id="cancel-confirm-text">
                                     {format!(
                                         "Your plan stays active until {end_text}. After that you move to the free trial tier and no more monthly credits are granted. Credits you have stay yours.",
                                     )}
                                 </p>
-                                <div class="mt-3 flex gap-2">
-                                    <button
-                                        id="cancel-confirm-yes"
-                                        type="button"
-                                        disabled=busy
-                                        class="rounded-lg bg-red-600 px-3 py-1.5 font-semibold text-white hover:bg-red-500 disabled:opacity-60"
-                                        on:click={
-                                            let cancel_id = cancel_id.clone();
-                                            move |_| {
-                                                cancel.dispatch(CancelPlan { subscription_id: cancel_id.clone() });
+                                <div class="mt-3 flex flex-wrap gap-2">
+                                    <ActionForm action=cancel>
+                                        <input type="hidden" name="subscription_id" value=cancel_id.clone() />
+                                        <button
+                                            id="cancel-confirm-yes"
+                                            type="submit"
+                                            disabled=busy
+                                            aria-busy=move || busy().to_string()
+                                            class="rounded-lg bg-red-600 px-3 py-1.5 font-semibold text-white hover:bg-red-500 disabled:opacity-60"
+                                        >
+                                            "Cancel at period end"
+                                        </button>
+                                    </ActionForm>
+                                    <a
+                                        id="cancel-confirm-no"
+                                        href="/billing"
+                                        class="rounded-lg px-3 py-1.5 font-semibold text-slate-700 ring-1 ring-slate-300"
+                                        on:click=move |ev| {
+                                            ev.prevent_default();
+                                            if let Some(details) = cancel_details.get_untracked() {
+                                                details.set_open(false);
                                             }
                                         }
                                     >
-                                        "Cancel at period end"
-                                    </button>
-                                    <button
-                                        id="cancel-confirm-no"
-                                        type="button"
-                                        class="rounded-lg px-3 py-1.5 font-semibold text-slate-700 ring-1 ring-slate-300"
-                                        on:click=move |_| set_confirming.set(false)
-                                    >
                                         "Keep my plan"
-                                    </button>
+                                    </a>
                                 </div>
                             </div>
-                        </Show>
+                        </details>
                     }
                         .into_any()
                 }}
