@@ -211,6 +211,16 @@ async fn the_dashboard_shows_the_figures_chart_and_the_filtered_table() {
         .page(Some(&admin), "/admin/credits?from=yesterday")
         .await;
     assert!(bad.contains("from must be a date as YYYY-MM-DD."));
+
+    // No match: an empty state with the way back, not an empty table.
+    let (status, none, _) = world
+        .page(Some(&admin), "/admin/credits?user=nobody%40example.com")
+        .await;
+    assert_eq!(status, 200);
+    assert!(none.contains("0 purchases match"));
+    assert!(none.contains(r#"id="purchases-empty""#), "{none}");
+    assert!(!none.contains(r#"<table id="purchases""#));
+    assert!(filtered.contains(r#"<table id="purchases""#));
 }
 
 #[tokio::test]

@@ -159,6 +159,16 @@ fn Dashboard(view: DashboardView) -> impl IntoView {
                 <p class="mt-3 rounded-lg bg-amber-50 p-3 text-sm text-amber-900" role="alert">{message}</p>
             })}
             <p id="purchase-count" class="mt-3 text-sm text-slate-600">{if total == 1 { "1 purchase matches".to_owned() } else { format!("{total} purchases match") }}</p>
+            {if rows.is_empty() {
+                view! {
+                    <p id="purchases-empty" class="mt-2 rounded-xl border border-dashed border-slate-300 p-6 text-center text-slate-600">
+                        "No purchase matches these filters. "
+                        <a href="/admin/credits" class="font-medium text-link hover:underline">"Clear the filters"</a>
+                    </p>
+                }
+                    .into_any()
+            } else {
+                view! {
             <div class="mt-2 rounded-xl bg-surface shadow-sm ring-1 ring-slate-200 sm:overflow-x-auto" tabindex="0" role="region" aria-label="All purchases">
                 <table id="purchases" class="cards min-w-full divide-y divide-slate-200 text-sm">
                     <thead class="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
@@ -182,6 +192,9 @@ fn Dashboard(view: DashboardView) -> impl IntoView {
                     </tbody>
                 </table>
             </div>
+                }
+                    .into_any()
+            }}
             <nav aria-label="Pages" class="mt-3 flex justify-between text-sm">
                 {first_href.map(|href| view! { <a data-role="first" href=href class="font-medium text-link hover:underline">"← First page"</a> })}
                 <span></span>

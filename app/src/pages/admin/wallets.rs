@@ -102,7 +102,7 @@ fn Wallets(
                             .collect_view()}
                     </select>
                 </label>
-                <PromotionFields />
+                <PromotionFields busy=Signal::derive(move || promote.pending().get()) />
             </ActionForm>
             {outcome}
         </section>
@@ -111,7 +111,10 @@ fn Wallets(
 
 /// Amount, reason, expiry and the submit button of a promotion form.
 #[component]
-fn PromotionFields() -> impl IntoView {
+fn PromotionFields(
+    /// Its action is in flight: the button waits.
+    busy: Signal<bool>,
+) -> impl IntoView {
     view! {
         <label class="text-xs font-medium text-slate-600">
             "Credits each"
@@ -126,7 +129,12 @@ fn PromotionFields() -> impl IntoView {
             <input name="expires_on" type="date" class=INPUT />
         </label>
         <div class="sm:col-span-2">
-            <button type="submit" class="rounded-lg bg-indigo-600 px-4 py-2 text-sm font-semibold text-white hover:bg-indigo-500">
+            <button
+                type="submit"
+                disabled=move || busy.get()
+                aria-busy=move || busy.get().to_string()
+                class="rounded-lg bg-indigo-600 px-4 py-2 text-sm font-semibold text-white hover:bg-indigo-500 disabled:opacity-60"
+            >
                 "Grant credits"
             </button>
         </div>
@@ -192,7 +200,7 @@ fn Found(
                 <ActionForm action=promote attr:id="user-promotion-form" attr:class="mt-3 grid gap-3 sm:grid-cols-2">
                     <input type="hidden" name="user_id" value=form_user />
                     <input type="hidden" name="request_id" value=promotion_request_id />
-                    <PromotionFields />
+                    <PromotionFields busy=Signal::derive(move || promote.pending().get()) />
                 </ActionForm>
             </div>
             <Activity page=activity first page_href export_href />
