@@ -14,7 +14,10 @@ use crate::{
         PreviewPlanChange, ResumePlan, Subscribe, TierView, day, load_billing_page,
         load_plans_page, money,
     },
-    components::error_notice::ErrorNotice,
+    components::{
+        error_notice::ErrorNotice,
+        local_time::{LocalTime, Shown},
+    },
     credits::error_message,
 };
 
@@ -144,22 +147,22 @@ fn CurrentPlan(
         .amount_cents
         .map(|cents| format!("{}{per}", money(cents)))
         .unwrap_or_default();
-    let end = plan
-        .current_period_end
-        .as_deref()
-        .map(day)
-        .unwrap_or_default();
+    let period_end = plan.current_period_end.clone().unwrap_or_default();
     let renewal = if plan.cancel_at_period_end {
         view! {
             <p id="plan-ends" class="text-sm text-amber-800">
-                {format!("Ends on {end}. You keep the plan until then.")}
+                "Ends on "
+                <LocalTime iso=period_end shown=Shown::Date />
+                ". You keep the plan until then."
             </p>
         }
         .into_any()
     } else {
         view! {
             <p id="plan-renews" class="text-sm text-slate-600">
-                {format!("Renews on {end}.")}
+                "Renews on "
+                <LocalTime iso=period_end shown=Shown::Date />
+                "."
             </p>
         }
         .into_any()
@@ -179,7 +182,7 @@ fn CurrentPlan(
     let cancel_id = subscription_id.clone();
     let cancel_details = NodeRef::<leptos::html::Details>::new();
     let resume_id = subscription_id;
-    let end_text = end.clone();
+    let end_text = plan.current_period_end.clone().unwrap_or_default();
     view! {
         <section
             id="current-plan"
@@ -260,9 +263,9 @@ fn CurrentPlan(
                             </summary>
                             <div id="cancel-confirm" role="alertdialog" aria-labelledby="cancel-confirm-text" class="mt-3 rounded-lg bg-amber-50 p-3 text-sm text-amber-900">
                                 <p id="cancel-confirm-text">
-                                    {format!(
-                                        "Your plan stays active until {end_text}. After that you move to the free trial tier and no more monthly credits are granted. Credits you have stay yours.",
-                                    )}
+                                    "Your plan stays active until "
+                                    <LocalTime iso=end_text.clone() shown=Shown::Date />
+                                    ". After that you move to the free trial tier and no more monthly credits are granted. Credits you have stay yours."
                                 </p>
                                 <div class="mt-3 flex flex-wrap gap-2">
                                     <ActionForm action=cancel>
@@ -390,7 +393,7 @@ fn Invoices(overview: BillingOverview) -> impl IntoView {
                                 view! {
                                     <li class="invoice flex flex-wrap items-center justify-between gap-2 px-4 py-3 text-sm" data-invoice=invoice.id.clone()>
                                         <span class="font-medium">{invoice.number.clone().unwrap_or_else(|| invoice.id.clone())}</span>
-                                        <span class="text-slate-600">{day(&invoice.created_at)}</span>
+                                        <span class="text-slate-600"><LocalTime iso=invoice.created_at.clone() shown=Shown::Date /></span>
                                         <span data-role="amount">{money(invoice.total_cents)}</span>
                                         <span data-role="status" class="text-slate-600">{invoice.status.clone()}</span>
                                         {link}
