@@ -347,14 +347,11 @@ pub mod ssr {
         stripe::InvoiceSummary,
         subscriptions::{ChangePreview, PaymentMethods, SubscriptionView, Tier, manage},
     };
-    use chrono::{DateTime, SecondsFormat, Utc};
     use domain::{PlanChange, subscription::period_allowance};
 
     use super::*;
 
-    pub fn iso(at: DateTime<Utc>) -> String {
-        at.to_rfc3339_opts(SecondsFormat::Secs, true)
-    }
+    pub use crate::components::local_time::iso;
 
     pub async fn status(state: &backend::AppState, user: UserId) -> Result<PlanStatus, ApiError> {
         Ok(manage::status(&state.pool, user).await?.into())

@@ -146,14 +146,15 @@ pub fn error_message(error: &ApiError) -> String {
 #[cfg(feature = "ssr")]
 impl From<backend::purchases::PurchaseRecord> for PurchaseView {
     fn from(record: backend::purchases::PurchaseRecord) -> Self {
+        use crate::components::local_time::iso;
         PurchaseView {
             id: record.id.to_string(),
             package_name: record.package_name,
             credits: record.amount_credits,
             amount_paid: record.amount_paid,
             status: record.status,
-            created_at: ssr::iso(record.created_at),
-            completed_at: record.completed_at.map(ssr::iso),
+            created_at: iso(record.created_at),
+            completed_at: record.completed_at.map(iso),
         }
     }
 }
@@ -169,11 +170,6 @@ pub(crate) mod ssr {
     use domain::PurchaseStatus;
 
     use super::CheckoutReturn;
-
-    /// An instant for `LocalTime` (RFC 3339, UTC).
-    pub fn iso(at: chrono::DateTime<chrono::Utc>) -> String {
-        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    }
 
     /// How long after a checkout settled its banner still shows: a reload
     /// right after paying keeps it; a bookmark or the history a day later

@@ -185,7 +185,7 @@ pub(crate) mod ssr {
             model: t.model,
             amount: Credits::signed(t.amount),
             balance_after: t.balance_after.map(Credits::signed),
-            at: crate::credits::ssr::iso(t.created_at),
+            at: crate::components::local_time::iso(t.created_at),
         }
     }
 

@@ -87,10 +87,7 @@ pub(crate) mod ssr {
         expect_context::<AppState>()
     }
 
-    /// An instant for `LocalTime` (RFC 3339, UTC).
-    pub fn iso(at: chrono::DateTime<chrono::Utc>) -> String {
-        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    }
+    pub use crate::components::local_time::iso;
 
     pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
         at.format("%Y-%m-%d %H:%M").to_string()

@@ -27,6 +27,12 @@ pub fn LocalTime(iso: String, #[prop(optional)] shown: Shown) -> impl IntoView {
     view! { <time datetime=iso>{move || text.get()}</time> }
 }
 
+/// An instant as `LocalTime` takes it: RFC 3339 in UTC, to the second.
+#[cfg(feature = "ssr")]
+pub fn iso(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
