@@ -18,7 +18,6 @@ use crate::{
         error_notice::ErrorNotice,
         local_time::{LocalTime, Shown},
     },
-    credits::error_message,
 };
 
 #[component]
@@ -75,10 +74,7 @@ fn Billing(
         view! { <Problem message /> }
     });
     let action_error = move || {
-        let failed = |value: Option<Result<PlanStatus, ApiError>>| match value {
-            Some(Err(error)) => Some(error_message(&error)),
-            _ => None,
-        };
+        let failed = |value: Option<Result<PlanStatus, ApiError>>| value.and_then(Result::err);
         failed(cancel.value().get()).or_else(|| failed(resume.value().get()))
     };
     view! {
@@ -95,7 +91,7 @@ fn Billing(
             </a>
         </div>
         {stripe_error}
-        {move || action_error().map(|message| view! { <Problem message /> })}
+        {move || action_error().map(|error| view! { <ErrorNotice error /> })}
         {if plan.has_active_plan {
             view! { <CurrentPlan overview=overview.clone() cancel resume /> }.into_any()
         } else {
@@ -473,20 +469,14 @@ fn PlanPicker(tiers: Vec<TierView>, plan: PlanStatus) -> impl IntoView {
             || matches!(subscribe.value().get(), Some(Ok(_)))
             || matches!(change.value().get(), Some(Ok(_)))
     };
+    // Whichever step failed, with what to do (an expired session: log in again).
     let error = move || {
-        let subscribe_error = match subscribe.value().get() {
-            Some(Err(error)) => Some(error_message(&error)),
-            _ => None,
-        };
-        let preview_error = match preview.value().get() {
-            Some(Err(error)) => Some(error_message(&error)),
-            _ => None,
-        };
-        let change_error = match change.value().get() {
-            Some(Err(error)) => Some(error_message(&error)),
-            _ => None,
-        };
-        subscribe_error.or(preview_error).or(change_error)
+        subscribe
+            .value()
+            .get()
+            .and_then(Result::err)
+            .or_else(|| preview.value().get().and_then(Result::err))
+            .or_else(|| change.value().get().and_then(Result::err))
     };
     let has_plan = plan.has_active_plan;
     let current_tier = plan.tier.clone();
@@ -527,7 +517,7 @@ fn PlanPicker(tiers: Vec<TierView>, plan: PlanStatus) -> impl IntoView {
                 </button>
             </div>
         </div>
-        {move || error().map(|message| view! { <Problem message /> })}
+        {move || error().map(|error| view! { <ErrorNotice error /> })}
         <ChangeConfirm preview change busy />
         <div id="plans" class="mt-8 grid gap-6 sm:grid-cols-2 lg:grid-cols-4">
             {tiers
