@@ -61,7 +61,7 @@ pub struct ActivityPage {
     pub items: Vec<ActivityView>,
     /// Credits spent per day over the last [`USAGE_DAYS`] days, oldest
     /// first (on the first page only).
-    pub daily_use: Vec<crate::components::revenue_chart::Bar>,
+    pub daily_use: Vec<crate::components::bar_chart::Bar>,
     /// `?cursor=` of the next (older) page.
     pub next_cursor: Option<String>,
 }
@@ -89,7 +89,7 @@ pub(crate) mod ssr {
     use super::{
         ACTIVITY_PAGE_SIZE, ActivityPage, ActivityView, ExpiringView, USAGE_DAYS, WalletView,
     };
-    use crate::components::revenue_chart::Bar;
+    use crate::components::bar_chart::Bar;
     use crate::error::{ApiError, ErrorCode};
 
     pub fn wallet_view(b: Breakdown) -> WalletView {

@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::AdminRow;
-use crate::{components::revenue_chart::Bar, error::ApiError};
+use crate::{components::bar_chart::Bar, error::ApiError};
 
 /// Rows per page of the purchase table.
 pub const TABLE_PAGE_SIZE: i64 = 25;

@@ -7,8 +7,8 @@ use domain::Credits;
 
 use crate::{
     components::{
+        bar_chart::{BarChart, Unit},
         local_time::LocalTime,
-        revenue_chart::{RevenueChart, Unit},
     },
     wallet::{ActivityPage, ActivityView, USAGE_DAYS},
 };
@@ -43,7 +43,7 @@ pub fn Activity(
                         .into_any()
                 } else {
                     view! {
-                        <RevenueChart
+                        <BarChart
                             bars=daily_use
                             caption=format!("{} credits used, per day (UTC)", Credits::signed(used))
                             unit=Unit::Credits

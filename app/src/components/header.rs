@@ -87,16 +87,16 @@ fn Account(user: UserView, summary: Option<HeaderSummary>) -> impl IntoView {
                 }
             }
             on:focusout=move |ev| {
-                // Closes when focus leaves the menu (a tab past its last item).
-                let inside = ev
-                    .related_target()
-                    .and_then(|target| {
-                        use leptos::wasm_bindgen::JsCast;
-                        target.dyn_into::<leptos::web_sys::Node>().ok()
-                    })
+                // Closes when focus moves somewhere outside the menu (a tab
+                // past its last item); focus leaving the page keeps it open.
+                use leptos::wasm_bindgen::JsCast;
+                let Some(target) = ev.related_target() else { return };
+                let inside = target
+                    .dyn_into::<leptos::web_sys::Node>()
+                    .ok()
                     .zip(menu.get_untracked())
                     .is_some_and(|(target, menu)| menu.contains(Some(&target)));
-                if !inside && ev.related_target().is_some() {
+                if !inside {
                     close();
                 }
             }
@@ -111,7 +111,7 @@ fn Account(user: UserView, summary: Option<HeaderSummary>) -> impl IntoView {
                 <span id="user-name" class="sr-only sm:not-sr-only">
                     {user.name.clone()}
                 </span>
-                <svg aria-hidden="true" viewBox="0 0 20 20" class="h-4 w-4 fill-current text-slate-500">
+                <svg aria-hidden="true" viewBox="0 0 20 20" class="h-4 w-4 text-slate-500">
                     <path d="M5.5 7.5 10 12l4.5-4.5" stroke="currentColor" stroke-width="1.5" fill="none" />
                 </svg>
             </summary>

@@ -2,6 +2,7 @@ use leptos::prelude::*;
 
 pub mod activity;
 pub mod balance_card;
+pub mod bar_chart;
 pub mod checkout_banner;
 pub mod error_notice;
 pub mod footer;
@@ -9,7 +10,6 @@ pub mod header;
 pub mod local_time;
 pub mod package_card;
 pub mod purchase_history;
-pub mod revenue_chart;
 pub mod skeleton;
 pub mod status_chip;
 

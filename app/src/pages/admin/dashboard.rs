@@ -5,7 +5,7 @@ use leptos_router::hooks::use_query_map;
 use super::{AdminNav, refusal};
 use crate::{
     admin::{AdminRow, DashboardView, FilterParams, PERIODS, PageParams, admin_dashboard},
-    components::{local_time::LocalTime, revenue_chart::RevenueChart, status_chip::StatusChip},
+    components::{bar_chart::BarChart, local_time::LocalTime, status_chip::StatusChip},
 };
 
 #[component]
@@ -117,7 +117,7 @@ fn Dashboard(view: DashboardView) -> impl IntoView {
         <div class="mt-6 grid gap-6 lg:grid-cols-3">
             <section class="rounded-xl bg-surface p-4 shadow-sm ring-1 ring-slate-200 lg:col-span-2">
                 <h2 class="text-sm font-semibold">"Revenue per day"</h2>
-                <RevenueChart bars caption="Revenue from completed purchases" />
+                <BarChart bars caption="Revenue from completed purchases" />
             </section>
             <section class="rounded-xl bg-surface p-4 shadow-sm ring-1 ring-slate-200">
                 <h2 class="text-sm font-semibold">"Purchases by package"</h2>

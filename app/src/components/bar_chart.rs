@@ -43,7 +43,7 @@ const BOTTOM: f64 = 8.0;
 const TOP: f64 = 28.0;
 
 #[component]
-pub fn RevenueChart(
+pub fn BarChart(
     bars: Vec<Bar>,
     #[prop(into)] caption: String,
     #[prop(optional)] unit: Unit,
