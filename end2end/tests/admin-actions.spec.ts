@@ -1,11 +1,10 @@
-import { buyStarter, expect, hydrated, logIn, logOut, newUser, test } from './support';
+import { buyStarter, expect, hydrated, logIn, logInAsNewUser, logOut, test } from './support';
 
 // What an admin does to a purchase and to the catalogue, and what the buyer
 // sees of it.
 
 test('an admin refunds part of a purchase and adjusts the buyer’s credits', async ({ page }) => {
-  const buyer = await newUser('Carol');
-  await logIn(page, buyer.username, buyer.password);
+  const buyer = await logInAsNewUser(page, 'Carol');
   await buyStarter(page);
   await expect(page.locator('#balance')).toHaveText('1,000');
   await logOut(page);

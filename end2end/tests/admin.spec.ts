@@ -1,11 +1,10 @@
-import { expect, hydrated, logIn, logOut, newUser, openUserMenu, payWith, startCheckout, test } from './support';
+import { expect, hydrated, logIn, logInAsNewUser, logOut, openUserMenu, payWith, startCheckout, test } from './support';
 
 // The admin dashboard: bob buys a Starter Pack, then an admin finds it with
 // the filters, opens it and exports the filtered table; bob is refused.
 
 test('an admin filters to completed Starter purchases, opens one and exports CSV', async ({ page }) => {
-  const bob = await newUser('Bob');
-  await logIn(page, bob.username, bob.password);
+  const bob = await logInAsNewUser(page, 'Bob');
   await page.goto('/credits');
   await hydrated(page);
   await startCheckout(page, 'starter');

@@ -1,8 +1,7 @@
-import { expect, hydrated, logIn, newUser, openUserMenu, test } from './support';
+import { expect, hydrated, logIn, logInAsNewUser, openUserMenu, test } from './support';
 
 test('a user logs in through the provider, stays logged in, and logs out everywhere', async ({ page }) => {
-  const alice = await newUser('Alice');
-  await logIn(page, alice.username, alice.password);
+  const alice = await logInAsNewUser(page, 'Alice');
   await expect(page.locator('#user-name')).toHaveText(alice.name);
   await expect(page.locator('#login')).toHaveCount(0);
   await expect(page.locator('#admin-link')).toHaveCount(0);

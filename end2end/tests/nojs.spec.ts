@@ -1,18 +1,26 @@
-import { expect, newUser, payWith, test } from './support';
+import type { Page } from '@playwright/test';
+
+import { expect, newUser, payWith, test, type User } from './support';
 
 // Before the wasm arrives (or without JavaScript at all) the main journeys
 // still work: every form posts to the server and follows its redirect.
 test.use({ javaScriptEnabled: false });
 
-test('without JavaScript: log in, open the menu, buy through Checkout, pick a theme, log out', async ({ page, problems }) => {
-  // The browser refuses the page's script (JavaScript is off): expected here.
-  problems.allow(/^csp: GET .*\/pkg\//);
-  const bob = await newUser('Bob');
-  await page.goto('/auth/login?next=/credits');
-  await page.locator('#username').fill(bob.username);
-  await page.locator('#password').fill(bob.password);
+// The browser refuses the page's script (JavaScript is off): expected here.
+test.beforeEach(({ problems }) => problems.allow(/^csp: GET .*\/pkg\//));
+
+/** Logs in through the provider's form straight to `next` (no hydration to wait for). */
+async function logInTo(page: Page, user: User, next: string) {
+  await page.goto(`/auth/login?next=${next}`);
+  await page.locator('#username').fill(user.username);
+  await page.locator('#password').fill(user.password);
   await page.locator('#kc-login').click();
-  await page.waitForURL((url) => url.pathname === '/credits');
+  await page.waitForURL((url) => url.pathname === next);
+}
+
+test('without JavaScript: log in, open the menu, buy through Checkout, pick a theme, log out', async ({ page }) => {
+  const bob = await newUser('Bob');
+  await logInTo(page, bob, '/credits');
   await expect(page.locator('#user-name')).toHaveText(bob.name);
 
   // Buy is a form: the server answers with a redirect to Stripe Checkout.
@@ -35,14 +43,9 @@ test('without JavaScript: log in, open the menu, buy through Checkout, pick a th
   await expect(page.locator('#login')).toBeVisible();
 });
 
-test('without JavaScript: subscribe through Checkout, cancel at period end, resume', async ({ page, problems }) => {
-  problems.allow(/^csp: GET .*\/pkg\//);
+test('without JavaScript: subscribe through Checkout, cancel at period end, resume', async ({ page }) => {
   const carol = await newUser('Carol');
-  await page.goto('/auth/login?next=/billing/plans');
-  await page.locator('#username').fill(carol.username);
-  await page.locator('#password').fill(carol.password);
-  await page.locator('#kc-login').click();
-  await page.waitForURL((url) => url.pathname === '/billing/plans');
+  await logInTo(page, carol, '/billing/plans');
 
   // Subscribe is a form: monthly, straight to Checkout.
   await page.locator('[data-tier="starter"] [data-role="choose"]').click();

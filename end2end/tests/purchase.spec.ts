@@ -1,11 +1,10 @@
-import { expect, hydrated, logIn, newUser, payWith, startCheckout, test } from './support';
+import { expect, hydrated, logInAsNewUser, payWith, startCheckout, test } from './support';
 
 // Buying credits through the Stripe emulator's hosted Checkout page (its
 // element ids follow Stripe's: #cardNumber, #submit, …).
 
 test('a user buys the Starter Pack, then gives up after a declined card', async ({ page }) => {
-  const alice = await newUser('Alice');
-  await logIn(page, alice.username, alice.password);
+  await logInAsNewUser(page, 'Alice');
   await page.goto('/credits');
   await hydrated(page);
   await expect(page.locator('#balance')).toHaveText('0');
@@ -45,8 +44,7 @@ test('anonymous visitors are sent to log in from /credits', async ({ page }) => 
 });
 
 test('a payment that clears later: processing first, then the credits', async ({ page, request }) => {
-  const dana = await newUser('Dana');
-  await logIn(page, dana.username, dana.password);
+  await logInAsNewUser(page, 'Dana');
   await page.goto('/credits');
   await hydrated(page);
   await startCheckout(page, 'starter');
@@ -76,8 +74,7 @@ test('a payment that clears later: processing first, then the credits', async ({
 test('an expired session: the page says so and logging in again comes back to it', async ({ page, context, problems }) => {
   // The refused call itself (401) is what this test is about.
   problems.allow(/buy_credits/);
-  const erin = await newUser('Erin');
-  await logIn(page, erin.username, erin.password);
+  const erin = await logInAsNewUser(page, 'Erin');
   await page.goto('/credits?page=1');
   await hydrated(page);
   // The server forgets the session (as when it expires): the cookie is gone.

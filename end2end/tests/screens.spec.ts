@@ -3,7 +3,7 @@ import type { Page, TestInfo } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { buyStarter, expect, hydrated, logIn, logOut, newUser, openUserMenu, test } from './support';
+import { buyStarter, expect, hydrated, logIn, logInAsNewUser, logOut, openUserMenu, test } from './support';
 
 // Every screen, as a laptop and a phone show it, in light and dark mode:
 // axe finds no serious or critical violation, nothing scrolls sideways, and
@@ -60,8 +60,7 @@ for (const viewport of Object.keys(VIEWPORTS) as Viewport[]) {
 
   test(`a user's screens are accessible (${viewport}, light and dark)`, async ({ page }, testInfo) => {
     test.setTimeout(120_000);
-    const alice = await newUser('Alice');
-    await logIn(page, alice.username, alice.password);
+    await logInAsNewUser(page, 'Alice');
     await check(page, testInfo, viewport, [
       { name: 'credits-empty', path: '/credits' },
       { name: 'activity-empty', path: '/credits?tab=activity' },
@@ -79,8 +78,7 @@ for (const viewport of Object.keys(VIEWPORTS) as Viewport[]) {
   test(`an admin's screens are accessible (${viewport}, light and dark)`, async ({ page }, testInfo) => {
     test.setTimeout(120_000);
     // At least one purchase to open, whatever else has run.
-    const buyer = await newUser('Buyer');
-    await logIn(page, buyer.username, buyer.password);
+    const buyer = await logInAsNewUser(page, 'Buyer');
     await buyStarter(page);
     await logOut(page);
     await logIn(page, 'admin', 'admin-password');
@@ -124,8 +122,7 @@ test('the theme follows the system until chosen, and the choice is remembered', 
 });
 
 test('a keyboard reaches the skip link first, and the user menu opens and closes', async ({ page }) => {
-  const alice = await newUser('Alice');
-  await logIn(page, alice.username, alice.password);
+  await logInAsNewUser(page, 'Alice');
   await page.keyboard.press('Tab');
   const skip = page.getByRole('link', { name: 'Skip to content' });
   await expect(skip).toBeFocused();
@@ -143,8 +140,7 @@ test('a keyboard reaches the skip link first, and the user menu opens and closes
 });
 
 test('on a phone the purchase history is a list of cards with every column', async ({ page }) => {
-  const alice = await newUser('Alice');
-  await logIn(page, alice.username, alice.password);
+  await logInAsNewUser(page, 'Alice');
   await buyStarter(page);
   await page.setViewportSize(VIEWPORTS.phone);
   await page.goto('/credits');

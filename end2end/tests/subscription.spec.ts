@@ -1,6 +1,6 @@
 import type { Page } from '@playwright/test';
 
-import { expect, hydrated, logIn, newUser, payWith, test } from './support';
+import { expect, hydrated, logInAsNewUser, payWith, test } from './support';
 
 // A subscriber's whole journey: subscribe to Professional monthly through
 // Checkout, see the plan and its allowance, upgrade to Enterprise seeing the
@@ -13,9 +13,8 @@ async function balance(page: Page): Promise<number> {
 }
 
 test('subscribe, upgrade with proration, visit the portal, cancel and resume', async ({ page }) => {
-  const alice = await newUser('Alice');
   test.setTimeout(90_000);
-  await logIn(page, alice.username, alice.password);
+  await logInAsNewUser(page, 'Alice');
   await page.goto('/billing');
   await hydrated(page);
   await expect(page.locator('#no-plan')).toBeVisible();

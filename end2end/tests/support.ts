@@ -105,6 +105,13 @@ export async function newUser(firstName: string): Promise<User> {
   return user;
 }
 
+/** A new user of its own for this test, logged in on `page`. */
+export async function logInAsNewUser(page: Page, firstName: string): Promise<User> {
+  const user = await newUser(firstName);
+  await logIn(page, user.username, user.password);
+  return user;
+}
+
 /** Waits until the wasm has hydrated the page, so clicks reach live handlers. */
 export async function hydrated(page: Page) {
   await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();

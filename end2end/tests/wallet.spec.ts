@@ -1,4 +1,4 @@
-import { expect, hydrated, logIn, logOut, newUser, test } from './support';
+import { expect, hydrated, logIn, logInAsNewUser, logOut, test } from './support';
 
 // The wallet: an admin gives bob promotional credits that expire, the model
 // gateway (a service with its own client credentials) spends some, and bob
@@ -7,8 +7,7 @@ import { expect, hydrated, logIn, logOut, newUser, test } from './support';
 const ISSUER = process.env.OIDC_ISSUER_URL ?? 'http://127.0.0.1:8180/realms/ops-center';
 
 test('promotional credits are granted by an admin, spent by a service and shown in the activity', async ({ page, request }) => {
-  const bob = await newUser('Bob');
-  await logIn(page, bob.username, bob.password);
+  const bob = await logInAsNewUser(page, 'Bob');
   const me = await (await page.request.get('/api/v1/billing/credits/balance')).json();
   const before = me.granted as number;
   await logOut(page);

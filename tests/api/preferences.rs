@@ -1,19 +1,28 @@
 //! `POST /preferences/theme`: the footer's theme switch, as a browser posts
 //! it without JavaScript, and the page that follows it.
 
-use crate::support::spawn_app;
+use crate::support::{TestApp, spawn_app};
+
+/// The footer's form, posted as a browser on `origin` posts it.
+async fn post_theme(app: &TestApp, origin: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    app.client
+        .post(app.url("/preferences/theme"))
+        .header("origin", origin)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
 
 #[tokio::test]
 async fn a_chosen_theme_is_remembered_and_rendered_on_the_page() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .post(app.url("/preferences/theme"))
-        .header("origin", &app.address)
-        .form(&[("theme", "dark"), ("next", "/credits?page=2")])
-        .send()
-        .await
-        .unwrap();
+    let response = post_theme(
+        &app,
+        &app.address,
+        &[("theme", "dark"), ("next", "/credits?page=2")],
+    )
+    .await;
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/credits?page=2");
     let cookie = response.headers()["set-cookie"]
@@ -56,12 +65,8 @@ async fn a_chosen_theme_is_remembered_and_rendered_on_the_page() {
 async fn system_forgets_the_choice_and_the_way_back_stays_on_this_site() {
     let app = spawn_app().await;
     let post = |form: Vec<(&'static str, &'static str)>| {
-        let request = app
-            .client
-            .post(app.url("/preferences/theme"))
-            .header("origin", &app.address)
-            .form(&form);
-        async move { request.send().await.unwrap() }
+        let app = &app;
+        async move { post_theme(app, &app.address, &form).await }
     };
     let response = post(vec![("theme", "system"), ("next", "/billing")]).await;
     assert_eq!(response.status(), 303);
@@ -86,27 +91,13 @@ async fn system_forgets_the_choice_and_the_way_back_stays_on_this_site() {
 #[tokio::test]
 async fn a_bad_theme_or_a_cross_site_post_changes_nothing() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .post(app.url("/preferences/theme"))
-        .header("origin", &app.address)
-        .form(&[("theme", "purple")])
-        .send()
-        .await
-        .unwrap();
+    let response = post_theme(&app, &app.address, &[("theme", "purple")]).await;
     assert_eq!(response.status(), 422);
     assert!(response.headers().get("set-cookie").is_none());
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["code"], "invalid_body");
 
-    let response = app
-        .client
-        .post(app.url("/preferences/theme"))
-        .header("origin", "https://evil.example")
-        .form(&[("theme", "dark")])
-        .send()
-        .await
-        .unwrap();
+    let response = post_theme(&app, "https://evil.example", &[("theme", "dark")]).await;
     assert_eq!(response.status(), 403);
     assert!(response.headers().get("set-cookie").is_none());
 }
