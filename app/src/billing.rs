@@ -177,17 +177,11 @@ pub async fn account_summary() -> Result<Option<HeaderSummary>, ApiError> {
         return Ok(None);
     };
     let state = expect_context::<backend::AppState>();
-    let plan =
-        PlanStatus::from(backend::subscriptions::manage::status(&state.pool, user.id).await?);
-    let balance = backend::ledger::balance(&state.pool, user.id).await?;
+    let (balance, tier) = backend::subscriptions::manage::header(&state.pool, user.id).await?;
     Ok(Some(HeaderSummary {
         balance,
-        tier_name: if plan.has_active_plan {
-            plan.tier_name
-        } else {
-            "No active plan".to_owned()
-        },
-        has_active_plan: plan.has_active_plan,
+        has_active_plan: tier.is_some(),
+        tier_name: tier.unwrap_or_else(|| "No active plan".to_owned()),
     }))
 }
 

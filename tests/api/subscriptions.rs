@@ -1057,3 +1057,97 @@ async fn the_billing_pages_and_the_admin_dashboard_show_plans() {
     let (code, _, _) = world.page(Some(&alice), "/admin/credits").await;
     assert_eq!(code, 403);
 }
+
+/// The header's one query says what the status endpoint's three say: the
+/// balance, and the live plan's tier name (none without a live plan), for
+/// every pair of an older and a newer subscription in every status, a tier
+/// we no longer sell and a price that is none of ours.
+#[tokio::test]
+async fn the_header_agrees_with_the_plan_status_for_every_status() {
+    use backend::{
+        ids::UserId,
+        ledger,
+        subscriptions::{manage, tiers},
+    };
+    use domain::{Credits, SubscriptionStatus};
+
+    let db = crate::support::TestDatabase::new();
+    let pool = db.migrated_pool().await;
+    sqlx::query(
+        "insert into subscription_tiers (tier_code, tier_name, description, price_monthly_cents, \
+           price_yearly_cents, display_order) values ('gone', 'Gone', '', 100, 1000, 9)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let mut cases: Vec<Vec<(SubscriptionStatus, Option<&str>)>> = vec![Vec::new()];
+    for older in SubscriptionStatus::ALL {
+        cases.push(vec![(older, Some("starter"))]);
+        for newer in SubscriptionStatus::ALL {
+            cases.push(vec![
+                (older, Some("professional")),
+                (newer, Some("starter")),
+            ]);
+        }
+        cases.push(vec![(older, Some("gone")), (older, None)]);
+        cases.push(vec![(older, Some("no_such_tier"))]);
+    }
+    for (n, subscriptions) in cases.iter().enumerate() {
+        let user: UserId = sqlx::query_scalar(
+            "insert into users (keycloak_sub, email) values ($1, $1 || '@example.com') returning id",
+        )
+        .bind(format!("header-{n}"))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if n % 3 == 0 {
+            let reference = format!("header:{n}");
+            let mut conn = pool.acquire().await.unwrap();
+            ledger::append(
+                &mut conn,
+                &ledger::NewEntry {
+                    user,
+                    amount: Credits::signed(n as i64 * 7 + 1),
+                    source: ledger::LedgerSource::SubscriptionAllowance,
+                    reference: &reference,
+                    purchase: None,
+                    description: "test grant",
+                    created_at: None,
+                    expires_at: None,
+                },
+            )
+            .await
+            .unwrap();
+        }
+        for (age, (status, tier)) in subscriptions.iter().enumerate() {
+            sqlx::query(
+                "insert into subscriptions (stripe_subscription_id, user_id, stripe_customer_id, \
+                   tier_code, status, started_at, state_as_of) \
+                 values ($1, $2, 'cus_header', $3, $4, now() - make_interval(days => $5), now())",
+            )
+            .bind(format!("sub_header_{n}_{age}"))
+            .bind(user)
+            .bind(tier)
+            .bind(status.to_string())
+            .bind(10 - age as i32)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        let status = manage::status(&pool, user).await.unwrap();
+        let expected = (
+            ledger::balance(&pool, user).await.unwrap(),
+            status.is_live().then(|| {
+                status
+                    .tier
+                    .as_ref()
+                    .map_or_else(|| "Trial".to_owned(), |t: &tiers::Tier| t.name.clone())
+            }),
+        );
+        assert_eq!(
+            manage::header(&pool, user).await.unwrap(),
+            expected,
+            "{subscriptions:?}"
+        );
+    }
+}

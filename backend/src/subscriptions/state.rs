@@ -132,6 +132,10 @@ pub async fn find(
     row.map(StoredSubscription::try_from).transpose()
 }
 
+/// The statuses of a live subscription (`SubscriptionStatus::is_live`), as
+/// an SQL list.
+pub const LIVE_STATUSES: &str = "('trialing', 'active', 'past_due', 'unpaid', 'paused')";
+
 /// The user's current plan: their newest live subscription, or else their
 /// newest one at all (ended: "no active plan"), or `None` if they never had one.
 pub async fn current_for_user<'e>(
@@ -140,7 +144,7 @@ pub async fn current_for_user<'e>(
 ) -> Result<Option<StoredSubscription>, SubscriptionError> {
     let row = sqlx::query_as::<_, Row>(&format!(
         "select {COLUMNS} from subscriptions where user_id = $1 \
-         order by (status in ('trialing', 'active', 'past_due', 'unpaid', 'paused')) desc, started_at desc \
+         order by (status in {LIVE_STATUSES}) desc, started_at desc \
          limit 1"
     ))
     .bind(user)
