@@ -20,100 +20,50 @@ use crate::pages::{
     billing::{BillingPage, PlansPage},
 };
 
-/// `/billing`.
-pub struct BillingRoute;
+/// A lazy route for a page: `$route` renders `$page`, with no data of its own.
+macro_rules! lazy_page {
+    ($(#[$doc:meta])* $route:ident => $page:ident) => {
+        $(#[$doc])*
+        pub struct $route;
 
-#[lazy_route]
-impl LazyRoute for BillingRoute {
-    fn data() -> Self {
-        Self
-    }
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
 
-    fn view(_this: Self) -> AnyView {
-        view! { <BillingPage /> }.into_any()
-    }
+            fn view(_this: Self) -> AnyView {
+                view! { <$page /> }.into_any()
+            }
+        }
+    };
 }
 
-/// `/billing/plans`.
-pub struct PlansRoute;
-
-#[lazy_route]
-impl LazyRoute for PlansRoute {
-    fn data() -> Self {
-        Self
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <PlansPage /> }.into_any()
-    }
-}
-
-/// `/admin/credits`.
-pub struct AdminDashboardRoute;
-
-#[lazy_route]
-impl LazyRoute for AdminDashboardRoute {
-    fn data() -> Self {
-        Self
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <AdminDashboardPage /> }.into_any()
-    }
-}
-
-/// `/admin/credits/purchases/:id`.
-pub struct AdminPurchaseRoute;
-
-#[lazy_route]
-impl LazyRoute for AdminPurchaseRoute {
-    fn data() -> Self {
-        Self
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <AdminPurchasePage /> }.into_any()
-    }
-}
-
-/// `/admin/credits/packages`.
-pub struct AdminPackagesRoute;
-
-#[lazy_route]
-impl LazyRoute for AdminPackagesRoute {
-    fn data() -> Self {
-        Self
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <AdminPackagesPage /> }.into_any()
-    }
-}
-
-/// `/admin/credits/sync`.
-pub struct AdminSyncRoute;
-
-#[lazy_route]
-impl LazyRoute for AdminSyncRoute {
-    fn data() -> Self {
-        Self
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <AdminSyncPage /> }.into_any()
-    }
-}
-
-/// `/admin/credits/wallets`.
-pub struct AdminWalletsRoute;
-
-#[lazy_route]
-impl LazyRoute for AdminWalletsRoute {
-    fn data() -> Self {
-        Self
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <AdminWalletsPage /> }.into_any()
-    }
-}
+lazy_page!(
+    /// `/billing`.
+    BillingRoute => BillingPage
+);
+lazy_page!(
+    /// `/billing/plans`.
+    PlansRoute => PlansPage
+);
+lazy_page!(
+    /// `/admin/credits`.
+    AdminDashboardRoute => AdminDashboardPage
+);
+lazy_page!(
+    /// `/admin/credits/purchases/:id`.
+    AdminPurchaseRoute => AdminPurchasePage
+);
+lazy_page!(
+    /// `/admin/credits/packages`.
+    AdminPackagesRoute => AdminPackagesPage
+);
+lazy_page!(
+    /// `/admin/credits/sync`.
+    AdminSyncRoute => AdminSyncPage
+);
+lazy_page!(
+    /// `/admin/credits/wallets`.
+    AdminWalletsRoute => AdminWalletsPage
+);
