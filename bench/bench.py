@@ -172,13 +172,32 @@ def report(run_dir, out_json, out_md, perf_md):
                       f"{r['outside']['p50_ms']:.1f} | {cpu(r)} |")
     if "browser-files" in by:
         files = by["browser-files"][0]
-        md += ["", "## 5. What the browser downloads for `/credits`", "",
-               f"The release site (`cargo leptos build --release --precompress`); the app serves `{files['served_encoding']}` "
-               "to a browser accepting brotli and gzip.", "",
-               "| file | raw KB | gzip KB | brotli KB |", "|---|---|---|---|"]
-        for f in files["files"]:
-            md.append(f"| `{f['file']}` | {f['raw'] / 1000:,.1f} | {f['gzip'] / 1000:,.1f} | {f['brotli'] / 1000:,.1f} |")
         tti = next(iter(by.get("browser-tti", [])), None)
+        # What /credits loaded (tti.mjs saw it transferred); the other wasm
+        # files are the lazy routes' chunks, fetched when a page needs them.
+        loaded = {x["name"] for x in tti["resources"]} if tti else None
+        kb = lambda x: f"{x / 1000:,.1f}"
+        md += ["", "## 5. What the browser downloads for `/credits`", "",
+               f"The release site (`cargo leptos build --release --precompress --split`); the app serves "
+               f"`{files['served_encoding']}` to a browser accepting brotli and gzip. The admin and billing routes are lazy: "
+               "their code is in wasm chunks that only those pages load.", "",
+               "| file | raw KB | gzip KB | brotli KB | loaded by `/credits` |", "|---|---|---|---|---|"]
+        chunks = []
+        for f in files["files"]:
+            on_credits = loaded is None or f["file"] in loaded or not f["file"].endswith(".wasm")
+            if not on_credits:
+                chunks.append(f)
+                continue
+            md.append(f"| `{f['file']}` | {kb(f['raw'])} | {kb(f['gzip'])} | {kb(f['brotli'])} | "
+                      + ("n/a" if loaded is None else "yes" if f["file"] in loaded else "no") + " |")
+        if loaded is not None:
+            wasm = [f for f in files["files"] if f["file"].endswith(".wasm") and f["file"] in loaded]
+            md.append(f"| **wasm `/credits` loads** ({len(wasm)} file{'s' if len(wasm) != 1 else ''}) | "
+                      f"**{kb(sum(f['raw'] for f in wasm))}** | **{kb(sum(f['gzip'] for f in wasm))}** | "
+                      f"**{kb(sum(f['brotli'] for f in wasm))}** | |")
+        if chunks:
+            md.append(f"| other wasm chunks ({len(chunks)}, loaded on demand) | {kb(sum(f['raw'] for f in chunks))} | "
+                      f"{kb(sum(f['gzip'] for f in chunks))} | {kb(sum(f['brotli'] for f in chunks))} | no |")
         if tti:
             md += ["", f"Time to interactive in headless Chromium (`bench/tti.mjs`, a fresh browser context each run, "
                    f"median of {tti['runs']}): **{tti['tti_ms']:.0f} ms** from navigation to the `data-hydrated` marker "

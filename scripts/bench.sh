@@ -118,13 +118,15 @@ if runs browser; then
     # What a browser downloads is the release site: cargo-leptos's wasm-release
     # profile, wasm-opt, minified JS and the Tailwind stylesheet. Built with
     # the server's `--cfg erase_components`: views built without it do not
-    # hydrate the server's HTML (tachys panics).
+    # hydrate the server's HTML (tachys panics). `--split`: the admin and
+    # billing routes' code goes into wasm chunks loaded on demand
+    # (app/src/pages/lazy.rs).
     start_tool_installs
     wait_for_tools
     npm_ci "$ROOT" && npm_ci "$ROOT/end2end"
-    say "building the release site (cargo leptos build --release --frontend-only --precompress)"
+    say "building the release site (cargo leptos build --release --frontend-only --precompress --split)"
     (cd "$ROOT" && nice -n "${BENCH_BUILD_NICE:-10}" env RUSTFLAGS="--cfg erase_components" \
-        cargo leptos build --release --frontend-only --precompress >"$BENCH_DIR/leptos-build.log" 2>&1) \
+        cargo leptos build --release --frontend-only --precompress --split >"$BENCH_DIR/leptos-build.log" 2>&1) \
         || { tail -n 40 "$BENCH_DIR/leptos-build.log" >&2; die "cargo leptos build --release failed"; }
 fi
 

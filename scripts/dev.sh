@@ -23,4 +23,5 @@ fi
 say "building and serving the app on http://$LEPTOS_SITE_ADDR (rebuilds on change)"
 cd "$ROOT"
 wait_for_tools
-cargo leptos watch
+# --split: the admin and billing routes are lazy wasm chunks (app/src/pages/lazy.rs).
+cargo leptos watch --split

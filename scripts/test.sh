@@ -24,7 +24,10 @@ DATABASE_URL=$PG_URL/postgres cargo_plain test --workspace --exclude frontend --
 
 wait_for_tools
 say "building the app with cargo-leptos"
-cargo leptos build
+# --split: the admin and billing routes are lazy, their code in wasm chunks
+# of their own (app/src/pages/lazy.rs); without it the wasm imports from a
+# placeholder module.
+cargo leptos build --split
 
 say "browser tests"
 E2E_PORT=$(free_port)

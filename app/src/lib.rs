@@ -15,7 +15,7 @@ pub mod wallet;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode, StaticSegment,
+    Lazy, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
     path,
 };
@@ -23,12 +23,11 @@ use leptos_router::{
 use crate::{
     components::{footer::Footer, header::Header},
     pages::{
-        admin::{
-            dashboard::AdminDashboardPage, packages::AdminPackagesPage,
-            purchase::AdminPurchasePage, sync::AdminSyncPage, wallets::AdminWalletsPage,
-        },
-        billing::{BillingPage, PlansPage},
         credits::CreditsPage,
+        lazy::{
+            AdminDashboardRoute, AdminPackagesRoute, AdminPurchaseRoute, AdminSyncRoute,
+            AdminWalletsRoute, BillingRoute, PlansRoute,
+        },
     },
 };
 
@@ -82,31 +81,39 @@ pub fn App() -> impl IntoView {
                         view=|| view! { <CreditsPage require_login=true /> }
                         ssr=SsrMode::Async
                     />
-                    <Route path=path!("/billing") view=BillingPage ssr=SsrMode::Async />
-                    <Route path=path!("/billing/plans") view=PlansPage ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/billing")
+                        view={Lazy::<BillingRoute>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/billing/plans")
+                        view={Lazy::<PlansRoute>::new()}
+                        ssr=SsrMode::Async
+                    />
                     <Route
                         path=path!("/admin/credits")
-                        view=AdminDashboardPage
+                        view={Lazy::<AdminDashboardRoute>::new()}
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=path!("/admin/credits/purchases/:id")
-                        view=AdminPurchasePage
+                        view={Lazy::<AdminPurchaseRoute>::new()}
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=path!("/admin/credits/packages")
-                        view=AdminPackagesPage
+                        view={Lazy::<AdminPackagesRoute>::new()}
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=path!("/admin/credits/sync")
-                        view=AdminSyncPage
+                        view={Lazy::<AdminSyncRoute>::new()}
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=path!("/admin/credits/wallets")
-                        view=AdminWalletsPage
+                        view={Lazy::<AdminWalletsRoute>::new()}
                         ssr=SsrMode::Async
                     />
                 </Routes>
