@@ -9,6 +9,7 @@ pub mod checkout;
 pub mod config;
 pub mod db;
 pub mod detach;
+pub mod http;
 pub mod ids;
 pub mod ledger;
 pub mod packages;

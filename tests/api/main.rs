@@ -15,6 +15,7 @@ mod credits_flows;
 mod credits_page;
 mod credits_webhook;
 mod group_commit;
+mod http_client;
 mod ledger;
 mod migrations;
 mod preferences;

@@ -116,7 +116,7 @@ impl JwksState {
 
 impl Provider {
     pub(super) fn new(config: &Config) -> Self {
-        let http = reqwest::Client::builder()
+        let http = crate::http::client_builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(15))

@@ -66,7 +66,10 @@ impl KeycloakAdmin {
         let (base, realm) = issuer.rsplit_once("/realms/")?;
         let users_url = Url::parse(&format!("{base}/admin/realms/{realm}/users")).ok()?;
         let token_url = Url::parse(&format!("{issuer}/protocol/openid-connect/token")).ok()?;
-        let http = reqwest::Client::builder().timeout(TIMEOUT).build().ok()?;
+        let http = crate::http::client_builder()
+            .timeout(TIMEOUT)
+            .build()
+            .ok()?;
         Some(KeycloakAdmin {
             http,
             token_url,

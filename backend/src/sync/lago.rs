@@ -48,7 +48,10 @@ impl Lago {
             format!("{url}/api/v1")
         };
         Some(Lago {
-            http: reqwest::Client::builder().timeout(TIMEOUT).build().ok()?,
+            http: crate::http::client_builder()
+                .timeout(TIMEOUT)
+                .build()
+                .ok()?,
             base: Url::parse(&format!("{base}/")).ok()?,
             api_key: lago.api_key.clone(),
         })
