@@ -283,3 +283,20 @@ async fn concurrent_deliveries_coalesce_into_batches_and_each_purchase_grants_on
     );
     assert_wallet_consistent(&pool).await;
 }
+
+/// Its statements take the batch's arrays as parameters; left to choose,
+/// PostgreSQL planned them again on every call (a third of a one-item
+/// batch's time). Each finds its rows by a unique key, so the generic plan
+/// loses nothing.
+#[tokio::test]
+async fn fulfil_checkouts_keeps_generic_plans() {
+    let db = TestDatabase::new();
+    let pool = db.migrated_pool().await;
+    let config: Vec<String> = sqlx::query_scalar(
+        "select coalesce(proconfig, '{}') from pg_proc where proname = 'fulfil_checkouts'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(config, ["plan_cache_mode=force_generic_plan"]);
+}
