@@ -58,23 +58,28 @@ struct BreakdownRow {
     expiring: Json<Vec<Expiring>>,
 }
 
-/// The user's balance and its parts, in one query.
+/// The user's balance and its parts, in one query. `available` is
+/// `wallet_available` (unexpired grants, less open holds, less open debt)
+/// taken from the same sums, so the grants are read once.
 pub async fn breakdown(pool: &PgPool, user: UserId) -> Result<Breakdown, WalletError> {
     let row: BreakdownRow = sqlx::query_as(
-        "select coalesce((select balance from credit_balances where user_id = $1), 0) as balance, \
-                greatest(wallet_available($1), 0) as available, \
-                coalesce((select sum(amount) from credit_holds \
-                          where user_id = $1 and status = 'open' and expires_at > now()), 0)::bigint as held, \
-                coalesce(sum(g.remaining) filter (where g.kind = 'paid'), 0)::bigint as paid, \
-                coalesce(sum(g.remaining) filter (where g.kind <> 'paid'), 0)::bigint as granted, \
-                coalesce((select sum(outstanding) from credit_debts \
-                          where user_id = $1 and outstanding > 0), 0)::bigint as debt, \
-                coalesce(jsonb_agg(jsonb_build_object('grant_id', g.id, 'kind', g.kind, \
-                                   'amount', g.remaining, 'expires_at', g.expires_at) \
-                                   order by g.expires_at, (g.kind = 'paid'), g.created_at) \
-                         filter (where g.expires_at > now() \
-                                   and g.expires_at <= now() + make_interval(days => $2)), '[]') as expiring \
-         from credit_grants g where g.user_id = $1 and g.remaining > 0",
+        "select b.balance, greatest(g.unexpired - h.held - d.debt, 0) as available, h.held, \
+                g.paid, g.granted, d.debt, g.expiring \
+         from (select coalesce((select balance from credit_balances where user_id = $1), 0) as balance) b, \
+              (select coalesce(sum(amount), 0)::bigint as held from credit_holds \
+                where user_id = $1 and status = 'open' and expires_at > now()) h, \
+              (select coalesce(sum(outstanding), 0)::bigint as debt from credit_debts \
+                where user_id = $1 and outstanding > 0) d, \
+              (select coalesce(sum(remaining) filter (where expires_at is null or expires_at > now()), 0)::bigint \
+                          as unexpired, \
+                      coalesce(sum(remaining) filter (where kind = 'paid'), 0)::bigint as paid, \
+                      coalesce(sum(remaining) filter (where kind <> 'paid'), 0)::bigint as granted, \
+                      coalesce(jsonb_agg(jsonb_build_object('grant_id', id, 'kind', kind, \
+                                         'amount', remaining, 'expires_at', expires_at) \
+                                         order by expires_at, (kind = 'paid'), created_at) \
+                               filter (where expires_at > now() \
+                                         and expires_at <= now() + make_interval(days => $2)), '[]') as expiring \
+                from credit_grants where user_id = $1 and remaining > 0) g",
     )
     .bind(user)
     .bind(EXPIRING_WITHIN_DAYS as i32)
