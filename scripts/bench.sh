@@ -11,10 +11,10 @@
 # BENCH_HTTP_LEVELS (page/API concurrencies, default "1 16 64"),
 # BENCH_SECONDS (seconds per wrk run, default 10), BENCH_SPEND_LEVELS
 # (default "8 32") and BENCH_SPEND_SECONDS (default 20) for the wallet,
-# BENCH_WORKLOADS (default "webhook http spend memory"; a subset writes its
-# report to bench/results/ only, leaving docs/PERFORMANCE.md's latest full
-# report in place), PEER_DIR (the Python Ops-Center, default
-# ../shared/peers/python-ops-center).
+# BENCH_WORKLOADS (default all: "webhook http checkout spend instances scale
+# browser memory"; a subset writes its report to bench/results/ only,
+# leaving docs/PERFORMANCE.md's latest full report in place), PEER_DIR
+# (the Python Ops-Center, default ../shared/peers/python-ops-center).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 N=${BENCH_N:-10000}
