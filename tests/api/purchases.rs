@@ -531,3 +531,41 @@ async fn the_ledger_constraint_refuses_a_second_grant_even_if_the_status_is_wron
 fn intent(id: &str) -> PaymentIntentId {
     PaymentIntentId::parse(id).unwrap()
 }
+
+/// New purchases' ids are UUID version 7, in the order they were created:
+/// each index holding a purchase id grows at its right edge, instead of a
+/// random page per fulfilment (a full-page image in the WAL after each
+/// checkpoint).
+#[tokio::test]
+async fn new_purchase_ids_are_time_ordered() {
+    let db = TestDatabase::new();
+    let pool = db.migrated_pool().await;
+    let alice = user(&pool, "alice").await;
+    let package = packages::list_active(&pool).await.unwrap().remove(0);
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let id = purchases::create_pending(&pool, alice, &package)
+            .await
+            .unwrap()
+            .as_uuid();
+        assert_eq!(id.get_version_num(), 7, "{id}");
+        ids.push(id);
+        // Ids of one millisecond are ordered by their random bits.
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted);
+    let created_ms: i64 = sqlx::query_scalar(
+        "select (extract(epoch from created_at) * 1000)::bigint from credit_purchases where id = $1",
+    )
+    .bind(ids[0])
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let id_ms = i64::from_str_radix(&ids[0].simple().to_string()[..12], 16).unwrap();
+    assert!(
+        (id_ms - created_ms).abs() < 5_000,
+        "the id's time {id_ms} ms is its creation's {created_ms} ms"
+    );
+}
