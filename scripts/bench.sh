@@ -13,8 +13,11 @@
 # (default "8 32") and BENCH_SPEND_SECONDS (default 20) for the wallet,
 # BENCH_WORKLOADS (default all: "webhook http checkout spend instances scale
 # browser memory"; a subset writes its report to bench/results/ only,
-# leaving docs/PERFORMANCE.md's latest full report in place), PEER_DIR
-# (the Python Ops-Center, default ../shared/peers/python-ops-center).
+# leaving docs/PERFORMANCE.md's latest full report in place),
+# BENCH_PG_SETTINGS (extra server options for the benchmark's PostgreSQL,
+# e.g. "-c max_wal_size=8GB -c wal_compression=lz4"; default none: stock
+# settings), PEER_DIR (the Python Ops-Center, default
+# ../shared/peers/python-ops-center).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 N=${BENCH_N:-10000}
@@ -79,7 +82,7 @@ start_bench_postgres() {
     PG_PORT=$(free_port)
     say "starting the benchmark's PostgreSQL on 127.0.0.1:$PG_PORT"
     "${run[@]}" "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -w \
-        -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $data -c max_connections=300 -c shared_buffers=256MB" \
+        -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $data -c max_connections=300 -c shared_buffers=256MB ${BENCH_PG_SETTINGS:-}" \
         start >/dev/null
     STOP_HOOKS+=("${run[*]} $bindir/pg_ctl -D $data -m fast stop >/dev/null")
     PG_URL=postgres://postgres@127.0.0.1:$PG_PORT
