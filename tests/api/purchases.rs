@@ -532,12 +532,12 @@ fn intent(id: &str) -> PaymentIntentId {
     PaymentIntentId::parse(id).unwrap()
 }
 
-/// New purchases' ids are UUID version 7, in the order they were created:
-/// each index holding a purchase id grows at its right edge, instead of a
-/// random page per fulfilment (a full-page image in the WAL after each
-/// checkpoint).
+/// New purchases' and grants' ids are UUID version 7, in the order they
+/// were created: each index holding such an id grows at its right edge,
+/// instead of a random page per fulfilment (a full-page image in the WAL
+/// after each checkpoint).
 #[tokio::test]
-async fn new_purchase_ids_are_time_ordered() {
+async fn new_purchase_and_grant_ids_are_time_ordered() {
     let db = TestDatabase::new();
     let pool = db.migrated_pool().await;
     let alice = user(&pool, "alice").await;
@@ -568,4 +568,20 @@ async fn new_purchase_ids_are_time_ordered() {
         (id_ms - created_ms).abs() < 5_000,
         "the id's time {id_ms} ms is its creation's {created_ms} ms"
     );
+
+    sqlx::query(
+        "insert into credit_ledger (user_id, amount, source, reference, description) \
+         values ($1, 10, 'promotional', 'test:v7', 'a grant')",
+    )
+    .bind(alice)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let grant: uuid::Uuid = sqlx::query_scalar("select id from credit_grants where user_id = $1")
+        .bind(alice)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(grant.get_version_num(), 7, "{grant}");
+    assert!(grant > ids[4], "the grant {grant} came after the purchases");
 }
