@@ -9,14 +9,19 @@
 -- against 2.2 KB for pgbench's transaction. Time-ordered ids append at the
 -- right edge of those indexes instead.
 --
--- RFC 9562 layout: 48 bits of Unix time in milliseconds, then the version
--- (7), the variant, and random bits. Written as the default expression
--- (not a function) so it is planned with the insert. Existing ids stay.
-alter table credit_purchases alter column id set default
-    encode(
+-- `uuid_v7()`, RFC 9562 layout: 48 bits of Unix time in milliseconds,
+-- then the version (7), the variant, and random bits (PostgreSQL 15 has no
+-- built-in). One SELECT of one expression, so the planner inlines it into
+-- the insert that uses the default. Existing ids stay.
+create function uuid_v7() returns uuid
+language sql volatile parallel safe as $$
+    select encode(
         set_bit(set_bit(
             overlay(uuid_send(gen_random_uuid())
                     placing substring(int8send(floor(extract(epoch from clock_timestamp()) * 1000)::bigint) from 3)
                     from 1 for 6),
             52, 1), 53, 1),
-        'hex')::uuid;
+        'hex')::uuid
+$$;
+
+alter table credit_purchases alter column id set default uuid_v7();

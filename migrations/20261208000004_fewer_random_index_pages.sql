@@ -5,14 +5,7 @@
 -- 1. Grants get time-ordered ids (UUID v7, as purchases do since
 --    `…_purchase_ids_in_time_order.sql`), so `credit_grants_pkey` grows at
 --    its right edge.
-alter table credit_grants alter column id set default
-    encode(
-        set_bit(set_bit(
-            overlay(uuid_send(gen_random_uuid())
-                    placing substring(int8send(floor(extract(epoch from clock_timestamp()) * 1000)::bigint) from 3)
-                    from 1 for 6),
-            52, 1), 53, 1),
-        'hex')::uuid;
+alter table credit_grants alter column id set default uuid_v7();
 
 -- 2. `credit_ledger_user_idx` (user_id, id desc) is read by nothing since
 --    the wallet's history orders by time: every query naming a user uses
