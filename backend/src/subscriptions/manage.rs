@@ -85,16 +85,17 @@ pub async fn status(pool: &PgPool, user: UserId) -> Result<SubscriptionView, Sub
 /// plan's tier (`None`: no active plan). One round trip, as [`status`] and
 /// [`crate::ledger::balance`] would give it in three.
 pub async fn header(pool: &PgPool, user: UserId) -> Result<(Credits, Option<String>), sqlx::Error> {
-    let (balance, tier): (i64, Option<String>) = sqlx::query_as(&format!(
+    let (balance, tier): (i64, Option<String>) = sqlx::query_as(
         "select coalesce((select balance from credit_balances where user_id = $1), 0), \
                 (select coalesce(t.tier_name, 'Trial') \
                    from (select tier_code from subscriptions \
-                          where user_id = $1 and status in {live} \
+                          where user_id = $1 and status = any($2) \
                           order by started_at desc limit 1) s \
-                   left join subscription_tiers t on t.tier_code = coalesce(s.tier_code, '{TRIAL}'))",
-        live = state::LIVE_STATUSES,
-    ))
+                   left join subscription_tiers t on t.tier_code = coalesce(s.tier_code, $3))",
+    )
     .bind(user)
+    .bind(state::live_statuses())
+    .bind(TRIAL)
     .fetch_one(pool)
     .await?;
     Ok((Credits::signed(balance), tier))

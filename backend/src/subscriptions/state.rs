@@ -2,7 +2,7 @@
 //! only under that subscription's lock ([`lock`]) with what Stripe said.
 
 use chrono::{DateTime, Duration, Utc};
-use domain::{BillingCycle, Cents};
+use domain::{BillingCycle, Cents, SubscriptionStatus};
 use sqlx::{PgConnection, PgPool};
 
 use super::{SubscriptionError, tiers};
@@ -132,9 +132,15 @@ pub async fn find(
     row.map(StoredSubscription::try_from).transpose()
 }
 
-/// The statuses of a live subscription (`SubscriptionStatus::is_live`), as
-/// an SQL list.
-pub const LIVE_STATUSES: &str = "('trialing', 'active', 'past_due', 'unpaid', 'paused')";
+/// The statuses of a live subscription ([`SubscriptionStatus::is_live`]),
+/// to bind as a `text[]`.
+pub fn live_statuses() -> Vec<&'static str> {
+    SubscriptionStatus::ALL
+        .into_iter()
+        .filter(|status| status.is_live())
+        .map(SubscriptionStatus::as_str)
+        .collect()
+}
 
 /// The user's current plan: their newest live subscription, or else their
 /// newest one at all (ended: "no active plan"), or `None` if they never had one.
@@ -144,10 +150,11 @@ pub async fn current_for_user<'e>(
 ) -> Result<Option<StoredSubscription>, SubscriptionError> {
     let row = sqlx::query_as::<_, Row>(&format!(
         "select {COLUMNS} from subscriptions where user_id = $1 \
-         order by (status in {LIVE_STATUSES}) desc, started_at desc \
+         order by (status = any($2)) desc, started_at desc \
          limit 1"
     ))
     .bind(user)
+    .bind(live_statuses())
     .fetch_optional(executor)
     .await?;
     row.map(StoredSubscription::try_from).transpose()
