@@ -5,15 +5,25 @@
 //! refunds, adjustments, server functions, and later spends) that would stop
 //! the work at an arbitrary `.await`. This layer runs every request whose
 //! method is not safe (RFC 9110: anything but GET, HEAD, OPTIONS, TRACE) in
-//! its own task through `backend::detach::run_to_completion`; a disconnect
+//! its own task through `backend::detach::Detached::run`; a disconnect
 //! then only means the answer is not delivered. Reads stay cancellable: they
 //! hold nothing worth finishing. GET paths that move money (the success-page
 //! confirmation) detach their own work in `backend`.
 
-use axum::{extract::Request, http::Method, middleware::Next, response::Response};
+use axum::{
+    extract::{Request, State},
+    http::Method,
+    middleware::Next,
+    response::Response,
+};
+use backend::AppState;
 use tracing::Instrument;
 
-pub async fn detach_unsafe_methods(request: Request, next: Next) -> Response {
+pub async fn detach_unsafe_methods(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
@@ -21,5 +31,5 @@ pub async fn detach_unsafe_methods(request: Request, next: Next) -> Response {
         return next.run(request).await;
     }
     let span = tracing::Span::current();
-    backend::detach::run_to_completion(next.run(request).instrument(span)).await
+    state.detached.run(next.run(request).instrument(span)).await
 }

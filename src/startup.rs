@@ -24,6 +24,10 @@ const WALLET_SWEEP_EVERY: Duration = Duration::from_secs(30);
 /// How often the purchase rollups' deltas are folded into their daily rows
 /// (`backend::admin::compact_rollups`).
 const ROLLUP_COMPACT_EVERY: Duration = Duration::from_secs(10);
+/// How long shutdown waits for detached work (requests whose client hung
+/// up) before the process exits anyway; under Kubernetes' default 30 s
+/// between SIGTERM and SIGKILL.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
 
 /// The shared state without a listener: for commands that run beside the
 /// server (e.g. `sync-stripe-catalogue`). Connects to the database (creating
@@ -94,6 +98,18 @@ impl Application {
 
     /// Serves until the process gets Ctrl-C or SIGTERM.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes. Then it stops accepting, lets the
+    /// open requests end, and waits (at most [`SHUTDOWN_GRACE`]) for work
+    /// that outlives its client: a refund or a grant whose caller hung up
+    /// still ends before the process does.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let detached = self.state.detached.clone();
         tokio::spawn(delete_expired_sessions(self.state.pool.clone()));
         self.state.outbox.start_workers();
         tokio::spawn(backend::sync::reconcile::every(
@@ -123,8 +139,16 @@ impl Application {
         // new connection: a deep copy of the route table, about half a MiB
         // per open connection (heaptrack; docs/PERFORMANCE.md).
         axum::serve(listener, self.router.into_make_service())
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        let left = detached.finish(SHUTDOWN_GRACE).await;
+        if left > 0 {
+            tracing::error!(
+                tasks = left,
+                "stopping with detached work still running after {SHUTDOWN_GRACE:?}"
+            );
+        }
+        Ok(())
     }
 }
 
@@ -167,12 +191,15 @@ fn router(state: ServerState) -> Router {
         ))
         .layer(auth::session_layer(&app_state_for_layers))
         .layer(middleware::from_fn_with_state(
-            app_state_for_layers,
+            app_state_for_layers.clone(),
             auth::csrf::guard,
         ))
         // Outermost: a client hanging up never stops a write half-way
         // (the session is saved, too).
-        .layer(middleware::from_fn(crate::detach::detach_unsafe_methods))
+        .layer(middleware::from_fn_with_state(
+            app_state_for_layers,
+            crate::detach::detach_unsafe_methods,
+        ))
         // Outermost: a panic anywhere below answers 500 JSON, logged.
         .layer(crate::catch_panic::layer())
         .with_state(state)

@@ -183,43 +183,41 @@ pub(crate) mod ssr {
         user: UserId,
         session: &CheckoutSessionId,
     ) -> Option<CheckoutReturn> {
-        Some(
-            match checkout::confirm_return(&state.pool, &state.stripe, user, session).await {
-                Ok(purchase) if is_stale(&purchase, chrono::Utc::now()) => return None,
-                Ok(purchase) => match purchase.status {
-                    PurchaseStatus::Pending => CheckoutReturn::Processing {
-                        package_name: purchase.package_name,
-                    },
-                    PurchaseStatus::Completed
-                    | PurchaseStatus::Refunded
-                    | PurchaseStatus::PartiallyRefunded
-                    | PurchaseStatus::Disputed => CheckoutReturn::Completed {
-                        package_name: purchase.package_name,
-                        credits: purchase.amount_credits,
-                    },
-                    PurchaseStatus::NeedsReview => CheckoutReturn::UnderReview {
-                        package_name: purchase.package_name,
-                    },
-                    status @ (PurchaseStatus::Failed | PurchaseStatus::Expired) => {
-                        CheckoutReturn::Unsuccessful {
-                            package_name: purchase.package_name,
-                            status,
-                        }
-                    }
+        Some(match checkout::confirm_return(state, user, session).await {
+            Ok(purchase) if is_stale(&purchase, chrono::Utc::now()) => return None,
+            Ok(purchase) => match purchase.status {
+                PurchaseStatus::Pending => CheckoutReturn::Processing {
+                    package_name: purchase.package_name,
                 },
-                Err(CheckoutError::UnknownSession) => CheckoutReturn::Unknown,
-                Err(error) => {
-                    // Stripe or the database is unavailable: the webhook will
-                    // still fulfil it; the page says the payment is being confirmed.
-                    tracing::error!(
-                        error = &error as &dyn std::error::Error,
-                        session = %session,
-                        "confirming a checkout on return failed"
-                    );
-                    CheckoutReturn::Unknown
+                PurchaseStatus::Completed
+                | PurchaseStatus::Refunded
+                | PurchaseStatus::PartiallyRefunded
+                | PurchaseStatus::Disputed => CheckoutReturn::Completed {
+                    package_name: purchase.package_name,
+                    credits: purchase.amount_credits,
+                },
+                PurchaseStatus::NeedsReview => CheckoutReturn::UnderReview {
+                    package_name: purchase.package_name,
+                },
+                status @ (PurchaseStatus::Failed | PurchaseStatus::Expired) => {
+                    CheckoutReturn::Unsuccessful {
+                        package_name: purchase.package_name,
+                        status,
+                    }
                 }
             },
-        )
+            Err(CheckoutError::UnknownSession) => CheckoutReturn::Unknown,
+            Err(error) => {
+                // Stripe or the database is unavailable: the webhook will
+                // still fulfil it; the page says the payment is being confirmed.
+                tracing::error!(
+                    error = &error as &dyn std::error::Error,
+                    session = %session,
+                    "confirming a checkout on return failed"
+                );
+                CheckoutReturn::Unknown
+            }
+        })
     }
 
     /// A settled purchase whose moment has passed; one still pending never is.

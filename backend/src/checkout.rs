@@ -163,13 +163,14 @@ pub async fn fulfil_checkout(
 /// Only the purchase's own user may confirm it. Runs to the end even when
 /// the caller goes away (the page load or request that asked).
 pub async fn confirm_return(
-    pool: &PgPool,
-    stripe: &StripeGateway,
+    state: &crate::AppState,
     user: UserId,
     session: &CheckoutSessionId,
 ) -> Result<purchases::PurchaseRecord, CheckoutError> {
-    let (pool, stripe, session) = (pool.clone(), stripe.clone(), session.clone());
-    crate::detach::run_to_completion(async move { confirm(&pool, &stripe, user, &session).await })
+    let (pool, stripe, session) = (state.pool.clone(), state.stripe.clone(), session.clone());
+    state
+        .detached
+        .run(async move { confirm(&pool, &stripe, user, &session).await })
         .await
 }
 

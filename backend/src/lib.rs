@@ -59,6 +59,9 @@ pub struct AppState {
     pub outbox: sync::Outbox,
     /// Paid checkouts from the credits webhook, fulfilled in batches.
     pub fulfilments: webhook::group::GroupCommit,
+    /// Requests that run to the end when their client hangs up; shutdown
+    /// waits for them.
+    pub detached: detach::Detached,
 }
 
 impl AppState {
@@ -78,6 +81,7 @@ impl AppState {
             oidc,
             stripe,
             known_users: users::KnownUsers::default(),
+            detached: detach::Detached::default(),
         })
     }
 

@@ -4,9 +4,10 @@
 //! connection back inside a transaction sqlx does not know of; the
 //! disconnect-injection test sends a couple of thousand requests to every
 //! write endpoint of two app instances, each cut off by a client timeout
-//! drawn from microseconds to hundreds of milliseconds, and then checks that nothing is
-//! left idle in a transaction, that the same users are answered promptly,
-//! and that every purchase was granted exactly once.
+//! drawn from microseconds to hundreds of milliseconds, and then checks that
+//! the work they started ends, that nothing is left idle in a transaction,
+//! that the same users are answered, and that every purchase was granted
+//! exactly once. A stopping instance finishes such work before it exits.
 
 use std::time::{Duration, Instant};
 
@@ -214,6 +215,9 @@ struct Shot {
     body: String,
 }
 
+/// How long a read after the storm may take before it counts as stuck.
+const READ_WITHIN: Duration = Duration::from_secs(10);
+
 #[tokio::test]
 async fn disconnects_at_random_points_leave_nothing_stuck() {
     // Thousands of requests from three users: far over the per-user limits.
@@ -221,7 +225,9 @@ async fn disconnects_at_random_points_leave_nothing_stuck() {
         env.insert("RATE_LIMIT_BURST".into(), "100000".into());
     })
     .await;
-    let instances = [world.app.address.clone(), world.another_instance().await];
+    let (second, second_work) = world.another_instance().await;
+    let instances = [world.app.address.clone(), second];
+    let detached = [world.app.detached.clone(), second_work];
     // The storm delivers the events itself: the emulator only records them.
     let endpoints = world
         .http
@@ -396,6 +402,24 @@ async fn disconnects_at_random_points_leave_nothing_stuck() {
         "no request was answered: the cut points are all too early"
     );
 
+    // What the cut-off clients started runs to its end. Bounded well under
+    // the database's 60 s idle-in-transaction backstop, so work hung on a
+    // lock cannot pass by waiting for it.
+    let storm_over = Instant::now();
+    let left = detached.iter().map(|d| d.in_flight()).sum::<usize>();
+    while detached.iter().any(|d| d.in_flight() > 0) {
+        assert!(
+            storm_over.elapsed() < Duration::from_secs(30),
+            "detached work still running 30 s after the storm: {:?} tasks",
+            detached.iter().map(|d| d.in_flight()).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!(
+        "{left} detached tasks were running when the storm ended; the last ended {:?} later",
+        storm_over.elapsed()
+    );
+
     // Nothing stays idle in a transaction for more than a moment.
     let mut monitor = PgConnection::connect(&world.app.db.url).await.unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -412,21 +436,42 @@ async fn disconnects_at_random_points_leave_nothing_stuck() {
         "backends stuck in a transaction: {stuck:?}"
     );
 
-    // The same users are answered promptly, on both instances, many times.
+    // The same users are answered, on both instances, many times. A lock
+    // left behind would hold a read until the database's 60 s backstop; the
+    // bound sits well under that, and above what a 2-core machine running
+    // the rest of the suite beside this test can stall a debug build for.
+    let mut slowest = Duration::ZERO;
     for base in &instances {
         for token in &tokens {
             for _ in 0..5 {
+                let asked = Instant::now();
                 let response = client
                     .get(format!("{base}/api/v1/billing/credits/balance"))
                     .bearer_auth(token)
-                    .timeout(Duration::from_secs(3))
+                    .timeout(READ_WITHIN)
                     .send()
-                    .await
-                    .expect("a balance read answers promptly after the storm");
+                    .await;
+                let Ok(response) = response else {
+                    let busy: Vec<(Option<String>, Option<String>, Option<String>)> =
+                        sqlx::query_as(
+                            "select state, wait_event, left(query, 120) from pg_stat_activity \
+                             where datname = current_database() and pid <> pg_backend_pid()",
+                        )
+                        .fetch_all(&mut monitor)
+                        .await
+                        .unwrap();
+                    panic!(
+                        "a balance read on {base} got no answer in {READ_WITHIN:?} after the storm: {response:?}; \
+                         detached tasks {:?}; backends {busy:?}",
+                        detached.iter().map(|d| d.in_flight()).collect::<Vec<_>>()
+                    );
+                };
                 assert_eq!(response.status(), 200);
+                slowest = slowest.max(asked.elapsed());
             }
         }
     }
+    eprintln!("the slowest balance read after the storm took {slowest:?}");
 
     // Stripe's retries find the work done: each completion once more, in full.
     for body in &completions {
@@ -490,6 +535,65 @@ async fn disconnects_at_random_points_leave_nothing_stuck() {
         assert_eq!(count, 1, "adjustment {request_id} applied {count} times");
     }
     world.assert_ledger_consistent().await;
+}
+
+/// A deploy's SIGTERM does not cut a write whose client already hung up:
+/// the instance stops accepting, then waits for that work before it ends.
+#[tokio::test]
+async fn shutdown_waits_for_work_whose_client_hung_up() {
+    let world = world().await;
+    let admin = world.token("admin").await;
+    let alice = world.token("alice").await;
+    let user = world.user_id(&alice).await;
+    let app = world.another_application().await;
+    let address = format!("http://{}", app.local_addr());
+    let detached = app.state().detached.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+
+    // The adjustment's ledger row waits behind this lock, inside the app.
+    let mut locker = PgConnection::connect(&world.app.db.url).await.unwrap();
+    sqlx::raw_sql("begin; lock table credit_ledger in exclusive mode")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    let request_id = uuid::Uuid::new_v4();
+    let cut = reqwest::Client::new()
+        .post(format!(
+            "{address}/api/v1/billing/credits/admin/users/{user}/adjustments"
+        ))
+        .bearer_auth(&admin)
+        .timeout(Duration::from_secs(2))
+        .json(&json!({ "amount": 7, "reason": "deploy", "request_id": request_id }))
+        .send()
+        .await;
+    assert!(cut.is_err(), "the adjustment answered through the lock");
+    assert_eq!(detached.in_flight(), 1, "the adjustment is not running");
+
+    stop.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !running.is_finished(),
+        "the instance stopped with the adjustment half done"
+    );
+    sqlx::raw_sql("rollback")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .expect("the instance stops once its work is done")
+        .unwrap()
+        .unwrap();
+    let applied: i64 =
+        sqlx::query_scalar("select count(*) from credit_ledger where reference = $1")
+            .bind(format!("adjustment:{request_id}"))
+            .fetch_one(&world.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(applied, 1, "the adjustment was lost at shutdown");
 }
 
 /// Balance reads per second for one user over `secs`, 8 at a time.

@@ -214,7 +214,7 @@ pub async fn confirm(
 ) -> Result<Json<PurchaseJson>, AppError> {
     let session = CheckoutSessionId::parse(session_id).map_err(|_| unknown_session())?;
     state.limits.check(Limited::Confirm, user.id)?;
-    let record = checkout::confirm_return(&state.pool, &state.stripe, user.id, &session).await?;
+    let record = checkout::confirm_return(&state, user.id, &session).await?;
     Ok(Json(record.into()))
 }
 

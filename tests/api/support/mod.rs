@@ -167,6 +167,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub pool: PgPool,
+    /// The instance's work that outlives its requests' clients.
+    pub detached: backend::detach::Detached,
     pub db: TestDatabase,
 }
 
@@ -210,11 +212,13 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut HashMap<String, String>)
         .expect("application starts");
     let address = format!("http://{}", app.local_addr());
     let pool = app.state().pool.clone();
+    let detached = app.state().detached.clone();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         client: http_client(),
         pool,
+        detached,
         db,
     }
 }

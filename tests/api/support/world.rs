@@ -5,7 +5,7 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use backend::{catalogue, stripe::StripeGateway};
+use backend::{catalogue, detach::Detached, stripe::StripeGateway};
 use serde_json::{Value, json};
 use stripe_emulator::Emulator;
 
@@ -87,18 +87,28 @@ fn world_env(env: &mut HashMap<String, String>, emulator: &Emulator, idp: &DevId
 
 impl World {
     /// Starts another instance of the app on the same database (as a second
-    /// replica behind a load balancer would); returns its base URL.
-    pub async fn another_instance(&self) -> String {
+    /// replica behind a load balancer would); returns its base URL and its
+    /// detached work.
+    pub async fn another_instance(&self) -> (String, Detached) {
+        let app = self.another_application().await;
+        let instance = (
+            format!("http://{}", app.local_addr()),
+            app.state().detached.clone(),
+        );
+        tokio::spawn(app.run_until_stopped());
+        instance
+    }
+
+    /// Another instance of the app on the same database, bound but not yet
+    /// serving: the caller runs it (and decides when it stops).
+    pub async fn another_application(&self) -> ops_center_credits::Application {
         let mut env = self.env.clone();
         env.insert("LEPTOS_SITE_ADDR".into(), "127.0.0.1:0".into());
         let config = backend::Config::from_lookup(|name| env.get(name).cloned())
             .expect("valid test configuration");
-        let app = ops_center_credits::Application::build(config)
+        ops_center_credits::Application::build(config)
             .await
-            .expect("second instance starts");
-        let address = format!("http://{}", app.local_addr());
-        tokio::spawn(app.run_until_stopped());
-        address
+            .expect("another instance starts")
     }
 
     // ------------------------------------------------------------ emulator
