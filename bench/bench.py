@@ -123,14 +123,15 @@ def report(run_dir, out_json, out_md, perf_md):
     for c in sorted({r["concurrency"] for r in by.get("webhook", [])}):
         app, pg, py = find("webhook", "app", c), find("webhook", "pgbench", c), find("webhook", "python-peer", c)
         lat = lambda r: f"{r['p50_ms']:.1f} / {r['p99_ms']:.1f} / {r['max_ms']:.1f}" if r else "n/a"
-        rate = lambda r: f"{fmt(r['per_second'])}/s" if r else "n/a"
+        rate = lambda r: (f"{fmt(r['per_second'])}/s" + (" (checkpoint)" if r.get("checkpoint_during") else "")) if r else "n/a"
         ratio = lambda ref: f"{app['ratios'][ref]:.2f}×" if app and ref in app.get("ratios", {}) else "n/a"
         md.append(f"| {c} | {rate(pg)} | {rate(app)} | {ratio('pgbench')} | {rate(py)} | {ratio('python-peer')} | {lat(app)} | {lat(pg)} | {lat(py)} | {cpu(app)} |")
     md.append("")
     md.append("Every app and Python run is verified afterwards: each purchase completed with exactly one grant, "
               "no failed delivery, a redelivery of the first events changes nothing (app), and every user's balance "
               "equals the sum of their ledger. pgbench runs `fulfil.sql` (`-j 2 -T " + str(meta.get("pgbench_seconds", 15)) + "`) on a scratch database from "
-              "`schema.sql`; its balances are checked against its transactions too.")
+              "`schema.sql`; its balances are checked against its transactions too. Each of the three starts right after a `CHECKPOINT`; "
+              "a rate marked (checkpoint) met another one during its run.")
     for workload, title, reference in (("credits-page", "2. The `/credits` page (session cookie, 50 history rows)", "static asset"),
                                        ("balance-api", "3. `GET /api/v1/billing/credits/balance` with a bearer token", "static asset")):
         if workload not in by:
