@@ -126,6 +126,12 @@ def report(run_dir, out_json, out_md, perf_md):
         rate = lambda r: (f"{fmt(r['per_second'])}/s" + (" (checkpoint)" if r.get("checkpoint_during") else "")) if r else "n/a"
         ratio = lambda ref: f"{app['ratios'][ref]:.2f}×" if app and ref in app.get("ratios", {}) else "n/a"
         md.append(f"| {c} | {rate(pg)} | {rate(app)} | {ratio('pgbench')} | {rate(py)} | {ratio('python-peer')} | {lat(app)} | {lat(pg)} | {lat(py)} | {cpu(app)} |")
+    wal = [(c, [find("webhook", sys_, c) for sys_ in ("pgbench", "app", "python-peer")])
+           for c in sorted({r["concurrency"] for r in by.get("webhook", [])})]
+    if any(r and "wal_bytes_per_item" in r for _, rs in wal for r in rs):
+        kb = lambda r: f"{r['wal_bytes_per_item'] / 1024:.1f} KB" if r and "wal_bytes_per_item" in r else "n/a"
+        md += ["", "WAL written per transaction or delivery (from the checkpoint that starts each segment): "
+               + "; ".join(f"at {c}: pgbench {kb(pg)}, app {kb(app)}, Python {kb(py)}" for c, (pg, app, py) in wal) + "."]
     md.append("")
     md.append("Every app and Python run is verified afterwards: each purchase completed with exactly one grant, "
               "no failed delivery, a redelivery of the first events changes nothing (app), and every user's balance "

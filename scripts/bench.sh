@@ -294,30 +294,37 @@ drive() { # drive NAME URL SECRET SESSIONS CONCURRENCY → driver JSON on stdout
 # moved the app's rate by 2x between runs of the same code
 # (docs/PERFORMANCE.md). Now none of the three systems pays for one the
 # others caused, and a segment that still meets one says so in its record
-# (checkpoint_during).
-fresh_checkpoint() { sql postgres "checkpoint" && sql postgres "select checkpoint_lsn from pg_control_checkpoint()"; }
-checkpoint_field() { # checkpoint_field LSN_BEFORE → JSON
-    local now
-    now=$(sql postgres "select checkpoint_lsn from pg_control_checkpoint()")
-    if [ "$now" = "$1" ]; then echo '{"checkpoint_during":false}'; else echo '{"checkpoint_during":true}'; fi
+# (checkpoint_during), beside the WAL it wrote per delivery or transaction.
+fresh_checkpoint() { # → "CHECKPOINT_LSN WAL_LSN"
+    sql postgres "checkpoint" &&
+        sql postgres "select checkpoint_lsn || ' ' || pg_current_wal_lsn() from pg_control_checkpoint()"
+}
+segment_fields() { # segment_fields "CHECKPOINT_LSN WAL_LSN" RUN_JSON → JSON
+    local ckpt wal items
+    read -r ckpt wal <<<"$1"
+    items=$(echo "$2" | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d.get("deliveries") or d.get("transactions") or 1)')
+    sql postgres "select json_build_object('checkpoint_during', checkpoint_lsn <> '$ckpt'::pg_lsn,
+        'wal_bytes_per_item', round(pg_wal_lsn_diff(pg_current_wal_lsn(), '$wal'::pg_lsn) / $items))
+        from pg_control_checkpoint()"
 }
 
 for c in $LEVELS; do
     say "webhook, concurrency $c: pgbench fulfil.sql for ${PGBENCH_SECONDS}s"
-    lsn=$(fresh_checkpoint)
+    mark=$(fresh_checkpoint)
     pgbench -n -f "$PEER_DIR/fulfil.sql" -c "$c" -j 2 -T "$PGBENCH_SECONDS" -l --log-prefix="$RUN/pgbench-c$c" \
         "$PG_URL/$PGBENCH_DB" >"$RUN/pgbench-c$c.out" 2>&1 || { cat "$RUN/pgbench-c$c.out" >&2; die "pgbench failed"; }
     (cd "$RUN" && "$PY" "$ROOT/bench/bench.py" pgbench "pgbench-c$c.out" "pgbench-c$c") >"$RUN/pgbench-c$c.json"
-    out=$(with_fields "$(cat "$RUN/pgbench-c$c.json")" "$(checkpoint_field "$lsn")")
+    out=$(cat "$RUN/pgbench-c$c.json")
+    out=$(with_fields "$out" "$(segment_fields "$mark" "$out")")
     verify_pgbench
     record "$(with_fields "$out" "{\"workload\":\"webhook\",\"system\":\"pgbench\",\"concurrency\":$c}")"
 
     say "webhook, concurrency $c: the app, $N deliveries"
-    lsn=$(fresh_checkpoint)
+    mark=$(fresh_checkpoint)
     t0=$(app_ticks)
     out=$(drive "app-c$c" "$APP/api/v1/billing/credits/webhook" "$STRIPE_WEBHOOK_SECRET_CREDITS" "$RUN/app-c$c.sessions" "$c")
     out=$(with_fields "$out" "$(cpu_fields "$t0" "$(app_ticks)" "$out")")
-    out=$(with_fields "$out" "$(checkpoint_field "$lsn")")
+    out=$(with_fields "$out" "$(segment_fields "$mark" "$out")")
     verify_app "$c"
     # Redelivering the first events must change nothing.
     head -n 200 "$RUN/app-c$c.sessions" >"$RUN/app-c$c.redeliver"
@@ -327,9 +334,9 @@ for c in $LEVELS; do
     echo "  app: $out"
 
     say "webhook, concurrency $c: the Python Ops-Center, $N deliveries"
-    lsn=$(fresh_checkpoint)
+    mark=$(fresh_checkpoint)
     out=$(drive "peer-c$c" "http://127.0.0.1:$PEER_PORT/api/v1/billing/credits/webhook" "$PEER_SECRET" "$RUN/peer-c$c.sessions" "$c")
-    out=$(with_fields "$out" "$(checkpoint_field "$lsn")")
+    out=$(with_fields "$out" "$(segment_fields "$mark" "$out")")
     verify_peer "$c"
     record "$(with_fields "$out" "{\"workload\":\"webhook\",\"system\":\"python-peer\",\"verified\":true}")"
     echo "  python: $out"
