@@ -19,7 +19,7 @@ use sqlx::{Connection, PgConnection, postgres::PgPoolOptions};
 
 use crate::support::{
     TestDatabase,
-    world::{CARD_OK, WEBHOOK_SECRET, world, world_with},
+    world::{CARD_OK, WEBHOOK_SECRET, World, world, world_with},
 };
 
 /// Whether the server has this connection outside any transaction block
@@ -526,12 +526,7 @@ async fn disconnects_at_random_points_leave_nothing_stuck() {
             .await
             .unwrap();
         assert!(response.status().is_success(), "{}", response.status());
-        let count: i64 =
-            sqlx::query_scalar("select count(*) from credit_ledger where reference = $1")
-                .bind(format!("adjustment:{request_id}"))
-                .fetch_one(&world.app.pool)
-                .await
-                .unwrap();
+        let count = adjustments_applied(&world, *request_id).await;
         assert_eq!(count, 1, "adjustment {request_id} applied {count} times");
     }
     world.assert_ledger_consistent().await;
@@ -587,13 +582,17 @@ async fn shutdown_waits_for_work_whose_client_hung_up() {
         .expect("the instance stops once its work is done")
         .unwrap()
         .unwrap();
-    let applied: i64 =
-        sqlx::query_scalar("select count(*) from credit_ledger where reference = $1")
-            .bind(format!("adjustment:{request_id}"))
-            .fetch_one(&world.app.pool)
-            .await
-            .unwrap();
+    let applied = adjustments_applied(&world, request_id).await;
     assert_eq!(applied, 1, "the adjustment was lost at shutdown");
+}
+
+/// Ledger rows written for the admin adjustment with `request_id`.
+async fn adjustments_applied(world: &World, request_id: uuid::Uuid) -> i64 {
+    sqlx::query_scalar("select count(*) from credit_ledger where reference = $1")
+        .bind(format!("adjustment:{request_id}"))
+        .fetch_one(&world.app.pool)
+        .await
+        .unwrap()
 }
 
 /// Balance reads per second for one user over `secs`, 8 at a time.
