@@ -11,7 +11,7 @@ use backend::{
     webhook::group::{Batched, GroupCommit, PaidCheckout, fulfil_batch},
 };
 use domain::Cents;
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::support::{TestDatabase, assert_wallet_consistent};
 
@@ -299,4 +299,65 @@ async fn fulfil_checkouts_keeps_generic_plans() {
     .await
     .unwrap();
     assert_eq!(config, ["plan_cache_mode=force_generic_plan"]);
+}
+
+/// A grant changes the user's balance row once. The ledger's BEFORE
+/// trigger used to lock it with a no-op upsert, a second version of the row
+/// (and, being the transaction's own, a second foreign-key check) for every
+/// ledger row; the lock is a `select … for update` now.
+#[tokio::test]
+async fn a_fulfilment_writes_the_balance_row_once() {
+    let db = TestDatabase::new();
+    let pool = db.migrated_pool().await;
+    let (alice, _, first, price) = pending(&pool, "alice").await;
+    let (_, second_purchase, second, _) = pending(&pool, "alice_again").await;
+    sqlx::query("update credit_purchases set user_id = $1 where id = $2")
+        .bind(alice)
+        .bind(second_purchase)
+        .execute(&pool)
+        .await
+        .unwrap();
+    // Her first grant creates her balance row.
+    let outcomes = fulfil_batch(&pool, &[&paid("first", &first, price)], false)
+        .await
+        .unwrap();
+    assert!(matches!(outcomes[..], [Batched::Applied { .. }]));
+
+    // A connection of its own: PostgreSQL 15's `pg_stat_xact_*` also count
+    // what earlier transactions of the same backend have not yet reported.
+    let mut conn = PgConnection::connect_with(&pool.connect_options())
+        .await
+        .unwrap();
+    let mut tx = conn.begin().await.unwrap();
+    let rows: Vec<(i32, String)> = sqlx::query_as(
+        "select item, outcome from fulfil_checkouts('{evt_second}', '{checkout.session.completed}', \
+         array[$1], '{pi_second}', array[$2::bigint], '{usd}', '{false}', false)",
+    )
+    .bind(second.as_str())
+    .bind(price)
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(rows, [(1, "applied".to_owned())]);
+    let writes: Vec<(String, i64, i64)> = sqlx::query_as(
+        "select relname::text, n_tup_ins, n_tup_upd from pg_stat_xact_user_tables \
+         where relname in ('credit_balances', 'credit_purchases') order by relname",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(
+        writes,
+        [
+            ("credit_balances".to_owned(), 0, 1),
+            ("credit_purchases".to_owned(), 0, 1),
+        ]
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(
+        scalar(&pool, "select count(*) from credit_ledger").await,
+        2,
+        "both purchases granted"
+    );
+    assert_wallet_consistent(&pool).await;
 }
