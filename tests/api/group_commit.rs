@@ -11,9 +11,9 @@ use backend::{
     webhook::group::{Batched, GroupCommit, PaidCheckout, fulfil_batch},
 };
 use domain::Cents;
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{Connection, PgPool};
 
-use crate::support::{TestDatabase, assert_wallet_consistent};
+use crate::support::{TestDatabase, assert_wallet_consistent, fresh_connection, writes_so_far};
 
 /// A user with a pending purchase of the first package, attached to the
 /// checkout session `cs_test_<name>`; returns its price in cents too.
@@ -323,11 +323,7 @@ async fn a_fulfilment_writes_the_balance_row_once() {
         .unwrap();
     assert!(matches!(outcomes[..], [Batched::Applied { .. }]));
 
-    // A connection of its own: PostgreSQL 15's `pg_stat_xact_*` also count
-    // what earlier transactions of the same backend have not yet reported.
-    let mut conn = PgConnection::connect_with(&pool.connect_options())
-        .await
-        .unwrap();
+    let mut conn = fresh_connection(&pool).await;
     let mut tx = conn.begin().await.unwrap();
     let rows: Vec<(i32, String)> = sqlx::query_as(
         "select item, outcome from fulfil_checkouts('{evt_second}', '{checkout.session.completed}', \
@@ -339,20 +335,8 @@ async fn a_fulfilment_writes_the_balance_row_once() {
     .await
     .unwrap();
     assert_eq!(rows, [(1, "applied".to_owned())]);
-    let writes: Vec<(String, i64, i64)> = sqlx::query_as(
-        "select relname::text, n_tup_ins, n_tup_upd from pg_stat_xact_user_tables \
-         where relname in ('credit_balances', 'credit_purchases') order by relname",
-    )
-    .fetch_all(&mut *tx)
-    .await
-    .unwrap();
-    assert_eq!(
-        writes,
-        [
-            ("credit_balances".to_owned(), 0, 1),
-            ("credit_purchases".to_owned(), 0, 1),
-        ]
-    );
+    assert_eq!(writes_so_far(&mut tx, "credit_balances").await, (0, 1));
+    assert_eq!(writes_so_far(&mut tx, "credit_purchases").await, (0, 1));
     tx.commit().await.unwrap();
     assert_eq!(
         scalar(&pool, "select count(*) from credit_ledger").await,

@@ -8,7 +8,9 @@ use backend::{
 };
 use domain::Credits;
 
-use crate::support::TestDatabase;
+use sqlx::Connection;
+
+use crate::support::{TestDatabase, fresh_connection, writes_so_far};
 
 fn grant(user: UserId, reference: &str) -> NewEntry<'_> {
     NewEntry {
@@ -79,4 +81,38 @@ async fn a_reference_written_again_changes_neither_ledger_nor_balance() {
         .count();
     assert_eq!(written, 1);
     assert_eq!(sums(&pool, user).await, (12_000, 12_000));
+}
+
+/// A spend changes the user's balance row once: its first step
+/// (`wallet_lock`) only locks the row, where it used to write a second
+/// version of it with a no-op upsert.
+#[tokio::test]
+async fn a_spend_writes_the_balance_row_once() {
+    let db = TestDatabase::new();
+    let pool = db.migrated_pool().await;
+    let user: UserId =
+        sqlx::query_scalar("insert into users (keycloak_sub) values ('s') returning id")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    ledger::append(&mut conn, &grant(user, "invoice:in_1"))
+        .await
+        .unwrap()
+        .expect("granted");
+    drop(conn);
+
+    let mut conn = fresh_connection(&pool).await;
+    let mut tx = conn.begin().await.unwrap();
+    let outcome: String = sqlx::query_scalar(
+        "select outcome from wallet_spend('svc', 'spend-1', 'hash-1', $1, 5, 'a spend', 'svc', '{}')",
+    )
+    .bind(user)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(outcome, "done");
+    assert_eq!(writes_so_far(&mut tx, "credit_balances").await, (0, 1));
+    tx.commit().await.unwrap();
+    assert_eq!(sums(&pool, user).await, (5995, 5995));
 }

@@ -145,6 +145,25 @@ pub async fn assert_wallet_consistent(pool: &PgPool) {
     );
 }
 
+/// A connection no other test code has used, for reading
+/// `pg_stat_xact_user_tables`: on PostgreSQL 15 those also count what
+/// earlier transactions of the same backend have not yet reported.
+pub async fn fresh_connection(pool: &PgPool) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    sqlx::PgConnection::connect_with(&pool.connect_options())
+        .await
+        .expect("connect")
+}
+
+/// Rows the current transaction has inserted into and updated in `table`.
+pub async fn writes_so_far(conn: &mut sqlx::PgConnection, table: &str) -> (i64, i64) {
+    sqlx::query_as("select n_tup_ins, n_tup_upd from pg_stat_xact_user_tables where relname = $1")
+        .bind(table)
+        .fetch_one(conn)
+        .await
+        .expect("table statistics")
+}
+
 /// Environment for a complete, valid configuration pointing at `database_url`.
 pub fn test_env(database_url: &str) -> HashMap<String, String> {
     [
