@@ -25,6 +25,13 @@ fn grant(user: UserId, reference: &str) -> NewEntry<'_> {
     }
 }
 
+async fn new_user(pool: &sqlx::PgPool) -> UserId {
+    sqlx::query_scalar("insert into users (keycloak_sub) values ('s') returning id")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
 async fn sums(pool: &sqlx::PgPool, user: UserId) -> (i64, i64) {
     sqlx::query_as(
         "select (select balance from credit_balances where user_id = $1), \
@@ -40,11 +47,7 @@ async fn sums(pool: &sqlx::PgPool, user: UserId) -> (i64, i64) {
 async fn a_reference_written_again_changes_neither_ledger_nor_balance() {
     let db = TestDatabase::new();
     let pool = db.migrated_pool().await;
-    let user: UserId =
-        sqlx::query_scalar("insert into users (keycloak_sub) values ('s') returning id")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let user = new_user(&pool).await;
     let mut conn = pool.acquire().await.unwrap();
     assert!(
         ledger::append(&mut conn, &grant(user, "invoice:in_1"))
@@ -90,11 +93,7 @@ async fn a_reference_written_again_changes_neither_ledger_nor_balance() {
 async fn a_spend_writes_the_balance_row_once() {
     let db = TestDatabase::new();
     let pool = db.migrated_pool().await;
-    let user: UserId =
-        sqlx::query_scalar("insert into users (keycloak_sub) values ('s') returning id")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let user = new_user(&pool).await;
     let mut conn = pool.acquire().await.unwrap();
     ledger::append(&mut conn, &grant(user, "invoice:in_1"))
         .await
