@@ -3,11 +3,14 @@
 -- change nothing anyone reads:
 --
 -- 1. The ledger's BEFORE trigger locked the user's balance row with a no-op
---    upsert (`on conflict do update set balance = b.balance`). That writes a
---    new version of the row (a lock record, an update record and later a
---    prune), and because that version is the transaction's own, the AFTER
---    trigger's real update then re-ran the foreign-key check on users. A
---    `select … for update` takes the same lock and writes only the lock.
+--    upsert (`on conflict do update set balance = b.balance`), and so did
+--    `wallet_lock`, the first step of every spend, capture and expiry
+--    sweep. That writes a new version of the row (a lock record, an update
+--    record and later a prune), and because that version is the
+--    transaction's own, the AFTER trigger's real update then re-ran the
+--    foreign-key check on users. `wallet_lock` now takes the same lock with
+--    `select … for update`, which writes only the lock, and answers the
+--    balance; the trigger calls it.
 -- 2. Two AFTER INSERT triggers on the ledger (`credit_ledger_count`, then
 --    `credit_ledger_fund`) are one now: one trigger call per row, not two.
 -- 3. `fulfil_checkouts` locked the purchase (`select … for update`), then
@@ -15,19 +18,29 @@
 --    checks and changes the row in one statement; when no row matches, the
 --    item falls back exactly as before, with nothing written.
 
-create or replace function credit_ledger_apply() returns trigger
+-- Locks the user's balance row, creating it at zero first if the user has
+-- none, and answers their balance.
+drop function wallet_lock(uuid);
+create function wallet_lock(p_user uuid) returns bigint
 language plpgsql as $$
 declare
     current bigint;
 begin
-    -- Serialises this user's appends; the row is created on first use.
-    select balance into current from credit_balances where user_id = new.user_id for update;
+    select balance into current from credit_balances where user_id = p_user for update;
     if not found then
-        insert into credit_balances (user_id, balance) values (new.user_id, 0)
+        insert into credit_balances (user_id, balance) values (p_user, 0)
         on conflict (user_id) do nothing;
-        select balance into current from credit_balances where user_id = new.user_id for update;
+        select balance into current from credit_balances where user_id = p_user for update;
     end if;
-    new.balance_after := current + new.amount;
+    return current;
+end;
+$$;
+
+create or replace function credit_ledger_apply() returns trigger
+language plpgsql as $$
+begin
+    -- Serialises this user's appends.
+    new.balance_after := wallet_lock(new.user_id) + new.amount;
     return new;
 end;
 $$;
