@@ -54,6 +54,13 @@ pub fn connect_options(options: PgConnectOptions) -> PgConnectOptions {
         .options([("idle_in_transaction_session_timeout", timeout.as_str())])
 }
 
+/// A pooled connection idle longer than this is pinged before it is handed
+/// out (a dead one is replaced); one used more recently is not. Its last
+/// statement succeeded moments ago and the release check read its status,
+/// so under load a ping on every borrow is a round trip that tells nothing
+/// new.
+pub const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// The pool: bounded, and it never hands out a connection that is still
 /// inside a transaction, whatever left it there (a future cancelled
 /// mid-`BEGIN`, see `vendor/sqlx-postgres/PATCHED.md`).
@@ -61,6 +68,16 @@ pub fn pool_options() -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(20)
         .acquire_timeout(Duration::from_secs(5))
+        // Instead of sqlx's ping on every borrow: only after a quiet spell.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_WHEN_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .after_release(|conn, _meta| Box::pin(async move { is_outside_transaction(conn).await }))
 }
 
@@ -68,22 +85,26 @@ pub fn pool_options() -> PgPoolOptions {
 /// on every release; a connection that fails the check is closed instead of
 /// going back to the pool. sqlx's own bookkeeping (`is_in_transaction`) is
 /// not enough: the failure this guards against is exactly a transaction the
-/// server has and sqlx does not know of. In autocommit, a simple query's
-/// statement starts its own transaction, so `now()` (transaction start)
-/// equals `statement_timestamp()`; inside an older open transaction it is
-/// earlier. Inside a failed transaction the query errors, which also closes
-/// the connection.
+/// server has and sqlx does not know of. The server states its transaction
+/// status in every ReadyForQuery; once every answer has been read, the last
+/// one still holds (nothing else speaks on this connection), so a clean
+/// release costs no round trip. With answers outstanding (a future dropped
+/// mid-query) a Sync drains them and brings a fresh status. A failed
+/// transaction block is not outside either. A connection this approves goes
+/// back to the pool without sqlx's own ping (`vendor/sqlx-core/PATCHED.md`):
+/// everything that ping would flush has been drained here.
 pub async fn is_outside_transaction(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
-    use sqlx::{Executor, Row};
     if conn.is_in_transaction() {
         tracing::error!("a pooled connection came back inside a transaction; closing it");
         return Ok(false);
     }
-    // A `&str` runs as a simple query: one message, one implicit transaction.
-    let row = conn
-        .fetch_one("select now() = statement_timestamp()")
-        .await?;
-    let clean: bool = row.try_get(0)?;
+    let clean = match conn.idle_on_server() {
+        Some(idle) => idle,
+        None => {
+            conn.ping().await?;
+            conn.idle_on_server().unwrap_or(false)
+        }
+    };
     if !clean {
         tracing::error!(
             "a pooled connection came back inside a transaction sqlx did not track; closing it"

@@ -131,6 +131,24 @@ impl PgConnection {
         Ok(())
     }
 
+    /// Whether the server has this session outside any transaction block,
+    /// as its last ReadyForQuery said: `Some(true)` idle, `Some(false)` inside
+    /// a transaction block or a failed one. `None` while an answer is still
+    /// outstanding or a message waits unsent (a future dropped mid-query):
+    /// then only a round trip (`ping`) can tell. Not in upstream sqlx; see
+    /// PATCHED.md.
+    pub fn idle_on_server(&self) -> Option<bool> {
+        if self.inner.pending_ready_for_query_count > 0
+            || !self.inner.stream.write_buffer().is_empty()
+        {
+            return None;
+        }
+        Some(matches!(
+            self.inner.transaction_status,
+            TransactionStatus::Idle
+        ))
+    }
+
     pub(crate) fn in_transaction(&self) -> bool {
         match self.inner.transaction_status {
             TransactionStatus::Transaction => true,
