@@ -75,7 +75,11 @@ def login(app, username, password):
 
 
 def cpu(r):
-    return f"{r['app_cpu_us_per_request']:,.0f} µs" if r and "app_cpu_us_per_request" in r else "n/a"
+    """CPU per request: the app's, and PostgreSQL's where the run recorded it."""
+    if not r or "app_cpu_us_per_request" not in r:
+        return "n/a"
+    app = f"{r['app_cpu_us_per_request']:,.0f} µs"
+    return f"{app} + {r['pg_cpu_us_per_request']:,.0f} µs PG" if "pg_cpu_us_per_request" in r else app
 
 
 def fmt(x, digits=0):
@@ -118,7 +122,7 @@ def report(run_dir, out_json, out_md, perf_md):
     md.append("")
     md.append("## 1. Webhook fulfilment (signed `checkout.session.completed`, one fresh purchase each)")
     md.append("")
-    md.append("| concurrency | pgbench fulfilment transaction | app webhook | app / pgbench | Python Ops-Center | app / Python | app p50 / p99 / max ms | pgbench p50 / p99 / max ms | Python p50 / p99 / max ms | app CPU per delivery |")
+    md.append("| concurrency | pgbench fulfilment transaction | app webhook | app / pgbench | Python Ops-Center | app / Python | app p50 / p99 / max ms | pgbench p50 / p99 / max ms | Python p50 / p99 / max ms | CPU per delivery (app + PostgreSQL) |")
     md.append("|---|---|---|---|---|---|---|---|---|---|")
     for c in sorted({r["concurrency"] for r in by.get("webhook", [])}):
         app, pg, py = find("webhook", "app", c), find("webhook", "pgbench", c), find("webhook", "python-peer", c)
@@ -143,7 +147,7 @@ def report(run_dir, out_json, out_md, perf_md):
         if workload not in by:
             continue
         md += ["", f"## {title}", "", f"Reference: `{meta.get('static_path', 'static')}` from the same process.", "",
-               "| concurrency | app req/s | p50 / p99 / max ms | app CPU per request | reference req/s | reference p50 / p99 ms | ratio |", "|---|---|---|---|---|---|---|"]
+               "| concurrency | app req/s | p50 / p99 / max ms | CPU per request (app + PostgreSQL) | reference req/s | reference p50 / p99 ms | ratio |", "|---|---|---|---|---|---|---|"]
         for r in sorted(by[workload], key=lambda r: r["concurrency"]):
             ref = find("static", "static-asset", r["concurrency"])
             md.append(f"| {r['concurrency']} | {fmt(r['per_second'])} | {r['p50_ms']:.1f} / {r['p99_ms']:.1f} / {r['max_ms']:.1f} | {cpu(r)} | "
@@ -153,7 +157,7 @@ def report(run_dir, out_json, out_md, perf_md):
                "A spender service's bearer token, a fresh `Idempotency-Key` per request, 1 credit from a random one of "
                "1,000 users (50 service names); the reference is pgbench sending the same statement "
                "(`bench/spend.sql`: `wallet_spend`, one round trip) to the same database. Hot: every spend on one user.", "",
-               "| users | concurrency | pgbench | app | app / pgbench | app p50 / p99 / max ms | pgbench p50 / p99 ms | app CPU per spend |",
+               "| users | concurrency | pgbench | app | app / pgbench | app p50 / p99 / max ms | pgbench p50 / p99 ms | CPU per spend (app + PostgreSQL) |",
                "|---|---|---|---|---|---|---|---|"]
         for workload, label in (("spend", "1,000"), ("spend-hot", "1 (hot)")):
             for r in sorted((r for r in by.get(workload, []) if r["system"] == "app"), key=lambda r: r["concurrency"]):
@@ -171,7 +175,7 @@ def report(run_dir, out_json, out_md, perf_md):
                "(here the emulator, on the same cores) and the rest of the app's own time; *outside* is what "
                "neither clock saw (network, client). Every checkout is verified to have left one pending purchase "
                "with its emulator session.", "",
-               "| concurrency | checkouts/s | total p50 / p99 ms | Stripe (emulator) p50 / p99 ms | ours p50 / p99 ms | outside p50 ms | app CPU per checkout |",
+               "| concurrency | checkouts/s | total p50 / p99 ms | Stripe (emulator) p50 / p99 ms | ours p50 / p99 ms | outside p50 ms | CPU per checkout (app + PostgreSQL) |",
                "|---|---|---|---|---|---|---|"]
         for r in sorted(by["checkout"], key=lambda r: r["concurrency"]):
             part = lambda k: f"{r[k]['p50_ms']:.1f} / {r[k]['p99_ms']:.1f}"

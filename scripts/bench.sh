@@ -85,7 +85,7 @@ start_bench_postgres() {
         -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $data -c max_connections=300 -c shared_buffers=256MB ${BENCH_PG_SETTINGS:-}" \
         start >/dev/null
     STOP_HOOKS+=("${run[*]} $bindir/pg_ctl -D $data -m fast stop >/dev/null")
-    PG_URL=postgres://postgres@127.0.0.1:$PG_PORT
+    PG_URL=postgres://postgres@127.0.0.1:$PG_PORT PG_DATA=$data
 }
 
 export PGOPTIONS="-c client_min_messages=warning"
@@ -96,14 +96,25 @@ recreate_db() { sql postgres "drop database if exists $1 with (force)" && sql po
 record() { echo "$1" >>"$RUN/results.jsonl"; }
 with_fields() { "$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); d.update(json.loads(sys.argv[2])); print(json.dumps(d))' "$1" "$2"; }
 
-# The app's CPU time (user + system) in clock ticks, and what a run cost it
-# per request: cpu_fields TICKS_BEFORE TICKS_AFTER RUN_JSON → JSON fields.
+# CPU time (user + system) in clock ticks, the app's and the benchmark
+# PostgreSQL's, and what a run cost per request: cpu_fields "$(cpu_ticks)"
+# before and after, RUN_JSON → JSON fields. PostgreSQL's is every server
+# process of it, background writers included (the postmaster's
+# cutime/cstime hold what exited backends used). Only the system under test
+# uses that server while a run lasts.
 CLK_TCK=$(getconf CLK_TCK)
-app_ticks() { awk '{ print $14 + $15 }' "/proc/$APP_PID/stat"; }
+cpu_ticks() {
+    local pm
+    pm=$(head -n 1 "$PG_DATA/postmaster.pid")
+    echo "$(awk '{ print $14 + $15 }' "/proc/$APP_PID/stat")" \
+        "$(cat "/proc/$pm/stat" $(pgrep -P "$pm" | sed 's|.*|/proc/&/stat|') 2>/dev/null \
+            | awk -v pm="$pm" '{ t += $14 + $15; if ($1 == pm) t += $16 + $17 } END { print t }')"
+}
 status_kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$APP_PID/status"; }
 cpu_fields() {
-    "$PY" -c 'import json,sys; t0,t1,clk=map(int,sys.argv[1:4]); d=json.loads(sys.argv[4]); n=d.get("deliveries") or d.get("requests") or 1
-s=(t1-t0)/clk; print(json.dumps({"app_cpu_seconds": round(s,2), "app_cpu_us_per_request": round(s*1e6/n,1)}))' "$1" "$2" "$CLK_TCK" "$3"
+    "$PY" -c 'import json,sys; a0,p0=map(int,sys.argv[1].split()); a1,p1=map(int,sys.argv[2].split()); clk=int(sys.argv[3]); d=json.loads(sys.argv[4]); n=d.get("deliveries") or d.get("requests") or 1
+a=(a1-a0)/clk; p=(p1-p0)/clk
+print(json.dumps({"app_cpu_seconds": round(a,2), "app_cpu_us_per_request": round(a*1e6/n,1), "pg_cpu_seconds": round(p,2), "pg_cpu_us_per_request": round(p*1e6/n,1)}))' "$1" "$2" "$CLK_TCK" "$3"
 }
 
 check_zero() { # check_zero WHAT DB QUERY: the query must answer 0
@@ -192,7 +203,7 @@ for name in ("fastapi", "uvicorn", "asyncpg", "stripe"):
 print(json.dumps(v))
 PY
 }
-"$PY" - "$RUN/meta.json" "$STAMP" "$N" "$(git -C "$ROOT" rev-parse --short HEAD)" "$(versions "$PY")" "$STATIC_PATH" "$PGBENCH_SECONDS" "$SECONDS_PER_RUN" <<'PY'
+"$PY" - "$RUN/meta.json" "$STAMP" "$N" "$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- . ":!bench/results" ":!docs" || echo " with uncommitted changes")" "$(versions "$PY")" "$STATIC_PATH" "$PGBENCH_SECONDS" "$SECONDS_PER_RUN" <<'PY'
 import json, os, sys
 path, stamp, n, commit, versions, static, pgbench_seconds, wrk_seconds = sys.argv[1:]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
@@ -321,9 +332,9 @@ for c in $LEVELS; do
 
     say "webhook, concurrency $c: the app, $N deliveries"
     mark=$(fresh_checkpoint)
-    t0=$(app_ticks)
+    t0=$(cpu_ticks)
     out=$(drive "app-c$c" "$APP/api/v1/billing/credits/webhook" "$STRIPE_WEBHOOK_SECRET_CREDITS" "$RUN/app-c$c.sessions" "$c")
-    out=$(with_fields "$out" "$(cpu_fields "$t0" "$(app_ticks)" "$out")")
+    out=$(with_fields "$out" "$(cpu_fields "$t0" "$(cpu_ticks)" "$out")")
     out=$(with_fields "$out" "$(segment_fields "$mark" "$out")")
     verify_app "$c"
     # Redelivering the first events must change nothing.
@@ -382,15 +393,15 @@ for c in $HTTP_LEVELS; do
     say "HTTP, concurrency $c: static asset, /credits page, balance API, /healthz"
     out=$(wrk_run "static-c$c" "$c" "$APP$STATIC_PATH")
     record "$(with_fields "$out" "{\"workload\":\"static\",\"system\":\"static-asset\",\"concurrency\":$c,\"path\":\"$STATIC_PATH\"}")"
-    t0=$(app_ticks)
+    t0=$(cpu_ticks)
     out=$(wrk_run "page-c$c" "$c" "$APP/credits" -H "Cookie: $COOKIE" -H "Accept: text/html")
-    out=$(with_fields "$out" "$(cpu_fields "$t0" "$(app_ticks)" "$out")")
+    out=$(with_fields "$out" "$(cpu_fields "$t0" "$(cpu_ticks)" "$out")")
     record "$(with_fields "$out" "{\"workload\":\"credits-page\",\"system\":\"app\",\"concurrency\":$c}")"
     echo "  /credits: $out"
     TOKEN=$(token)
-    t0=$(app_ticks)
+    t0=$(cpu_ticks)
     out=$(wrk_run "balance-c$c" "$c" "$APP/api/v1/billing/credits/balance" -H "Authorization: Bearer $TOKEN")
-    out=$(with_fields "$out" "$(cpu_fields "$t0" "$(app_ticks)" "$out")")
+    out=$(with_fields "$out" "$(cpu_fields "$t0" "$(cpu_ticks)" "$out")")
     record "$(with_fields "$out" "{\"workload\":\"balance-api\",\"system\":\"app\",\"concurrency\":$c}")"
     echo "  balance: $out"
     out=$(wrk_run "healthz-c$c" "$c" "$APP/healthz")
@@ -408,12 +419,12 @@ CHECKOUT_LEVELS=${BENCH_CHECKOUT_LEVELS:-"1 8"}
 for c in $CHECKOUT_LEVELS; do
     TOKEN=$(token)
     before=$(sql $APP_DB "select count(*) from credit_purchases where stripe_checkout_session_id like 'cs\_%' and status = 'pending'")
-    t0=$(app_ticks)
+    t0=$(cpu_ticks)
     out=$("$REL/bench-driver" checkout "$APP/api/v1/billing/credits/purchase" "$TOKEN" "$CHECKOUTS" "$c" 2>"$RUN/checkout-c$c.err") \
         || { cat "$RUN/checkout-c$c.err" >&2; die "driver failed (checkout)"; }
     [ "$(echo "$out" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["failed"])')" = 0 ] \
         || { cat "$RUN/checkout-c$c.err" >&2; die "failed checkouts: $out"; }
-    out=$(with_fields "$out" "$(cpu_fields "$t0" "$(app_ticks)" "$out")")
+    out=$(with_fields "$out" "$(cpu_fields "$t0" "$(cpu_ticks)" "$out")")
     # Every checkout left one pending purchase with its emulator session.
     after=$(sql $APP_DB "select count(*) from credit_purchases where stripe_checkout_session_id like 'cs\_%' and status = 'pending'")
     [ $(( after - before )) = "$CHECKOUTS" ] || die "checkout c=$c: $(( after - before )) sessions for $CHECKOUTS checkouts"
@@ -518,10 +529,10 @@ for target in spread hot; do
         (cd "$RUN" && "$PY" "$ROOT/bench/bench.py" pgbench "pgspend-$target-c$c.out" "pgspend-$target-c$c") >"$RUN/pgspend-$target-c$c.json"
         record "$(with_fields "$(cat "$RUN/pgspend-$target-c$c.json")" "{\"workload\":\"$workload\",\"system\":\"pgbench\",\"concurrency\":$c}")"
         GATEWAY=$(gateway_token)
-        t0=$(app_ticks)
+        t0=$(cpu_ticks)
         out=$(BENCH_USERS=$users_file BENCH_TOKEN=$GATEWAY BENCH_RUN="$target-$c" SECONDS_PER_RUN=$SPEND_SECONDS \
             wrk_run "spend-$target-c$c" "$c" "$APP/api/v1/billing/credits/spend" -s "$ROOT/bench/spend.lua")
-        out=$(with_fields "$out" "$(cpu_fields "$t0" "$(app_ticks)" "$out")")
+        out=$(with_fields "$out" "$(cpu_fields "$t0" "$(cpu_ticks)" "$out")")
         record "$(with_fields "$out" "{\"workload\":\"$workload\",\"system\":\"app\",\"concurrency\":$c}")"
         echo "  spend ($target): $out"
     done
