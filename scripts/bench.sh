@@ -16,7 +16,9 @@
 # leaving docs/PERFORMANCE.md's latest full report in place),
 # BENCH_PG_SETTINGS (extra server options for the benchmark's PostgreSQL,
 # e.g. "-c max_wal_size=8GB -c wal_compression=lz4"; default none: stock
-# settings), PEER_DIR (the Python Ops-Center, default
+# settings), BENCH_PERF=1 (profile the app with `perf record` during each
+# /credits page run: the hottest functions go to the run's directory as
+# page-c<N>.perf.txt), PEER_DIR (the Python Ops-Center, default
 # ../shared/peers/python-ops-center).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -203,16 +205,19 @@ for name in ("fastapi", "uvicorn", "asyncpg", "stripe"):
 print(json.dumps(v))
 PY
 }
-"$PY" - "$RUN/meta.json" "$STAMP" "$N" "$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- . ":!bench/results" ":!docs" || echo " with uncommitted changes")" "$(versions "$PY")" "$STATIC_PATH" "$PGBENCH_SECONDS" "$SECONDS_PER_RUN" <<'PY'
+"$PY" - "$RUN/meta.json" "$STAMP" "$N" "$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- . ":!bench/results" ":!docs" || echo " with uncommitted changes")" "$(versions "$PY")" "$STATIC_PATH" "$PGBENCH_SECONDS" "$SECONDS_PER_RUN" "${BENCH_PERF:-}" <<'PY'
 import json, os, sys
-path, stamp, n, commit, versions, static, pgbench_seconds, wrk_seconds = sys.argv[1:]
+path, stamp, n, commit, versions, static, pgbench_seconds, wrk_seconds, perf = sys.argv[1:]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
 mem = next((l.split(":", 1)[1].strip() for l in open("/proc/meminfo") if l.startswith("MemTotal")), "?")
 json.dump({"started_at": stamp, "cores": os.cpu_count(), "cpu": cpu, "mem": "memory " + mem, "n": int(n),
            "commit": commit, "versions": json.loads(versions), "static_path": static,
            "pgbench_seconds": int(pgbench_seconds), "wrk_seconds": int(wrk_seconds),
            "notes": "a dedicated PostgreSQL cluster (max_connections 300, shared_buffers 256MB, fsync and "
-                    "synchronous_commit on); load generators, app and database share the same cores."}, open(path, "w"))
+                    "synchronous_commit on); load generators, app and database share the same cores."
+                    + (" The /credits page runs were profiled (BENCH_PERF: perf with DWARF call graphs),"
+                       " which slows them: compare their rates only with other profiled runs." if perf else "")},
+          open(path, "w"))
 PY
 
 # --- workload 1: webhook fulfilment -----------------------------------------
@@ -366,6 +371,30 @@ wrk_run() { # wrk_run NAME CONCURRENCY URL [wrk args…] → JSON
     echo "$json"
 }
 
+# profile_app NAME: perf samples the app (call graphs by DWARF unwinding: a
+# release build has no frame pointers) for the next wrk run's length;
+# profile_report NAME then writes the functions by their own share of the
+# samples, and by their share with what they call, to $RUN/NAME.perf.txt.
+profile_app() {
+    command -v perf >/dev/null || apt_install linux-perf
+    perf record -q -F 499 --call-graph dwarf,16384 -p "$APP_PID" -o "$RUN/$1.perf.data" \
+        -- sleep "$SECONDS_PER_RUN" >/dev/null 2>&1 &
+    PERF_PID=$!
+}
+profile_report() {
+    wait "$PERF_PID" || true
+    local data=$RUN/$1.perf.data
+    # Each report is written whole before it is cut: `head` closing a pipe
+    # would stop perf with SIGPIPE, and with it this script (pipefail).
+    report() { perf report -i "$data" "$@" --stdio -g none 2>/dev/null >"$data.txt" || true
+        grep -v -e '^#' -e '^$' "$data.txt" | sed 's/   */  /g' | head -n 80 || true; }
+    { echo "# by shared object"; report --no-children --sort dso
+      echo "# by function, own samples"; report --no-children --sort symbol
+      echo "# by function, with what it calls"; report --children --sort symbol; } >"$RUN/$1.perf.txt"
+    rm -f "$data" "$data.txt"
+    say "profile of $1: $RUN/$1.perf.txt"
+}
+
 token() { # token [USER PASSWORD]: an access token (alice's by default)
     curl -fsS -u "$OIDC_CLIENT_ID:$OIDC_CLIENT_SECRET" "$OIDC_ISSUER_URL/protocol/openid-connect/token" \
         -d grant_type=password -d username="${1:-alice}" -d password="${2:-alice-password}" -d scope="openid profile email" \
@@ -394,7 +423,9 @@ for c in $HTTP_LEVELS; do
     out=$(wrk_run "static-c$c" "$c" "$APP$STATIC_PATH")
     record "$(with_fields "$out" "{\"workload\":\"static\",\"system\":\"static-asset\",\"concurrency\":$c,\"path\":\"$STATIC_PATH\"}")"
     t0=$(cpu_ticks)
+    [ -n "${BENCH_PERF:-}" ] && profile_app "page-c$c"
     out=$(wrk_run "page-c$c" "$c" "$APP/credits" -H "Cookie: $COOKIE" -H "Accept: text/html")
+    [ -n "${BENCH_PERF:-}" ] && profile_report "page-c$c"
     out=$(with_fields "$out" "$(cpu_fields "$t0" "$(cpu_ticks)" "$out")")
     record "$(with_fields "$out" "{\"workload\":\"credits-page\",\"system\":\"app\",\"concurrency\":$c}")"
     echo "  /credits: $out"
