@@ -958,6 +958,33 @@ fn the_database_wallet_follows_the_model_through_random_sequences() {
         .unwrap();
 }
 
+/// The model test's first find: a user in debt (a refund took back credits
+/// already spent) captures nothing of a hold. That moves no credits, so it
+/// releases the hold; the database used to answer `insufficient`.
+#[tokio::test]
+async fn capturing_nothing_releases_a_hold_of_a_user_in_debt() {
+    let database = TestDatabase::new();
+    let pool = database.migrated_pool().await;
+    let paid = |amount| Step::Grant {
+        amount,
+        expires_in_days: None,
+        kind: GrantKind::Paid,
+    };
+    run_sequence(
+        &pool,
+        vec![
+            paid(111),
+            Step::Hold(1),
+            paid(1),
+            Step::Spend(1),
+            Step::Refund(112),
+            Step::Capture(0),
+        ],
+    )
+    .await
+    .unwrap();
+}
+
 async fn run_sequence(pool: &PgPool, steps: Vec<Step>) -> Result<(), TestCaseError> {
     let user: UserId = sqlx::query_scalar(
         "insert into users (keycloak_sub) values (gen_random_uuid()::text) returning id",
