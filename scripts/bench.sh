@@ -16,7 +16,10 @@
 # leaving docs/PERFORMANCE.md's latest full report in place),
 # BENCH_PG_SETTINGS (extra server options for the benchmark's PostgreSQL,
 # e.g. "-c max_wal_size=8GB -c wal_compression=lz4"; default none: stock
-# settings), BENCH_PERF=1 (profile the app with `perf record` during each
+# settings), BENCH_RUSTFLAGS (the release build's RUSTFLAGS, default
+# "--cfg erase_components" as everywhere else; "" builds statically typed
+# views, for the server's workloads only: such a server's HTML and the
+# erased wasm do not match), BENCH_PERF=1 (profile the app with `perf record` during each
 # /credits page run: the hottest functions go to the run's directory as
 # page-c<N>.perf.txt), PEER_DIR (the Python Ops-Center, default
 # ../shared/peers/python-ops-center).
@@ -128,7 +131,7 @@ check_zero() { # check_zero WHAT DB QUERY: the query must answer 0
 # --- build and start ---------------------------------------------------------
 install_bench_tools
 say "building the app, the Stripe emulator and the benchmark driver (release)"
-(cd "$ROOT" && nice -n "${BENCH_BUILD_NICE:-10}" env RUSTFLAGS="--cfg erase_components" \
+(cd "$ROOT" && nice -n "${BENCH_BUILD_NICE:-10}" env RUSTFLAGS="${BENCH_RUSTFLAGS---cfg erase_components}" \
     cargo build -q --release -p ops-center-credits -p stripe-emulator -p bench-driver)
 if runs browser; then
     # What a browser downloads is the release site: cargo-leptos's wasm-release
@@ -205,9 +208,9 @@ for name in ("fastapi", "uvicorn", "asyncpg", "stripe"):
 print(json.dumps(v))
 PY
 }
-"$PY" - "$RUN/meta.json" "$STAMP" "$N" "$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- . ":!bench/results" ":!docs" || echo " with uncommitted changes")" "$(versions "$PY")" "$STATIC_PATH" "$PGBENCH_SECONDS" "$SECONDS_PER_RUN" "${BENCH_PERF:-}" <<'PY'
+"$PY" - "$RUN/meta.json" "$STAMP" "$N" "$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- . ":!bench/results" ":!docs" || echo " with uncommitted changes")" "$(versions "$PY")" "$STATIC_PATH" "$PGBENCH_SECONDS" "$SECONDS_PER_RUN" "${BENCH_PERF:-}" "${BENCH_RUSTFLAGS---cfg erase_components}" <<'PY'
 import json, os, sys
-path, stamp, n, commit, versions, static, pgbench_seconds, wrk_seconds, perf = sys.argv[1:]
+path, stamp, n, commit, versions, static, pgbench_seconds, wrk_seconds, perf, rustflags = sys.argv[1:]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
 mem = next((l.split(":", 1)[1].strip() for l in open("/proc/meminfo") if l.startswith("MemTotal")), "?")
 json.dump({"started_at": stamp, "cores": os.cpu_count(), "cpu": cpu, "mem": "memory " + mem, "n": int(n),
@@ -216,7 +219,9 @@ json.dump({"started_at": stamp, "cores": os.cpu_count(), "cpu": cpu, "mem": "mem
            "notes": "a dedicated PostgreSQL cluster (max_connections 300, shared_buffers 256MB, fsync and "
                     "synchronous_commit on); load generators, app and database share the same cores."
                     + (" The /credits page runs were profiled (BENCH_PERF: perf with DWARF call graphs),"
-                       " which slows them: compare their rates only with other profiled runs." if perf else "")},
+                       " which slows them: compare their rates only with other profiled runs." if perf else "")
+                    + (f" Built with RUSTFLAGS=\"{rustflags}\" instead of \"--cfg erase_components\"."
+                       if rustflags != "--cfg erase_components" else "")},
           open(path, "w"))
 PY
 
