@@ -19,7 +19,8 @@
 # settings), BENCH_RUSTFLAGS (the release build's RUSTFLAGS, default
 # "--cfg erase_components" as everywhere else; "" builds statically typed
 # views, for the server's workloads only: such a server's HTML and the
-# erased wasm do not match), BENCH_PERF=1 (profile the app with `perf record` during each
+# erased wasm do not match; it also needs `#![recursion_limit = "256"]` in
+# src/lib.rs, see docs/PERFORMANCE.md), BENCH_PERF=1 (profile the app with `perf record` during each
 # /credits page run: the hottest functions go to the run's directory as
 # page-c<N>.perf.txt), PEER_DIR (the Python Ops-Center, default
 # ../shared/peers/python-ops-center).
