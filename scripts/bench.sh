@@ -30,6 +30,8 @@ N=${BENCH_N:-10000}
 LEVELS=${BENCH_LEVELS:-"1 8 32 128"}
 HTTP_LEVELS=${BENCH_HTTP_LEVELS:-"1 16 64"}
 SECONDS_PER_RUN=${BENCH_SECONDS:-10}
+ERASED="--cfg erase_components"
+RELEASE_RUSTFLAGS=${BENCH_RUSTFLAGS-$ERASED}
 PGBENCH_SECONDS=${BENCH_PGBENCH_SECONDS:-15}
 PEER_DIR=${PEER_DIR:-$ROOT/../shared/peers/python-ops-center}
 ALL_WORKLOADS="webhook http checkout spend instances scale browser memory"
@@ -132,7 +134,7 @@ check_zero() { # check_zero WHAT DB QUERY: the query must answer 0
 # --- build and start ---------------------------------------------------------
 install_bench_tools
 say "building the app, the Stripe emulator and the benchmark driver (release)"
-(cd "$ROOT" && nice -n "${BENCH_BUILD_NICE:-10}" env RUSTFLAGS="${BENCH_RUSTFLAGS---cfg erase_components}" \
+(cd "$ROOT" && nice -n "${BENCH_BUILD_NICE:-10}" env RUSTFLAGS="$RELEASE_RUSTFLAGS" \
     cargo build -q --release -p ops-center-credits -p stripe-emulator -p bench-driver)
 if runs browser; then
     # What a browser downloads is the release site: cargo-leptos's wasm-release
@@ -145,7 +147,7 @@ if runs browser; then
     wait_for_tools
     npm_ci "$ROOT" && npm_ci "$ROOT/end2end"
     say "building the release site (cargo leptos build --release --frontend-only --precompress --split)"
-    (cd "$ROOT" && nice -n "${BENCH_BUILD_NICE:-10}" env RUSTFLAGS="--cfg erase_components" \
+    (cd "$ROOT" && nice -n "${BENCH_BUILD_NICE:-10}" env RUSTFLAGS="$ERASED" \
         cargo leptos build --release --frontend-only --precompress --split >"$BENCH_DIR/leptos-build.log" 2>&1) \
         || { tail -n 40 "$BENCH_DIR/leptos-build.log" >&2; die "cargo leptos build --release failed"; }
 fi
@@ -209,9 +211,9 @@ for name in ("fastapi", "uvicorn", "asyncpg", "stripe"):
 print(json.dumps(v))
 PY
 }
-"$PY" - "$RUN/meta.json" "$STAMP" "$N" "$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- . ":!bench/results" ":!docs" || echo " with uncommitted changes")" "$(versions "$PY")" "$STATIC_PATH" "$PGBENCH_SECONDS" "$SECONDS_PER_RUN" "${BENCH_PERF:-}" "${BENCH_RUSTFLAGS---cfg erase_components}" <<'PY'
+"$PY" - "$RUN/meta.json" "$STAMP" "$N" "$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- . ":!bench/results" ":!docs" || echo " with uncommitted changes")" "$(versions "$PY")" "$STATIC_PATH" "$PGBENCH_SECONDS" "$SECONDS_PER_RUN" "${BENCH_PERF:-}" "$RELEASE_RUSTFLAGS" "$ERASED" <<'PY'
 import json, os, sys
-path, stamp, n, commit, versions, static, pgbench_seconds, wrk_seconds, perf, rustflags = sys.argv[1:]
+path, stamp, n, commit, versions, static, pgbench_seconds, wrk_seconds, perf, rustflags, erased = sys.argv[1:]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
 mem = next((l.split(":", 1)[1].strip() for l in open("/proc/meminfo") if l.startswith("MemTotal")), "?")
 json.dump({"started_at": stamp, "cores": os.cpu_count(), "cpu": cpu, "mem": "memory " + mem, "n": int(n),
@@ -221,8 +223,8 @@ json.dump({"started_at": stamp, "cores": os.cpu_count(), "cpu": cpu, "mem": "mem
                     "synchronous_commit on); load generators, app and database share the same cores."
                     + (" The /credits page runs were profiled (BENCH_PERF: perf with DWARF call graphs),"
                        " which slows them: compare their rates only with other profiled runs." if perf else "")
-                    + (f" Built with RUSTFLAGS=\"{rustflags}\" instead of \"--cfg erase_components\"."
-                       if rustflags != "--cfg erase_components" else "")},
+                    + (f" Built with RUSTFLAGS=\"{rustflags}\" instead of \"{erased}\"."
+                       if rustflags != erased else "")},
           open(path, "w"))
 PY
 
