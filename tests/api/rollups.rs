@@ -11,7 +11,7 @@ use domain::{PackageCode, PurchaseStatus};
 use proptest::{prelude::*, test_runner::TestRunner};
 use sqlx::PgPool;
 
-use crate::support::TestDatabase;
+use crate::support::{TestDatabase, proptest_cases};
 
 /// The first day purchases are made on; they span [`DAYS`] days from it.
 fn first_day() -> NaiveDate {
@@ -81,7 +81,7 @@ fn the_rollups_always_equal_a_recomputation_from_the_purchases() {
     let database = TestDatabase::new();
     let pool = runtime.block_on(database.migrated_pool());
     let mut runner = TestRunner::new(ProptestConfig {
-        cases: 16,
+        cases: proptest_cases(16),
         ..ProptestConfig::default()
     });
     runner

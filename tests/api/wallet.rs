@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::support::{
-    TestDatabase, assert_wallet_consistent,
+    TestDatabase, assert_wallet_consistent, proptest_cases,
     world::{CARD_OK, World, world},
 };
 
@@ -948,7 +948,7 @@ fn the_database_wallet_follows_the_model_through_random_sequences() {
     let database = TestDatabase::new();
     let pool = runtime.block_on(database.migrated_pool());
     let mut runner = TestRunner::new(ProptestConfig {
-        cases: 24,
+        cases: proptest_cases(24),
         ..ProptestConfig::default()
     });
     runner

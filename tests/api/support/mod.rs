@@ -145,6 +145,19 @@ pub async fn assert_wallet_consistent(pool: &PgPool) {
     );
 }
 
+/// Cases for a database property test: `PROPTEST_CASES` when set (a longer
+/// soak by hand, `PROPTEST_CASES=1000 cargo test … the_database_wallet`),
+/// else `default`, which keeps the test command's run short. The wallet
+/// test audits the whole database after every step and its cases accumulate
+/// (the ledger cannot be emptied), so its time grows with the square of the
+/// cases: a thousand take about 45 minutes.
+pub fn proptest_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(default)
+}
+
 /// A connection no other test code has used, for reading
 /// `pg_stat_xact_user_tables`: on PostgreSQL 15 those also count what
 /// earlier transactions of the same backend have not yet reported.
