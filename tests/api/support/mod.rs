@@ -147,10 +147,7 @@ pub async fn assert_wallet_consistent(pool: &PgPool) {
 
 /// Cases for a database property test: `PROPTEST_CASES` when set (a longer
 /// soak by hand, `PROPTEST_CASES=1000 cargo test … the_database_wallet`),
-/// else `default`, which keeps the test command's run short. The wallet
-/// test audits the whole database after every step and its cases accumulate
-/// (the ledger cannot be emptied), so its time grows with the square of the
-/// cases: a thousand take about 45 minutes.
+/// else `default`, which keeps the test command's run short.
 pub fn proptest_cases(default: u32) -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
