@@ -8,6 +8,7 @@ pub mod detach;
 pub mod error;
 pub mod extract;
 pub mod rate_limit;
+pub mod reactive_owner;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

@@ -74,7 +74,7 @@ impl Application {
     /// `APP_BASE_URL` without racing anyone for a "free" port).
     pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
         let state = connect(config).await?;
-        let leptos_options = leptos_options(listener.local_addr()?);
+        let leptos_options = leptos_options(listener.local_addr()?, &state.config.site_root);
         let router = router(ServerState {
             leptos_options,
             app: state.clone(),
@@ -183,8 +183,11 @@ fn router(state: ServerState) -> Router {
             },
             shell,
         ))
-        // Innermost first: refresh needs the session; the cross-site guard
-        // refuses forged requests before anything else runs.
+        // Innermost first: Leptos's handlers see their request's reactive
+        // owner only (src/reactive_owner.rs); refresh needs the session;
+        // the cross-site guard refuses forged requests before anything else
+        // runs.
+        .layer(crate::reactive_owner::OwnerPerRequestLayer)
         .layer(middleware::from_fn_with_state(
             app_state_for_layers.clone(),
             auth::refresh_session,
@@ -217,14 +220,15 @@ async fn delete_expired_sessions(pool: sqlx::PgPool) {
     }
 }
 
-/// Where cargo-leptos put the site (`LEPTOS_SITE_ROOT`, `LEPTOS_SITE_PKG_DIR`;
-/// it sets both when it runs the server) and the address actually bound.
-fn leptos_options(addr: SocketAddr) -> LeptosOptions {
+/// Where cargo-leptos put the site (`Config::site_root`,
+/// `LEPTOS_SITE_PKG_DIR`; it sets both when it runs the server) and the
+/// address actually bound.
+fn leptos_options(addr: SocketAddr, site_root: &str) -> LeptosOptions {
     let env =
         |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
     LeptosOptions::builder()
         .output_name(env("LEPTOS_OUTPUT_NAME", "ops-center-credits"))
-        .site_root(env("LEPTOS_SITE_ROOT", "target/site"))
+        .site_root(site_root)
         .site_pkg_dir(env("LEPTOS_SITE_PKG_DIR", "pkg"))
         .site_addr(addr)
         .reload_port(

@@ -11,6 +11,10 @@ use crate::{Secret, rate_limit::RateLimitConfig};
 pub struct Config {
     pub database_url: Secret,
     pub site_addr: SocketAddr,
+    /// Where cargo-leptos put the site: the stylesheet, scripts and wasm
+    /// under `pkg/`, and `public/`'s files (`LEPTOS_SITE_ROOT`, default
+    /// `target/site`; cargo-leptos sets it when it runs the server).
+    pub site_root: String,
     /// Public origin with no trailing slash, e.g. `https://billing.example.com`.
     pub app_base_url: Url,
     pub stripe: StripeConfig,
@@ -113,6 +117,9 @@ impl Config {
         Ok(Config {
             database_url: database_url(&env)?,
             site_addr,
+            site_root: env
+                .optional("LEPTOS_SITE_ROOT")
+                .unwrap_or_else(|| "target/site".to_owned()),
             app_base_url,
             stripe: stripe(&env)?,
             oidc: oidc(&env)?,

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::support::{TestDatabase, spawn_app, test_env};
+use crate::support::{TestDatabase, spawn_app, spawn_app_with, test_env};
 
 #[tokio::test]
 async fn the_home_page_lists_the_active_packages_from_the_database() {
@@ -39,6 +39,55 @@ async fn the_home_page_lists_the_active_packages_from_the_database() {
         html.contains("ops-center-credits.js"),
         "hydration script missing"
     );
+}
+
+/// A static file served while other visitors' pages render answers with
+/// its own status and headers. leptos_axum's file handler once took them
+/// from whichever page's render was current on its worker thread: a wasm
+/// file answered 403 beside a refused admin page (src/reactive_owner.rs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_files_and_pages_served_together_keep_their_own_status_and_headers() {
+    let site = tempfile::tempdir().unwrap();
+    let wasm: Vec<u8> = (0..=255u8).cycle().take(64 * 1024).collect();
+    std::fs::create_dir(site.path().join("pkg")).unwrap();
+    std::fs::write(site.path().join("pkg/probe.wasm"), &wasm).unwrap();
+    let root = site.path().to_str().unwrap().to_owned();
+    let app = spawn_app_with(|env| {
+        env.insert("LEPTOS_SITE_ROOT".into(), root);
+    })
+    .await;
+    const ROUNDS: usize = 150;
+
+    // Anonymous visitors of /credits are sent to log in: a 302 whose
+    // Location comes from the page's render.
+    let pages = (0..4).map(|_| {
+        let (client, url) = (app.client.clone(), app.url("/credits"));
+        tokio::spawn(async move {
+            for _ in 0..ROUNDS {
+                let response = client.get(&url).send().await.unwrap();
+                assert_eq!(response.status(), 302);
+                let location = response.headers().get("location").cloned();
+                assert!(
+                    location.is_some_and(|l| l.to_str().unwrap().starts_with("/auth/login")),
+                    "a redirect lost its Location"
+                );
+            }
+        })
+    });
+    let files = (0..4).map(|_| {
+        let (client, url, wasm) = (app.client.clone(), app.url("/pkg/probe.wasm"), wasm.clone());
+        tokio::spawn(async move {
+            for _ in 0..ROUNDS {
+                let response = client.get(&url).send().await.unwrap();
+                assert_eq!(response.status(), 200, "{:?}", response.headers());
+                assert!(!response.headers().contains_key("location"));
+                assert_eq!(response.bytes().await.unwrap(), wasm);
+            }
+        })
+    });
+    for task in pages.chain(files).collect::<Vec<_>>() {
+        task.await.unwrap();
+    }
 }
 
 #[tokio::test]
