@@ -249,7 +249,7 @@ pub fn new_checkout_session(s: &mut Store, p: &Params, public_url: &str) -> ApiR
         "subscription": null,
         "success_url": p.str("success_url"),
         "total_details": { "amount_discount": 0, "amount_shipping": 0, "amount_tax": 0 },
-        "ui_mode": "hosted",
+        "ui_mode": "hosted_page",
         "url": format!("{public_url}/c/pay/{id}"),
     });
     // Stripe keeps these but does not show them on the session.

@@ -19,7 +19,8 @@ use stripe_product::price::{
 };
 use stripe_product::product::{CreateProduct, ListProduct, RetrieveProduct, UpdateProduct};
 use stripe_shared::{
-    CheckoutSessionMode, CheckoutSessionPaymentStatus, CheckoutSessionStatus, PriceType,
+    CheckoutSessionMode, CheckoutSessionPaymentStatus, CheckoutSessionStatus,
+    CheckoutSessionUiMode, PriceType,
 };
 
 use crate::common::{Harness, KEY};
@@ -259,6 +260,9 @@ async fn checkout_session_create_retrieve_list_expire() {
     assert_eq!(session.amount_total, Some(9000));
     assert_eq!(session.status, Some(CheckoutSessionStatus::Open));
     assert_eq!(session.payment_status, CheckoutSessionPaymentStatus::Unpaid);
+    // The value of the API version the emulator answers in (2026-09-30),
+    // not the older `hosted` that the client would log as unknown.
+    assert_eq!(session.ui_mode, Some(CheckoutSessionUiMode::HostedPage));
     assert_eq!(session.client_reference_id.as_deref(), Some("purchase-1"));
     assert_eq!(session.metadata.as_ref().unwrap()["purchase_id"], "p1");
     let url = session.url.clone().unwrap();
