@@ -54,6 +54,10 @@ mkdir -p "$E2E_ARTIFACTS"
 ls -1d "$CACHE_DIR"/e2e/*/ | head -n -5 | xargs -r rm -rf
 if ! (cd end2end && BASE_URL=$APP_BASE_URL OIDC_ISSUER_URL=$OIDC_ISSUER_URL \
     E2E_ARTIFACTS=$E2E_ARTIFACTS SCREENSHOTS_DIR=$E2E_ARTIFACTS/screenshots npx playwright test); then
+    # The server's side of a failure, here too: the artifacts may not outlive the machine.
+    cp "$LOG_DIR/app.log" "$E2E_ARTIFACTS/" 2>/dev/null || true
+    say "the app's last warnings and errors (whole log: $E2E_ARTIFACTS/app.log)"
+    grep -E 'WARN|ERROR' "$LOG_DIR/app.log" | tail -n 40 >&2 || true
     die "browser tests failed: traces and screenshots in $E2E_ARTIFACTS (npx playwright show-trace <trace.zip>)"
 fi
 say "screenshots of every screen: $E2E_ARTIFACTS/screenshots"
