@@ -284,9 +284,12 @@ pub fn spawn_node(script: &str, args: &[&str], ready_prefix: &'static str) -> (C
 }
 
 /// An HTTP client that never follows redirects (tests look at each hop).
+/// A request that never answers fails its test after a minute, naming its
+/// URL, rather than hanging the run (a CI run once hung on one of these).
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
         .build()
         .expect("http client")
 }
