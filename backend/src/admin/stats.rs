@@ -164,7 +164,8 @@ pub struct DashboardStats {
 }
 
 /// The figures, chart and breakdown for `period`, from the daily rollups
-/// (`purchase_rollup_totals`): a few thousand rows for any period.
+/// and their pending deltas (`purchase_rollup_parts`, summed as they are):
+/// a few thousand rows for any period.
 pub async fn stats(pool: &PgPool, period: StatsPeriod) -> Result<DashboardStats, AdminError> {
     stats_from(pool, period, Source::Rollups).await
 }
@@ -237,7 +238,7 @@ async fn figures(
                     coalesce(sum(credits) filter (where status = any($3)), 0)::bigint,
                     coalesce(sum(started), 0)::bigint,
                     coalesce(sum(started) filter (where status = any($3)), 0)::bigint
-             from purchase_rollup_totals where {ROLLUP_DAYS}"
+             from purchase_rollup_parts where {ROLLUP_DAYS}"
         ),
         Source::Purchases => "with paid as (
                  select amount_paid_cents, refunded_cents, amount_credits from credit_purchases
@@ -280,7 +281,7 @@ async fn daily(
     let sql = match source {
         Source::Rollups => format!(
             "select day, sum(revenue_cents)::bigint, sum(refunded_cents)::bigint, sum(paid)::bigint
-             from purchase_rollup_totals
+             from purchase_rollup_parts
              where status = any($3) and {ROLLUP_DAYS}
              group by 1"
         ),
@@ -328,15 +329,22 @@ async fn by_package(
     let (start, end) = period.bounds();
     let sql = match source {
         Source::Rollups => format!(
+            // A name counts only where something was paid under it: the
+            // parts are summed per (code, name) first.
             "select t.package_code,
                     coalesce(max(c.package_name), max(t.package_name)),
                     sum(t.paid)::bigint,
                     sum(t.revenue_cents)::bigint,
                     sum(t.refunded_cents)::bigint,
                     sum(t.credits)::bigint
-             from purchase_rollup_totals t
+             from (select package_code, package_name, sum(paid) as paid,
+                          sum(revenue_cents) as revenue_cents,
+                          sum(refunded_cents) as refunded_cents, sum(credits) as credits
+                   from purchase_rollup_parts
+                   where status = any($3) and {ROLLUP_DAYS}
+                   group by 1, 2
+                   having sum(paid) > 0) t
              left join credit_packages c on c.package_code = t.package_code
-             where t.status = any($3) and t.paid > 0 and {ROLLUP_DAYS}
              group by t.package_code
              order by 4 desc, 1"
         ),

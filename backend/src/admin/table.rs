@@ -274,7 +274,7 @@ pub async fn list_purchases(
 
 /// How many purchases match `filter` (for "page 3 of 40"), exactly. Without
 /// a user search every filter is by status, package and whole UTC days of
-/// creation, which the daily rollups count (`purchase_rollup_totals`, a few
+/// creation, which the daily rollups count (`purchase_rollup_parts`, a few
 /// thousand rows) instead of every purchase; a user search counts that
 /// user's purchases by index.
 pub async fn count_purchases(pool: &PgPool, filter: &PurchaseFilter) -> Result<i64, AdminError> {
@@ -284,7 +284,7 @@ pub async fn count_purchases(pool: &PgPool, filter: &PurchaseFilter) -> Result<i
         return Ok(sql.build_query_scalar::<i64>().fetch_one(pool).await?);
     }
     let mut sql = QueryBuilder::new(
-        "select coalesce(sum(started), 0)::bigint from purchase_rollup_totals where true",
+        "select coalesce(sum(started), 0)::bigint from purchase_rollup_parts where true",
     );
     if let Some(status) = filter.status {
         sql.push(" and status = ").push_bind(status.as_str());
