@@ -699,9 +699,9 @@ for size in $SCALES; do
         order by p.created_at desc, p.id desc limit 51"
     explain list-by-amount "select $ROWS from credit_purchases p join users u on u.id = p.user_id where true
         order by p.amount_paid_cents desc, p.id desc limit 51"
-    explain count "select coalesce(sum(started), 0)::bigint from purchase_rollup_totals where true and status = 'completed'"
+    explain count "select coalesce(sum(started), 0)::bigint from purchase_rollup_parts where true and status = 'completed'"
     explain figures-90d "select coalesce(sum(revenue_cents) filter (where status = any('{completed,refunded,partially_refunded,disputed}')), 0)::bigint,
-            coalesce(sum(started), 0)::bigint from purchase_rollup_totals
+            coalesce(sum(started), 0)::bigint from purchase_rollup_parts
         where day >= '$(day_ago 89)' and day < '$TODAY'::date + 1"
     explain export "select $ROWS from credit_purchases p join users u on u.id = p.user_id where true
         order by p.created_at desc, p.id desc"
