@@ -10,49 +10,99 @@
 //! `ResponseOptions` (a wasm file answered 403 beside a refused admin page,
 //! and took the headers away from the page they were meant for).
 //! leptos_axum 0.9 creates those owners detached; until then this layer
-//! makes the thread-local per request: before each poll of a request's
-//! future it makes that request's owner (none at first) current, and after
-//! it puts back what the thread had.
+//! makes the thread-local per request for those two handlers: before each
+//! poll of such a request's future it makes that request's owner (none at
+//! first) current, and after it puts back what the thread had. Page renders
+//! make a root of their own and are left as Leptos runs them: wrapped like
+//! the others, a page's render sometimes never finished (a CI run's request
+//! for `/credits` waited 60 s for its answer).
 
 use std::{
+    collections::HashSet,
     future::Future,
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll},
 };
 
+use axum::http::Request;
 use leptos::reactive::owner::Owner;
 use tower::{Layer, Service};
 
-#[derive(Clone, Copy, Debug, Default)]
-pub struct OwnerPerRequestLayer;
+/// Which requests get an owner scope of their own.
+#[derive(Clone, Debug)]
+pub struct OwnerPerRequestLayer {
+    /// `None`: every request (the static-file and error handler); else the
+    /// requests for these paths (the server functions').
+    paths: Option<Arc<HashSet<&'static str>>>,
+}
+
+impl OwnerPerRequestLayer {
+    /// Every request the wrapped service handles.
+    pub fn all() -> Self {
+        Self { paths: None }
+    }
+
+    /// The server functions' requests only; anything else (pages above
+    /// all) passes through as it came.
+    pub fn server_functions() -> Self {
+        let paths = leptos::server_fn::axum::server_fn_paths()
+            .map(|(path, _)| path)
+            .collect();
+        Self {
+            paths: Some(Arc::new(paths)),
+        }
+    }
+}
 
 impl<S> Layer<S> for OwnerPerRequestLayer {
     type Service = OwnerPerRequest<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        OwnerPerRequest(inner)
+        OwnerPerRequest {
+            inner,
+            paths: self.paths.clone(),
+        }
     }
 }
 
 #[derive(Clone, Debug)]
-pub struct OwnerPerRequest<S>(S);
+pub struct OwnerPerRequest<S> {
+    inner: S,
+    paths: Option<Arc<HashSet<&'static str>>>,
+}
 
-impl<S, R> Service<R> for OwnerPerRequest<S>
+impl<S, B> Service<Request<B>> for OwnerPerRequest<S>
 where
-    S: Service<R>,
+    S: Service<Request<B>>,
 {
     type Response = S::Response;
     type Error = S::Error;
     type Future = Scoped<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.0.poll_ready(cx)
+        self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: R) -> Self::Future {
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let scoped = self
+            .paths
+            .as_ref()
+            .is_none_or(|paths| paths.contains(request.uri().path()));
+        if !scoped {
+            return Scoped {
+                inner: self.inner.call(request),
+                owner: None,
+                scoped,
+            };
+        }
         let mut owner = None;
-        let inner = in_scope(&mut owner, || self.0.call(request));
-        Scoped { inner, owner }
+        let inner = in_scope(&mut owner, || self.inner.call(request));
+        Scoped {
+            inner,
+            owner,
+            scoped,
+        }
     }
 }
 
@@ -62,6 +112,8 @@ pin_project_lite::pin_project! {
         inner: F,
         // The request's current owner between polls.
         owner: Option<Owner>,
+        // Whether the request runs in a scope of its own.
+        scoped: bool,
     }
 }
 
@@ -71,6 +123,9 @@ impl<F: Future> Future for Scoped<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let inner = this.inner;
+        if !*this.scoped {
+            return inner.poll(cx);
+        }
         in_scope(this.owner, || inner.poll(cx))
     }
 }

@@ -5,6 +5,7 @@ use app::{App, shell};
 use axum::{
     Router,
     extract::FromRef,
+    handler::Handler,
     middleware,
     routing::{get, post},
     serve::ListenerExt,
@@ -13,9 +14,11 @@ use backend::{AppState, Config};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
+use tower::Layer;
 
 use crate::{
     auth,
+    reactive_owner::OwnerPerRequestLayer,
     routes::{self, health},
 };
 
@@ -173,21 +176,25 @@ fn router(state: ServerState) -> Router {
                 move || shell(options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            ServerState,
-            _,
-        >(
-            {
-                let app_state = app_state_for_layers.clone();
-                move || provide_context(app_state.clone())
-            },
-            shell,
-        ))
-        // Innermost first: Leptos's handlers see their request's reactive
-        // owner only (src/reactive_owner.rs); refresh needs the session;
-        // the cross-site guard refuses forged requests before anything else
-        // runs.
-        .layer(crate::reactive_owner::OwnerPerRequestLayer)
+        // Static files and the error page, and (below) the server
+        // functions, each see their own request's reactive owner only
+        // (src/reactive_owner.rs).
+        .fallback_service(
+            OwnerPerRequestLayer::all().layer(
+                leptos_axum::file_and_error_handler_with_context::<ServerState, _>(
+                    {
+                        let app_state = app_state_for_layers.clone();
+                        move || provide_context(app_state.clone())
+                    },
+                    shell,
+                )
+                .with_state(state.clone()),
+            ),
+        )
+        // Innermost first: the server functions' owners (above); refresh
+        // needs the session; the cross-site guard refuses forged requests
+        // before anything else runs.
+        .layer(OwnerPerRequestLayer::server_functions())
         .layer(middleware::from_fn_with_state(
             app_state_for_layers.clone(),
             auth::refresh_session,
