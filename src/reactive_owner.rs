@@ -194,4 +194,12 @@ mod tests {
         drop(mine);
         leaked.unset();
     }
+
+    #[test]
+    fn the_server_functions_scope_covers_their_paths_and_no_page() {
+        let layer = OwnerPerRequestLayer::server_functions();
+        let paths = layer.paths.as_deref().unwrap();
+        assert!(paths.contains("/api/abandon_checkout"), "{paths:?}");
+        assert!(!paths.contains("/credits"), "{paths:?}");
+    }
 }
