@@ -1,4 +1,4 @@
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::OnceLock, time::Duration};
 
 use anyhow::Context;
 use app::{App, shell};
@@ -12,7 +12,7 @@ use axum::{
 };
 use backend::{AppState, Config};
 use leptos::prelude::*;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
 use tower::Layer;
 
@@ -155,8 +155,19 @@ impl Application {
     }
 }
 
+/// The app's routes, generated once a process. Generating them runs the
+/// app under leptos_server's `SuppressResourceLoad`, a process-wide flag
+/// while it lasts: a resource of any render first polled meanwhile never
+/// loads, and its page never answers (leptos-rs/leptos#4773). One
+/// application generates them before it serves; several in one process
+/// (the tests' instances) would each stall the others' pages.
+fn routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 fn router(state: ServerState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = routes();
     let app_state = state.app.clone();
     let app_state_for_layers = state.app.clone();
     Router::new()

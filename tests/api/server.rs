@@ -90,6 +90,57 @@ async fn static_files_and_pages_served_together_keep_their_own_status_and_header
     }
 }
 
+/// Building another application in the same process never stalls the pages
+/// of one already serving. Generating the route list runs the app under
+/// leptos_server's `SuppressResourceLoad`, a process-wide flag: a resource
+/// of any render first polled while it was set waited for ever
+/// (leptos-rs/leptos#4773), and pages of the tests' apps hung beside other
+/// tests starting theirs. The list is now generated once a process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn building_another_instance_never_stalls_the_pages_of_one_serving() {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    };
+
+    let app = spawn_app().await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let pages = (0..4).map(|_| {
+        let (client, url, stop) = (app.client.clone(), app.url("/"), stop.clone());
+        tokio::spawn(async move {
+            let mut served = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let response = tokio::time::timeout(
+                    std::time::Duration::from_secs(10),
+                    client.get(&url).send(),
+                )
+                .await
+                .expect("a page stalled while another instance was built")
+                .unwrap();
+                assert_eq!(response.status(), 200);
+                response.text().await.unwrap();
+                served += 1;
+            }
+            served
+        })
+    });
+    let pages: Vec<_> = pages.collect();
+    for _ in 0..20 {
+        let mut env = test_env(&app.db.url);
+        env.insert("LEPTOS_SITE_ADDR".into(), "127.0.0.1:0".into());
+        let config = backend::Config::from_lookup(|name| env.get(name).cloned()).unwrap();
+        drop(
+            ops_center_credits::Application::build(config)
+                .await
+                .unwrap(),
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    for task in pages {
+        assert!(task.await.unwrap() > 0);
+    }
+}
+
 #[tokio::test]
 async fn an_unknown_page_is_a_404() {
     let app = spawn_app().await;
