@@ -13,9 +13,9 @@
 //! makes the thread-local per request for those two handlers: before each
 //! poll of such a request's future it makes that request's owner (none at
 //! first) current, and after it puts back what the thread had. Page renders
-//! make a root of their own and are left as Leptos runs them: wrapped like
-//! the others, a page's render sometimes never finished (a CI run's request
-//! for `/credits` waited 60 s for its answer).
+//! make a root of their own and are left as Leptos runs them. (The pages
+//! that once never answered in CI were not this layer's doing: see
+//! `startup::routes`.)
 
 use std::{
     collections::HashSet,
