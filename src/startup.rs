@@ -181,7 +181,12 @@ fn router(state: ServerState) -> Router {
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(app_state.clone()),
+            move || {
+                provide_context(app_state.clone());
+                // A request's header and page (or server function) share
+                // one read of the user's wallet and plan (backend::account).
+                provide_context(backend::account::GlanceOnce::default());
+            },
             {
                 let options = state.leptos_options.clone();
                 move || shell(options.clone())

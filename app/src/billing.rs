@@ -177,11 +177,11 @@ pub async fn account_summary() -> Result<Option<HeaderSummary>, ApiError> {
         return Ok(None);
     };
     let state = expect_context::<backend::AppState>();
-    let (balance, tier) = backend::subscriptions::manage::header(&state.pool, user.id).await?;
+    let glance = crate::wallet::ssr::glance(&state.pool, user.id).await?;
     Ok(Some(HeaderSummary {
-        balance,
-        has_active_plan: tier.is_some(),
-        tier_name: tier.unwrap_or_else(|| "No active plan".to_owned()),
+        balance: Credits::signed(glance.wallet.balance),
+        has_active_plan: glance.tier.is_some(),
+        tier_name: glance.tier.unwrap_or_else(|| "No active plan".to_owned()),
     }))
 }
 

@@ -96,7 +96,17 @@ pub async fn load_credits_page(
             .map_err(|e| ssr::failed("loading your purchases", e))?;
     let has_more = records.len() > HISTORY_PAGE_SIZE as usize;
     records.truncate(HISTORY_PAGE_SIZE as usize);
-    let wallet = crate::wallet::ssr::wallet(&state.pool, user.id).await?;
+    // After a checkout was just confirmed, its grant must show: read the
+    // wallet afresh rather than share what the header may have read before.
+    let wallet = if checkout.is_some() {
+        crate::wallet::ssr::wallet(&state.pool, user.id).await?
+    } else {
+        crate::wallet::ssr::wallet_view(
+            crate::wallet::ssr::glance(&state.pool, user.id)
+                .await?
+                .wallet,
+        )
+    };
     Ok(Some(CreditsOverview {
         balance: wallet.balance,
         wallet,

@@ -44,12 +44,23 @@ impl From<backend::packages::CreditPackage> for PackageView {
 #[server]
 pub async fn list_packages() -> Result<Vec<PackageView>, ApiError> {
     let state = expect_context::<backend::AppState>();
-    let packages = backend::packages::list_active(&state.pool)
+    // A signed-in request reads its user's glance anyway (for the header):
+    // the catalogue's version in it says whether the packs kept are current.
+    let current = match crate::auth::ssr::optional_user().await {
+        Ok(Some(user)) => crate::wallet::ssr::glance(&state.pool, user.id)
+            .await
+            .ok()
+            .map(|glance| glance.catalogue_version),
+        _ => None,
+    };
+    let packages = state
+        .catalogue
+        .active(&state.pool, current)
         .await
         .map_err(|error| {
             let mut failed = crate::error::ssr::internal(ErrorCode::InternalError, &error);
             failed.detail = "The packages could not be loaded. Please try again.".into();
             failed
         })?;
-    Ok(packages.into_iter().map(PackageView::from).collect())
+    Ok(packages.iter().cloned().map(PackageView::from).collect())
 }

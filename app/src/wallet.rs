@@ -82,7 +82,10 @@ pub async fn load_activity(cursor: Option<String>) -> Result<Option<ActivityPage
 pub(crate) mod ssr {
     //! Turning the wallet's records into views, on the server.
 
-    use backend::wallet::{self, Breakdown, HoldStatus, Transaction, TransactionFilter};
+    use backend::{
+        account::{Glance, GlanceOnce},
+        wallet::{self, Breakdown, HoldStatus, Transaction, TransactionFilter},
+    };
     use domain::{Credits, ids::UserId};
     use sqlx::PgPool;
 
@@ -115,6 +118,16 @@ pub(crate) mod ssr {
 
     pub async fn wallet(pool: &PgPool, user: UserId) -> Result<WalletView, ApiError> {
         Ok(wallet_view(wallet::breakdown(pool, user).await?))
+    }
+
+    /// `user`'s wallet, plan and catalogue version: read once for a whole
+    /// page render (the header and the page share it, through the request's
+    /// [`GlanceOnce`]), on its own anywhere else.
+    pub async fn glance(pool: &PgPool, user: UserId) -> Result<Glance, ApiError> {
+        Ok(match leptos::prelude::use_context::<GlanceOnce>() {
+            Some(once) => once.get(pool, user).await?,
+            None => backend::account::glance(pool, user).await?,
+        })
     }
 
     /// A page of `user`'s activity after `cursor`.

@@ -1,6 +1,7 @@
 //! Server-side services of Ops-Center Credits: configuration, the database,
 //! and (in later modules) Stripe and identity. Never built for the browser.
 
+pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod auth;
@@ -57,6 +58,8 @@ pub struct AppState {
     /// (empty until [`AppState::with_sync`]).
     pub systems: Arc<sync::Systems>,
     pub outbox: sync::Outbox,
+    /// The packs on sale, kept between changes to them.
+    pub catalogue: packages::CatalogueCache,
     /// Paid checkouts from the credits webhook, fulfilled in batches.
     pub fulfilments: webhook::group::GroupCommit,
     /// Requests that run to the end when their client hangs up; shutdown
@@ -81,6 +84,7 @@ impl AppState {
             oidc,
             stripe,
             known_users: users::KnownUsers::default(),
+            catalogue: packages::CatalogueCache::default(),
             detached: detach::Detached::default(),
         })
     }

@@ -282,3 +282,154 @@ async fn history_is_paginated_newest_first_with_a_chip_per_status() {
     assert!(second.contains(r#"href="/credits?page=1""#));
     assert!(!second.contains(r#"data-role="older""#));
 }
+
+/// A signed-in page takes the packs this process keeps while the catalogue
+/// has not changed; a change made anywhere (by hand in SQL here, seen by a
+/// second instance too) shows on the very next page, with no notification
+/// to wait for.
+#[tokio::test]
+async fn a_change_to_the_packs_shows_on_the_next_signed_in_page_of_every_instance() {
+    let world = world().await;
+    let alice = world.token("alice").await;
+    let (other, _) = world.another_instance().await;
+    let page_of = |base: String| {
+        let http = crate::support::http_client();
+        let alice = alice.clone();
+        async move {
+            http.get(format!("{base}/credits"))
+                .bearer_auth(alice)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let instances = [world.app.address.clone(), other];
+    for base in instances.clone() {
+        let html = page_of(base.clone()).await;
+        assert!(html.contains("Starter Pack"), "{base}");
+        assert_eq!(count(&html, r#"data-role="buy""#), 4, "{base}");
+    }
+
+    sqlx::query(
+        "update credit_packages set package_name = 'Starter Plus' where package_code = 'starter'",
+    )
+    .execute(&world.app.pool)
+    .await
+    .unwrap();
+    sqlx::query("update credit_packages set is_active = false where package_code = 'enterprise'")
+        .execute(&world.app.pool)
+        .await
+        .unwrap();
+    for base in instances {
+        let html = page_of(base.clone()).await;
+        assert!(html.contains("Starter Plus"), "{base}");
+        assert!(!html.contains("Starter Pack"), "{base}");
+        assert!(!html.contains("Enterprise Pack"), "{base}");
+        assert_eq!(count(&html, r#"data-role="buy""#), 3, "{base}");
+        // The header's balance and the page's come from the same read.
+        assert_eq!(text_of(&html, "balance"), "0", "{base}");
+        assert!(html.contains(r#"id="header-balance""#), "{base}");
+    }
+}
+
+/// The packs kept at a version serve a read at that version without the
+/// database; any change to the packs moves the version in its own
+/// transaction, and a read at any other version asks the database again.
+#[tokio::test]
+async fn the_catalogue_cache_serves_the_version_it_keeps_and_reads_any_other() {
+    use backend::packages::CatalogueCache;
+    use std::sync::Arc;
+
+    let db = crate::support::TestDatabase::new();
+    let pool = db.migrated_pool().await;
+    let version = || async {
+        sqlx::query_scalar::<_, i64>("select version from catalogue_version")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let cache = CatalogueCache::default();
+    let first_version = version().await;
+    let first = cache.active(&pool, Some(first_version)).await.unwrap();
+    assert_eq!(first.len(), 4);
+
+    for change in [
+        "update credit_packages set package_name = 'Renamed' where package_code = 'starter'",
+        "insert into credit_packages (package_code, package_name, credits, price_cents, display_order) \
+         values ('extra', 'Extra Pack', 10, 100, 9)",
+        "update credit_packages set is_active = false where package_code = 'extra'",
+        "delete from credit_packages where package_code = 'extra'",
+    ] {
+        let before = version().await;
+        sqlx::query(change).execute(&pool).await.unwrap();
+        assert!(version().await > before, "{change}");
+    }
+    // A transaction rolled back leaves the version where it was.
+    let before = version().await;
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("update credit_packages set price_cents = 1 where package_code = 'pro'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(version().await, before);
+
+    let current = version().await;
+    let now = cache.active(&pool, Some(current)).await.unwrap();
+    assert_eq!(now.len(), 4);
+    assert!(now.iter().any(|p| p.name == "Renamed"));
+    assert!(now.iter().all(|p| p.name != "Starter Pack"));
+
+    pool.close().await;
+    let kept = cache.active(&pool, Some(current)).await.unwrap();
+    assert!(Arc::ptr_eq(&kept, &now), "read again at the kept version");
+    assert!(
+        cache.active(&pool, Some(first_version)).await.is_err(),
+        "served another version than the one asked for"
+    );
+    assert!(
+        cache.active(&pool, None).await.is_err(),
+        "served the kept packs to a caller who knows no version"
+    );
+}
+
+/// The header and the page share one read of the user's wallet and plan
+/// per request, however many ask at once; another user's ask is never
+/// answered from it.
+#[tokio::test]
+async fn a_request_reads_the_glance_once_and_only_for_its_own_user() {
+    use backend::{account::GlanceOnce, ids::UserId};
+
+    let db = crate::support::TestDatabase::new();
+    let pool = db.migrated_pool().await;
+    let mut users = Vec::new();
+    for name in ["alice", "bob"] {
+        let id: UserId = sqlx::query_scalar(
+            "insert into users (keycloak_sub, email) values ($1, $1 || '@example.com') returning id",
+        )
+        .bind(name)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        users.push(id);
+    }
+    let (alice, bob) = (users[0], users[1]);
+    let once = GlanceOnce::default();
+    let (header, page) = tokio::join!(once.get(&pool, alice), once.get(&pool, alice));
+    let (header, page) = (header.unwrap(), page.unwrap());
+    assert_eq!(header, page);
+    assert_eq!(
+        header,
+        backend::account::glance(&pool, alice).await.unwrap()
+    );
+
+    pool.close().await;
+    assert_eq!(once.get(&pool, alice).await.unwrap(), header);
+    assert!(
+        once.get(&pool, bob).await.is_err(),
+        "answered bob from alice's read"
+    );
+}

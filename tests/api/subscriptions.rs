@@ -1058,8 +1058,9 @@ async fn the_billing_pages_and_the_admin_dashboard_show_plans() {
     assert_eq!(code, 403);
 }
 
-/// The header's one query says what the status endpoint's three say: the
-/// balance, and the live plan's tier name (none without a live plan), for
+/// The header's one query (the page's glance) says what the status
+/// endpoint's three and the wallet's breakdown say: the balance and its
+/// parts, and the live plan's tier name (none without a live plan), for
 /// every pair of an older and a newer subscription in every status, a tier
 /// we no longer sell and a price that is none of ours.
 #[tokio::test]
@@ -1144,10 +1145,15 @@ async fn the_header_agrees_with_the_plan_status_for_every_status() {
                     .map_or_else(|| "Trial".to_owned(), |t: &tiers::Tier| t.name.clone())
             }),
         );
+        let glance = backend::account::glance(&pool, user).await.unwrap();
         assert_eq!(
-            manage::header(&pool, user).await.unwrap(),
+            (Credits::signed(glance.wallet.balance), glance.tier),
             expected,
             "{subscriptions:?}"
+        );
+        assert_eq!(
+            glance.wallet,
+            backend::wallet::breakdown(&pool, user).await.unwrap()
         );
     }
 }

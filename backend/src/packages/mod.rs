@@ -7,6 +7,8 @@ pub use manage::{
     deactivate_package, move_package, reorder_packages, update_package,
 };
 
+use std::sync::{Arc, RwLock};
+
 use domain::{
     Cents, Credits, PackageCode,
     ids::{PriceId, ProductId},
@@ -87,7 +89,99 @@ const COLUMNS: &str = "id, package_code, package_name, description, credits, pri
 
 /// Packages on sale, in display order.
 pub async fn list_active(pool: &PgPool) -> Result<Vec<CreditPackage>, PackageError> {
-    list(pool, false).await
+    Ok(list_active_versioned(pool).await?.1)
+}
+
+/// The packages on sale at one version of the catalogue
+/// (`catalogue_version`: every change to `credit_packages` moves it in its
+/// own transaction).
+struct Catalogue {
+    version: i64,
+    packages: Arc<[CreditPackage]>,
+}
+
+/// The packages on sale, kept by the process for pages that already know
+/// the catalogue's current version (`backend::account::Glance` reads it
+/// with the wallet): they are served from here while that version is the
+/// one kept, and read again (with the version they are at) otherwise. No
+/// notification to miss and nothing to expire: a change made anywhere,
+/// by any instance or by hand in SQL, moves the version the next page
+/// reads. Cheap to clone: every clone shares the same packages.
+#[derive(Clone, Default)]
+pub struct CatalogueCache {
+    kept: Arc<RwLock<Option<Catalogue>>>,
+}
+
+impl CatalogueCache {
+    /// The packages on sale: the ones kept when `current` (the catalogue's
+    /// version as the caller read it) is theirs, else read now.
+    pub async fn active(
+        &self,
+        pool: &PgPool,
+        current: Option<i64>,
+    ) -> Result<Arc<[CreditPackage]>, PackageError> {
+        if let Some(version) = current
+            && let Some(kept) = self.kept(version)
+        {
+            return Ok(kept);
+        }
+        let (version, packages) = list_active_versioned(pool).await?;
+        let packages: Arc<[CreditPackage]> = packages.into();
+        if let Some(version) = version {
+            self.keep(version, packages.clone());
+        }
+        Ok(packages)
+    }
+
+    fn kept(&self, version: i64) -> Option<Arc<[CreditPackage]>> {
+        let kept = self
+            .kept
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        kept.as_ref()
+            .filter(|kept| kept.version == version)
+            .map(|kept| kept.packages.clone())
+    }
+
+    /// Keeps `packages` unless a later version is kept already (reads
+    /// finish in any order).
+    fn keep(&self, version: i64, packages: Arc<[CreditPackage]>) {
+        let mut kept = self
+            .kept
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if kept.as_ref().is_none_or(|kept| kept.version <= version) {
+            *kept = Some(Catalogue { version, packages });
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct VersionedRow {
+    version: i64,
+    #[sqlx(flatten)]
+    package: PackageRow,
+}
+
+/// [`list_active`] and the catalogue's version they are at, in one
+/// statement (one snapshot). No package on sale: no row to carry the
+/// version, so `None`.
+async fn list_active_versioned(
+    pool: &PgPool,
+) -> Result<(Option<i64>, Vec<CreditPackage>), PackageError> {
+    let sql = format!(
+        "select (select version from catalogue_version) as version, {COLUMNS} \
+         from credit_packages where is_active order by display_order, package_code"
+    );
+    let rows = sqlx::query_as::<_, VersionedRow>(&sql)
+        .fetch_all(pool)
+        .await?;
+    let version = rows.first().map(|row| row.version);
+    let packages = rows
+        .into_iter()
+        .map(|row| CreditPackage::try_from(row.package))
+        .collect::<Result<_, _>>()?;
+    Ok((version, packages))
 }
 
 /// The active package with this code, if any.
@@ -155,15 +249,8 @@ pub(crate) async fn store_stripe_ids(
 
 /// Every package, active or not, in display order.
 pub async fn list_all(pool: &PgPool) -> Result<Vec<CreditPackage>, PackageError> {
-    list(pool, true).await
-}
-
-async fn list(pool: &PgPool, include_inactive: bool) -> Result<Vec<CreditPackage>, PackageError> {
-    let sql = format!(
-        "select {COLUMNS} from credit_packages where is_active or $1 order by display_order, package_code"
-    );
+    let sql = format!("select {COLUMNS} from credit_packages order by display_order, package_code");
     sqlx::query_as::<_, PackageRow>(&sql)
-        .bind(include_inactive)
         .fetch_all(pool)
         .await?
         .into_iter()

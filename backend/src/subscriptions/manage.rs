@@ -7,7 +7,7 @@
 //! once and the webhook that follows changes nothing.
 
 use chrono::{DateTime, Utc};
-use domain::{BillingCycle, Cents, Credits, PlanChange};
+use domain::{BillingCycle, Cents, PlanChange};
 use sqlx::PgPool;
 
 use super::{SubscriptionError, state, tiers, tiers::Tier};
@@ -66,7 +66,8 @@ pub struct PaymentMethods {
     pub default: Option<String>,
 }
 
-const TRIAL: &str = "trial";
+/// The tier the platform gives a user with no active plan.
+pub(crate) const TRIAL: &str = "trial";
 
 /// `GET /subscription-status`.
 pub async fn status(pool: &PgPool, user: UserId) -> Result<SubscriptionView, SubscriptionError> {
@@ -79,26 +80,6 @@ pub async fn status(pool: &PgPool, user: UserId) -> Result<SubscriptionView, Sub
         .unwrap_or_else(|| TRIAL.to_owned());
     let tier = tiers::by_code(&mut conn, &code).await?;
     Ok(SubscriptionView { subscription, tier })
-}
-
-/// What every page's header shows: the balance, and the name of the live
-/// plan's tier (`None`: no active plan). One round trip, as [`status`] and
-/// [`crate::ledger::balance`] would give it in three.
-pub async fn header(pool: &PgPool, user: UserId) -> Result<(Credits, Option<String>), sqlx::Error> {
-    let (balance, tier): (i64, Option<String>) = sqlx::query_as(
-        "select coalesce((select balance from credit_balances where user_id = $1), 0), \
-                (select coalesce(t.tier_name, 'Trial') \
-                   from (select tier_code from subscriptions \
-                          where user_id = $1 and status = any($2) \
-                          order by started_at desc limit 1) s \
-                   left join subscription_tiers t on t.tier_code = coalesce(s.tier_code, $3))",
-    )
-    .bind(user)
-    .bind(state::live_statuses())
-    .bind(TRIAL)
-    .fetch_one(pool)
-    .await?;
-    Ok((Credits::signed(balance), tier))
 }
 
 /// The tier and its Stripe price for a plan the user asked for: an unknown

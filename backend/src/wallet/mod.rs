@@ -29,6 +29,7 @@ pub use ops::{
     CaptureOutcome, Captured, Debited, Held, HoldOutcome, ReleaseOutcome, SpendOutcome, Spent,
     capture, capture_amount, hold, release, spend,
 };
+pub(crate) use read::{BREAKDOWN_SQL, BreakdownRow};
 pub use read::{
     Breakdown, CSV_COLUMNS, Cursor, EXPIRING_WITHIN_DAYS, Expiring, Transaction, TransactionFilter,
     TransactionKind, activity_csv, breakdown, daily_usage, transactions,

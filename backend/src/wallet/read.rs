@@ -48,7 +48,7 @@ impl Breakdown {
 pub const EXPIRING_WITHIN_DAYS: i64 = 30;
 
 #[derive(sqlx::FromRow)]
-struct BreakdownRow {
+pub(crate) struct BreakdownRow {
     balance: i64,
     available: i64,
     held: i64,
@@ -58,42 +58,52 @@ struct BreakdownRow {
     expiring: Json<Vec<Expiring>>,
 }
 
+impl From<BreakdownRow> for Breakdown {
+    fn from(row: BreakdownRow) -> Self {
+        Breakdown {
+            balance: row.balance,
+            available: row.available,
+            held: row.held,
+            paid: row.paid,
+            granted: row.granted,
+            debt: row.debt,
+            expiring: row.expiring.0,
+        }
+    }
+}
+
+/// The breakdown's one row, for `$1` the user and `$2`
+/// [`EXPIRING_WITHIN_DAYS`]: what [`breakdown`] runs, and what
+/// [`crate::account::glance`] reads beside the plan.
+pub(crate) const BREAKDOWN_SQL: &str = "\
+    select b.balance, greatest(g.unexpired - h.held - d.debt, 0) as available, h.held, \
+           g.paid, g.granted, d.debt, g.expiring \
+    from (select coalesce((select balance from credit_balances where user_id = $1), 0) as balance) b, \
+         (select coalesce(sum(amount), 0)::bigint as held from credit_holds \
+           where user_id = $1 and status = 'open' and expires_at > now()) h, \
+         (select coalesce(sum(outstanding), 0)::bigint as debt from credit_debts \
+           where user_id = $1 and outstanding > 0) d, \
+         (select coalesce(sum(remaining) filter (where expires_at is null or expires_at > now()), 0)::bigint \
+                     as unexpired, \
+                 coalesce(sum(remaining) filter (where kind = 'paid'), 0)::bigint as paid, \
+                 coalesce(sum(remaining) filter (where kind <> 'paid'), 0)::bigint as granted, \
+                 coalesce(jsonb_agg(jsonb_build_object('grant_id', id, 'kind', kind, \
+                                    'amount', remaining, 'expires_at', expires_at) \
+                                    order by expires_at, (kind = 'paid'), created_at) \
+                          filter (where expires_at > now() \
+                                    and expires_at <= now() + make_interval(days => $2)), '[]') as expiring \
+           from credit_grants where user_id = $1 and remaining > 0) g";
+
 /// The user's balance and its parts, in one query. `available` is
 /// `wallet_available` (unexpired grants, less open holds, less open debt)
 /// taken from the same sums, so the grants are read once.
 pub async fn breakdown(pool: &PgPool, user: UserId) -> Result<Breakdown, WalletError> {
-    let row: BreakdownRow = sqlx::query_as(
-        "select b.balance, greatest(g.unexpired - h.held - d.debt, 0) as available, h.held, \
-                g.paid, g.granted, d.debt, g.expiring \
-         from (select coalesce((select balance from credit_balances where user_id = $1), 0) as balance) b, \
-              (select coalesce(sum(amount), 0)::bigint as held from credit_holds \
-                where user_id = $1 and status = 'open' and expires_at > now()) h, \
-              (select coalesce(sum(outstanding), 0)::bigint as debt from credit_debts \
-                where user_id = $1 and outstanding > 0) d, \
-              (select coalesce(sum(remaining) filter (where expires_at is null or expires_at > now()), 0)::bigint \
-                          as unexpired, \
-                      coalesce(sum(remaining) filter (where kind = 'paid'), 0)::bigint as paid, \
-                      coalesce(sum(remaining) filter (where kind <> 'paid'), 0)::bigint as granted, \
-                      coalesce(jsonb_agg(jsonb_build_object('grant_id', id, 'kind', kind, \
-                                         'amount', remaining, 'expires_at', expires_at) \
-                                         order by expires_at, (kind = 'paid'), created_at) \
-                               filter (where expires_at > now() \
-                                         and expires_at <= now() + make_interval(days => $2)), '[]') as expiring \
-                from credit_grants where user_id = $1 and remaining > 0) g",
-    )
-    .bind(user)
-    .bind(EXPIRING_WITHIN_DAYS as i32)
-    .fetch_one(pool)
-    .await?;
-    Ok(Breakdown {
-        balance: row.balance,
-        available: row.available,
-        held: row.held,
-        paid: row.paid,
-        granted: row.granted,
-        debt: row.debt,
-        expiring: row.expiring.0,
-    })
+    let row: BreakdownRow = sqlx::query_as(BREAKDOWN_SQL)
+        .bind(user)
+        .bind(EXPIRING_WITHIN_DAYS as i32)
+        .fetch_one(pool)
+        .await?;
+    Ok(row.into())
 }
 
 /// What a transaction was, for filtering and display.
