@@ -9,19 +9,17 @@
 //! rendering took that page's status and headers from the page's
 //! `ResponseOptions` (a wasm file answered 403 beside a refused admin page,
 //! and took the headers away from the page they were meant for).
-//! leptos_axum 0.9 creates those owners detached; until then this layer
-//! makes the thread-local per request for those two handlers: before each
-//! poll of such a request's future it makes that request's owner (none at
-//! first) current, and after it puts back what the thread had. Page renders
-//! make a root of their own and are left as Leptos runs them. (The pages
+//! leptos_axum 0.9 creates those owners detached; until then this layer,
+//! around the whole router, makes the thread-local per request: before each
+//! poll of a request's future it makes that request's owner (none at first)
+//! current, and after it puts back what the thread had. A page render makes
+//! its root in its own scope and keeps it there between polls. (The pages
 //! that once never answered in CI were not this layer's doing: see
 //! `startup::routes`.)
 
 use std::{
-    collections::HashSet,
     future::Future,
     pin::Pin,
-    sync::Arc,
     task::{Context, Poll},
 };
 
@@ -29,47 +27,21 @@ use axum::http::Request;
 use leptos::reactive::owner::Owner;
 use tower::{Layer, Service};
 
-/// Which requests get an owner scope of their own.
-#[derive(Clone, Debug)]
-pub struct OwnerPerRequestLayer {
-    /// `None`: every request (the static-file and error handler); else the
-    /// requests for these paths (the server functions').
-    paths: Option<Arc<HashSet<&'static str>>>,
-}
-
-impl OwnerPerRequestLayer {
-    /// Every request the wrapped service handles.
-    pub fn all() -> Self {
-        Self { paths: None }
-    }
-
-    /// The server functions' requests only; anything else (pages above
-    /// all) passes through as it came.
-    pub fn server_functions() -> Self {
-        let paths = leptos::server_fn::axum::server_fn_paths()
-            .map(|(path, _)| path)
-            .collect();
-        Self {
-            paths: Some(Arc::new(paths)),
-        }
-    }
-}
+/// Gives every request an owner scope of its own.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OwnerPerRequestLayer;
 
 impl<S> Layer<S> for OwnerPerRequestLayer {
     type Service = OwnerPerRequest<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        OwnerPerRequest {
-            inner,
-            paths: self.paths.clone(),
-        }
+        OwnerPerRequest { inner }
     }
 }
 
 #[derive(Clone, Debug)]
 pub struct OwnerPerRequest<S> {
     inner: S,
-    paths: Option<Arc<HashSet<&'static str>>>,
 }
 
 impl<S, B> Service<Request<B>> for OwnerPerRequest<S>
@@ -85,24 +57,9 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let scoped = self
-            .paths
-            .as_ref()
-            .is_none_or(|paths| paths.contains(request.uri().path()));
-        if !scoped {
-            return Scoped {
-                inner: self.inner.call(request),
-                owner: None,
-                scoped,
-            };
-        }
         let mut owner = None;
         let inner = in_scope(&mut owner, || self.inner.call(request));
-        Scoped {
-            inner,
-            owner,
-            scoped,
-        }
+        Scoped { inner, owner }
     }
 }
 
@@ -112,8 +69,6 @@ pin_project_lite::pin_project! {
         inner: F,
         // The request's current owner between polls.
         owner: Option<Owner>,
-        // Whether the request runs in a scope of its own.
-        scoped: bool,
     }
 }
 
@@ -123,9 +78,6 @@ impl<F: Future> Future for Scoped<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let inner = this.inner;
-        if !*this.scoped {
-            return inner.poll(cx);
-        }
         in_scope(this.owner, || inner.poll(cx))
     }
 }
@@ -193,13 +145,5 @@ mod tests {
         assert!(Owner::current().is_some_and(|o| o == leaked));
         drop(mine);
         leaked.unset();
-    }
-
-    #[test]
-    fn the_server_functions_scope_covers_their_paths_and_no_page() {
-        let layer = OwnerPerRequestLayer::server_functions();
-        let paths = layer.paths.as_deref().unwrap();
-        assert!(paths.contains("/api/abandon_checkout"), "{paths:?}");
-        assert!(!paths.contains("/credits"), "{paths:?}");
     }
 }

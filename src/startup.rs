@@ -14,7 +14,6 @@ use backend::{AppState, Config};
 use leptos::prelude::*;
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
-use tower::Layer;
 
 use crate::{
     auth,
@@ -192,25 +191,21 @@ fn router(state: ServerState) -> Router {
                 move || shell(options.clone())
             },
         )
-        // Static files and the error page, and (below) the server
-        // functions, each see their own request's reactive owner only
-        // (src/reactive_owner.rs).
         .fallback_service(
-            OwnerPerRequestLayer::all().layer(
-                leptos_axum::file_and_error_handler_with_context::<ServerState, _>(
-                    {
-                        let app_state = app_state_for_layers.clone();
-                        move || provide_context(app_state.clone())
-                    },
-                    shell,
-                )
-                .with_state(state.clone()),
-            ),
+            leptos_axum::file_and_error_handler_with_context::<ServerState, _>(
+                {
+                    let app_state = app_state_for_layers.clone();
+                    move || provide_context(app_state.clone())
+                },
+                shell,
+            )
+            .with_state(state.clone()),
         )
-        // Innermost first: the server functions' owners (above); refresh
-        // needs the session; the cross-site guard refuses forged requests
-        // before anything else runs.
-        .layer(OwnerPerRequestLayer::server_functions())
+        // Innermost first: each request sees its own reactive owner only
+        // (src/reactive_owner.rs); refresh needs the session; the
+        // cross-site guard refuses forged requests before anything else
+        // runs.
+        .layer(OwnerPerRequestLayer)
         .layer(middleware::from_fn_with_state(
             app_state_for_layers.clone(),
             auth::refresh_session,
