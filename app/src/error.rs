@@ -19,16 +19,14 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
-    // 400: a request that is not what it claims to be.
-    /// The body is not the JSON (or form) the endpoint takes.
+    // 400: a Stripe webhook or login that is not what it claims to be.
+    /// A webhook's body that cannot be read or is not a Stripe event.
     InvalidPayload,
     MissingSignature,
     InvalidSignature,
     StaleSignature,
     /// The login could not be completed (state, code or provider refusal).
     LoginFailed,
-    /// A wallet request without its `Idempotency-Key` header.
-    MissingIdempotencyKey,
     // 401
     NotAuthenticated,
     InvalidToken,
@@ -66,10 +64,13 @@ pub enum ErrorCode {
     HoldExpired,
     // 413
     PayloadTooLarge,
-    // 415
-    UnsupportedMediaType,
-    // 422: well-formed input that breaks a rule.
+    // 422: bad input: a body that is not the JSON the endpoint takes, or
+    // that breaks a rule, a bad query or path, a missing header.
     InvalidBody,
+    /// A body sent as something other than the endpoint's content type.
+    UnsupportedMediaType,
+    /// A wallet request without its `Idempotency-Key` header.
+    MissingIdempotencyKey,
     InvalidQuery,
     InvalidPath,
     InvalidRedirect,
@@ -100,12 +101,9 @@ impl ErrorCode {
     pub const fn status(self) -> u16 {
         use ErrorCode::*;
         match self {
-            InvalidPayload
-            | MissingSignature
-            | InvalidSignature
-            | StaleSignature
-            | LoginFailed
-            | MissingIdempotencyKey => 400,
+            InvalidPayload | MissingSignature | InvalidSignature | StaleSignature | LoginFailed => {
+                400
+            }
             NotAuthenticated | InvalidToken => 401,
             InsufficientCredits => 402,
             Forbidden | CrossSiteRequest => 403,
@@ -117,10 +115,21 @@ impl ErrorCode {
             | SubscriptionEnded | PlanNotChangeable | ReconcileRunning | HoldNotOpen
             | HoldExpired => 409,
             PayloadTooLarge => 413,
-            UnsupportedMediaType => 415,
-            InvalidBody | InvalidQuery | InvalidPath | InvalidRedirect | InvalidAmount
-            | InvalidPackage | InvalidOrder | InvalidAdjustment | InvalidAction | InvalidPlan
-            | InvalidAllowance | InvalidPromotion | IdempotencyKeyReused => 422,
+            InvalidBody
+            | UnsupportedMediaType
+            | MissingIdempotencyKey
+            | InvalidQuery
+            | InvalidPath
+            | InvalidRedirect
+            | InvalidAmount
+            | InvalidPackage
+            | InvalidOrder
+            | InvalidAdjustment
+            | InvalidAction
+            | InvalidPlan
+            | InvalidAllowance
+            | InvalidPromotion
+            | IdempotencyKeyReused => 422,
             RateLimited => 429,
             InternalError => 500,
             StripeUnavailable | StripeRefused => 502,
@@ -636,12 +645,12 @@ pub mod ssr {
                     ApiError::new(ErrorCode::InvalidBody, error.body_text())
                 }
                 JsonRejection::JsonSyntaxError(error) => {
-                    ApiError::new(ErrorCode::InvalidPayload, error.body_text())
+                    ApiError::new(ErrorCode::InvalidBody, error.body_text())
                 }
                 other if other.status() == http::StatusCode::PAYLOAD_TOO_LARGE => {
                     ApiError::new(ErrorCode::PayloadTooLarge, "The body is too large.")
                 }
-                other => ApiError::new(ErrorCode::InvalidPayload, other.body_text()),
+                other => ApiError::new(ErrorCode::InvalidBody, other.body_text()),
             }
         }
     }

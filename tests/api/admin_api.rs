@@ -1168,19 +1168,19 @@ async fn a_refund_body_that_is_not_json_moves_no_money_and_only_an_empty_body_re
         (
             Some("text/plain"),
             r#"{"amount_cents":100}"#,
-            415,
+            422,
             "unsupported_media_type",
         ),
         (
             None,
             r#"{"amount_cents":100}"#,
-            415,
+            422,
             "unsupported_media_type",
         ),
         (
             Some("application/x-www-form-urlencoded"),
             "amount_cents=100",
-            415,
+            422,
             "unsupported_media_type",
         ),
         (Some("application/json"), "{not json", 422, "invalid_body"),

@@ -397,7 +397,9 @@ async fn checkouts_and_confirmations_are_rate_limited_per_user() {
 }
 
 /// Every refusal of the JSON API is the contract's `{"detail", "code"}`,
-/// including what axum's extractors reject before a handler runs.
+/// including what axum's extractors reject before a handler runs, and bad
+/// input is 422 whatever its kind: not JSON, not sent as JSON, or JSON that
+/// breaks a rule (the contract lists no 400 or 415 for the API).
 #[tokio::test]
 async fn malformed_requests_are_refused_in_the_json_error_contract() {
     let world = world().await;
@@ -410,8 +412,8 @@ async fn malformed_requests_are_refused_in_the_json_error_contract() {
                 .post(url("/credits/purchase"))
                 .header("content-type", "application/json")
                 .body("{not json"),
-            400,
-            "invalid_payload",
+            422,
+            "invalid_body",
         ),
         (
             world
@@ -419,7 +421,7 @@ async fn malformed_requests_are_refused_in_the_json_error_contract() {
                 .post(url("/credits/purchase"))
                 .header("content-type", "text/plain")
                 .body(r#"{"package_code":"starter"}"#),
-            415,
+            422,
             "unsupported_media_type",
         ),
         (

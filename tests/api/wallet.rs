@@ -188,7 +188,7 @@ async fn a_spend_debits_once_per_key_even_when_retried_concurrently() {
     .await;
     assert_eq!(
         (status, body["code"].as_str()),
-        (400, Some("missing_idempotency_key"))
+        (422, Some("missing_idempotency_key"))
     );
     let (status, _, _) = call(
         &world,
@@ -198,7 +198,7 @@ async fn a_spend_debits_once_per_key_even_when_retried_concurrently() {
         json!({ "user_id": alice_id, "amount": 1 }),
     )
     .await;
-    assert_eq!(status, 400);
+    assert_eq!(status, 422);
     let (status, body) = spend(&world, &gateway, &alice_id, 0, "req-zero").await;
     assert_eq!(
         (status, body["code"].as_str()),
