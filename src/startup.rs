@@ -174,7 +174,10 @@ fn router(state: ServerState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/auth/login", get(routes::auth::login))
         .route("/auth/callback", get(routes::auth::callback))
-        .route("/auth/logout", post(routes::auth::logout))
+        .route(
+            "/auth/logout",
+            post(routes::auth::logout).get(routes::auth::logout_link),
+        )
         .route("/preferences/theme", post(routes::preferences::set_theme))
         .nest(routes::api::BASE, routes::api::router())
         .leptos_routes_with_context(

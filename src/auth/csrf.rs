@@ -7,7 +7,7 @@
 use axum::{
     extract::{Request, State},
     http::{
-        Method,
+        HeaderMap, Method,
         header::{AUTHORIZATION, COOKIE, ORIGIN},
     },
     middleware::Next,
@@ -22,9 +22,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         return next.run(request).await;
     }
     let headers = request.headers();
-    let cross_site = headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
+    let cross_site = is_cross_site(headers);
     let app_origin = state.config.app_base_url.origin().ascii_serialization();
     let foreign_origin = headers
         .get(ORIGIN)
@@ -42,6 +40,13 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         .into_response();
     }
     next.run(request).await
+}
+
+/// The browser says the request comes from a page of another site.
+pub fn is_cross_site(headers: &HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
 }
 
 fn is_safe(method: &Method) -> bool {

@@ -4,7 +4,7 @@
 
 use axum::{
     extract::{Query, State},
-    http::StatusCode,
+    http::{HeaderMap, StatusCode},
     response::{Html, IntoResponse, Redirect, Response},
 };
 use backend::{
@@ -103,8 +103,32 @@ pub async fn callback(
     Ok(Redirect::to(&next).into_response())
 }
 
-/// Ends the local session, then the provider's (POST only, behind the
-/// cross-site guard).
+/// `GET /auth/logout`, a link or a typed address: logs out as the
+/// header's button does. A link on another site cannot log a visitor out:
+/// the browser marks that navigation `Sec-Fetch-Site: cross-site`, and it
+/// gets a page with the button instead.
+pub async fn logout_link(
+    state: State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+) -> Result<Response, AuthPageError> {
+    if crate::auth::csrf::is_cross_site(&headers) {
+        return Ok(Html(CONFIRM_LOGOUT).into_response());
+    }
+    logout(state, session).await
+}
+
+const CONFIRM_LOGOUT: &str = r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Log out · Ops-Center Credits</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 4rem auto; padding: 0 1rem">
+<h1>Log out?</h1>
+<p>Another site sent you here to log out of Ops-Center Credits.</p>
+<form method="post" action="/auth/logout"><button id="confirm-logout" type="submit">Log out</button></form>
+<p><a href="/">Back to credits</a></p>
+</body></html>"#;
+
+/// Ends the local session, then the provider's (`POST` behind the
+/// cross-site guard, or [`logout_link`]).
 pub async fn logout(
     State(state): State<AppState>,
     session: Session,

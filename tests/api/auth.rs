@@ -726,6 +726,59 @@ async fn cross_site_posts_are_refused() {
     assert_ne!(response.status(), 403);
 }
 
+/// `GET /auth/logout` (a link, a typed address) logs out as the button
+/// does; a link on another site only gets a page with the button.
+#[tokio::test]
+async fn a_logout_link_logs_out_unless_another_site_sent_it() {
+    let (app, idp) = app_with_idp().await;
+    let browser = Browser::new();
+    browser
+        .login(&app, &idp, "/", "alice", "alice-password")
+        .await;
+
+    let response = browser
+        .client
+        .get(app.url("/auth/logout"))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains(r#"<form method="post" action="/auth/logout">"#),
+        "{page}"
+    );
+    assert_eq!(
+        browser.get(&app.url(BALANCE)).await.status(),
+        200,
+        "still logged in"
+    );
+
+    for site in [Some("same-origin"), None] {
+        let mut request = browser.client.get(app.url("/auth/logout"));
+        if let Some(site) = site {
+            request = request.header("sec-fetch-site", site);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{site:?}");
+        let target = location(&response, &app.address);
+        if site.is_some() {
+            // Logged in: on to the provider's end-session endpoint.
+            assert!(
+                target
+                    .as_str()
+                    .starts_with(&format!("{}/protocol/openid-connect/logout", idp.issuer)),
+                "{target}"
+            );
+        } else {
+            // Already logged out: home.
+            assert_eq!(target.as_str(), app.url("/"));
+        }
+        assert_eq!(browser.get(&app.url(BALANCE)).await.status(), 401);
+    }
+}
+
 #[tokio::test]
 async fn the_app_runs_while_the_provider_is_down() {
     // The default test configuration points at a closed port.
