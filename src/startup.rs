@@ -245,8 +245,13 @@ async fn delete_expired_sessions(pool: sqlx::PgPool) {
 /// `LEPTOS_SITE_PKG_DIR`; it sets both when it runs the server) and the
 /// address actually bound.
 fn leptos_options(addr: SocketAddr, site_root: &str) -> LeptosOptions {
-    let env =
-        |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+    // Unset or empty (as `.env.example` leaves them): the default.
+    let env = |name: &str, default: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|value| !value.is_empty())
+            .unwrap_or_else(|| default.to_owned())
+    };
     LeptosOptions::builder()
         .output_name(env("LEPTOS_OUTPUT_NAME", "ops-center-credits"))
         .site_root(site_root)
