@@ -726,6 +726,47 @@ async fn cross_site_posts_are_refused() {
     assert_ne!(response.status(), 403);
 }
 
+/// A signed-in view of `/credits` through the session cookie writes
+/// nothing (issue #13: it once committed four times): it answers while
+/// another transaction holds every table of the app against writers.
+#[tokio::test]
+async fn a_signed_in_page_view_writes_nothing() {
+    let (app, idp) = app_with_idp().await;
+    let browser = Browser::new();
+    browser
+        .login(&app, &idp, "/", "alice", "alice-password")
+        .await;
+
+    let mut locker = app.pool.acquire().await.unwrap().detach();
+    let tables: Vec<String> = sqlx::query_scalar(
+        "select format('%I.%I', schemaname, tablename) from pg_tables \
+         where schemaname in ('public', 'tower_sessions')",
+    )
+    .fetch_all(&mut locker)
+    .await
+    .unwrap();
+    assert!(tables.len() > 10, "{tables:?}");
+    sqlx::raw_sql(&format!(
+        "begin; lock table {} in exclusive mode",
+        tables.join(", ")
+    ))
+    .execute(&mut locker)
+    .await
+    .unwrap();
+    let view = tokio::time::timeout(Duration::from_secs(5), async {
+        let response = browser.get(&app.url("/credits")).await;
+        (response.status(), response.text().await.unwrap())
+    })
+    .await;
+    sqlx::raw_sql("rollback")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    let (status, page) = view.expect("the page view waited on a write lock");
+    assert_eq!(status, 200);
+    assert!(page.contains("Alice Anderson"), "signed in");
+}
+
 /// `GET /auth/logout` (a link, a typed address) logs out as the button
 /// does; a link on another site only gets a page with the button.
 #[tokio::test]
